@@ -1,0 +1,51 @@
+// The operations: transposed convolution forward and its gradients, and the regular convolution forward
+// and its gradients. Tensors are dense and C-contiguous (NC + spatial; weights as documented on Kind);
+// every shape is checked against the problem, and a mismatch is a tconv::Error naming the tensor.
+#pragma once
+
+#include <iosfwd>
+#include <string>
+
+#include "tconv/algorithm.hpp"
+#include "tconv/problem.hpp"
+#include "tconv/tensor.hpp"
+
+namespace tconv {
+
+struct Options {
+    std::string algorithm = "auto";  // or a name from algorithms()
+    std::ostream* log = nullptr;     // when set: the choice and every refusal are printed here
+};
+
+// Transposed convolution (p.kind == Kind::transposed).
+//   dst (mb, oc, o...) = T(src (mb, ic, i...); wei (ic, oc/g, k...)) + bia (oc)
+// `bia` must be given exactly when p.bias is set.
+template <class T>
+void conv_transpose(const Problem& p, View<const T> src, View<const T> wei, View<const T> bia, View<T> dst,
+                    const Options& opt = {});
+
+// Gradient with respect to the input: diff_src (mb, ic, i...). A regular convolution of diff_dst.
+template <class T>
+void conv_transpose_backward_data(const Problem& p, View<const T> diff_dst, View<const T> wei, View<T> diff_src,
+                                  const Options& opt = {});
+
+// Gradients with respect to the weights (ic, oc/g, k...) and, when p.bias, the bias (oc).
+template <class T>
+void conv_transpose_backward_weights(const Problem& p, View<const T> src, View<const T> diff_dst,
+                                     View<T> diff_wei, View<T> diff_bia, const Options& opt = {});
+
+// Regular convolution (p.kind == Kind::conv), the adjoint of the transposed convolution:
+//   dst (mb, oc, o...) = conv(src (mb, ic, i...); wei (oc, ic/g, k...)) + bia (oc)
+template <class T>
+void conv(const Problem& p, View<const T> src, View<const T> wei, View<const T> bia, View<T> dst,
+          const Options& opt = {});
+
+template <class T>
+void conv_backward_data(const Problem& p, View<const T> diff_dst, View<const T> wei, View<T> diff_src,
+                        const Options& opt = {});
+
+template <class T>
+void conv_backward_weights(const Problem& p, View<const T> src, View<const T> diff_dst, View<T> diff_wei,
+                           View<T> diff_bia, const Options& opt = {});
+
+}  // namespace tconv

@@ -1,0 +1,11 @@
+// tconv: the transposed convolution, exactly as PyTorch and ONNX define it. One include for everything.
+#pragma once
+
+#include "tconv/algorithm.hpp"
+#include "tconv/error.hpp"
+#include "tconv/matrix.hpp"
+#include "tconv/npy.hpp"
+#include "tconv/onnx.hpp"
+#include "tconv/ops.hpp"
+#include "tconv/problem.hpp"
+#include "tconv/tensor.hpp"

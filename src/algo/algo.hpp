@@ -1,0 +1,93 @@
+// The contract between the registry and the algorithm drivers. A driver receives a validated
+// Kind::transposed problem and dense tensors whose shapes were already checked; it overwrites its outputs.
+#pragma once
+
+#include <iosfwd>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tconv/algorithm.hpp"
+#include "tconv/problem.hpp"
+
+namespace tconv::algo {
+
+template <class T>
+using FwdFn = void (*)(const Problem& p, const T* src, const T* wei, const T* bia, T* dst);
+template <class T>
+using BwdDataFn = void (*)(const Problem& p, const T* diff_dst, const T* wei, T* diff_src);
+// diff_bia is null when the problem has no bias.
+template <class T>
+using BwdWeiFn = void (*)(const Problem& p, const T* src, const T* diff_dst, T* diff_wei, T* diff_bia);
+
+template <class T>
+struct Kernels {
+    FwdFn<T> fwd = nullptr;
+    BwdDataFn<T> bwd_data = nullptr;
+    BwdWeiFn<T> bwd_wei = nullptr;
+};
+
+struct Algorithm {
+    std::string name;
+    std::string summary;
+    // Empty when supported; otherwise why not. Called only for directions the driver implements.
+    std::string (*supports)(const Problem& p, Direction dir);
+    Kernels<float> f32;
+    Kernels<double> f64;
+
+    template <class T>
+    const Kernels<T>& kernels() const {
+        if constexpr (sizeof(T) == 4) return f32; else return f64;
+    }
+};
+
+// One factory per driver file; the registry lists them in preference order.
+Algorithm col2im();
+Algorithm conv_grad();
+Algorithm gather();
+Algorithm matrix();
+Algorithm scatter();
+
+const std::vector<Algorithm>& registry();
+const Algorithm& find(const Problem& p, Direction dir, std::string_view requested, std::ostream* log);
+
+// Shared index helpers for the drivers. All tensors are dense row-major.
+struct Geometry {
+    explicit Geometry(const Problem& p);
+    int rank;
+    int64_t icg, ocg;           // channels per group
+    Dims i, o, k;               // spatial extents
+    int64_t isz, osz, ksz;      // their products
+    Dims i_st, o_st, k_st;      // row-major strides of i, o, k
+};
+
+std::string always_supported(const Problem&, Direction);
+
+// The flat offset of a multi-index under row-major strides.
+inline int64_t flat(const int64_t* idx, const Dims& st) {
+    int64_t r = 0;
+    for (size_t a = 0; a < st.size(); ++a) r += idx[a] * st[a];
+    return r;
+}
+
+// Where input position ii lands through kernel tap kk: o = ii*s - pb + kk*d on every axis. False when that
+// falls outside the cropped output; otherwise `out` is its flat offset.
+inline bool tap_target(const Problem& p, const Geometry& G, const int64_t* ii, const int64_t* kk, int64_t& out) {
+    out = 0;
+    for (int a = 0; a < G.rank; ++a) {
+        const int64_t o = ii[a] * p.s[a] - p.pb[a] + kk[a] * p.d[a];
+        if (o < 0 || o >= G.o[a]) return false;
+        out += o * G.o_st[a];
+    }
+    return true;
+}
+
+// A conv problem used by the conv API maps onto the transposed problem of its adjoint, with the
+// directions exchanged: conv forward is the transposed backward_data and vice versa.
+inline Direction adjoint_direction(Direction dir) {
+    if (dir == Direction::forward) return Direction::backward_data;
+    if (dir == Direction::backward_data) return Direction::forward;
+    return dir;
+}
+
+}  // namespace tconv::algo

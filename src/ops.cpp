@@ -1,0 +1,176 @@
+// The public operations: check every tensor against the problem, pick the algorithm, run it. The regular
+// convolution runs through its adjoint transposed problem with the directions exchanged.
+#include "tconv/ops.hpp"
+
+#include <algorithm>
+
+#include "algo/algo.hpp"
+#include "tconv/error.hpp"
+#include "util.hpp"
+
+namespace tconv {
+
+namespace {
+
+using detail::cat;
+
+template <class T>
+void check(const char* name, const View<T>& v, const Dims& expected) {
+    if (v.data == nullptr) throw Error(cat(name, " is missing: expected a tensor of shape (", dims_str(expected, ','), ")"));
+    if (v.shape != expected)
+        throw Error(cat(name, " has shape (", dims_str(v.shape, ','), ") but the problem needs (", dims_str(expected, ','),
+                        ")"));
+}
+
+template <class T>
+void check_bias(const char* name, const View<T>& v, const Problem& p) {
+    if (p.bias) {
+        check(name, v, Dims{p.oc});
+    } else if (v.data != nullptr) {
+        throw Error(cat(name, " was given but the problem has no bias (set bias=true, or '_bias' in the problem string)"));
+    }
+}
+
+void require_kind(const Problem& p, Kind kind, const char* fn) {
+    p.validate();
+    if (p.kind != kind)
+        throw Error(cat(fn, ": the problem ", p.str(), " is a ", p.kind == Kind::conv ? "regular" : "transposed",
+                        " convolution; use ", p.kind == Kind::conv ? "tconv::conv" : "tconv::conv_transpose",
+                        " and its gradients"));
+}
+
+// Inputs and outputs must not overlap: the algorithms write outputs while still reading inputs.
+template <class T>
+void check_disjoint(const char* out_name, const View<T>& out, std::initializer_list<std::pair<const char*, View<const T>>> ins) {
+    const auto* ob = reinterpret_cast<const char*>(out.data);
+    const auto* oe = ob + detail::prod(out.shape) * sizeof(T);
+    for (const auto& [name, in] : ins) {
+        if (!in.data) continue;
+        const auto* ib = reinterpret_cast<const char*>(in.data);
+        const auto* ie = ib + detail::prod(in.shape) * sizeof(T);
+        if (ib < oe && ob < ie) throw Error(cat(out_name, " overlaps ", name, ": outputs must not share memory with inputs"));
+    }
+}
+
+template <class T>
+void run_forward(const Problem& t, const T* src, const T* wei, const T* bia, T* dst, const Options& opt) {
+    algo::find(t, Direction::forward, opt.algorithm, opt.log).template kernels<T>().fwd(t, src, wei, bia, dst);
+}
+template <class T>
+void run_backward_data(const Problem& t, const T* diff_dst, const T* wei, T* diff_src, const Options& opt) {
+    algo::find(t, Direction::backward_data, opt.algorithm, opt.log).template kernels<T>().bwd_data(t, diff_dst, wei, diff_src);
+}
+template <class T>
+void run_backward_weights(const Problem& t, const T* src, const T* diff_dst, T* diff_wei, T* diff_bia, const Options& opt) {
+    algo::find(t, Direction::backward_weights, opt.algorithm, opt.log)
+        .template kernels<T>()
+        .bwd_wei(t, src, diff_dst, diff_wei, diff_bia);
+}
+
+}  // namespace
+
+template <class T>
+void conv_transpose(const Problem& p, View<const T> src, View<const T> wei, View<const T> bia, View<T> dst,
+                    const Options& opt) {
+    require_kind(p, Kind::transposed, "conv_transpose");
+    check("src", src, p.src_shape());
+    check("wei", wei, p.wei_shape());
+    check_bias("bia", bia, p);
+    check("dst", dst, p.dst_shape());
+    check_disjoint<T>("dst", dst, {{"src", src}, {"wei", wei}, {"bia", bia}});
+    run_forward(p, src.data, wei.data, bia.data, dst.data, opt);
+}
+
+template <class T>
+void conv_transpose_backward_data(const Problem& p, View<const T> diff_dst, View<const T> wei, View<T> diff_src,
+                                  const Options& opt) {
+    require_kind(p, Kind::transposed, "conv_transpose_backward_data");
+    check("diff_dst", diff_dst, p.dst_shape());
+    check("wei", wei, p.wei_shape());
+    check("diff_src", diff_src, p.src_shape());
+    check_disjoint<T>("diff_src", diff_src, {{"diff_dst", diff_dst}, {"wei", wei}});
+    run_backward_data(p, diff_dst.data, wei.data, diff_src.data, opt);
+}
+
+template <class T>
+void conv_transpose_backward_weights(const Problem& p, View<const T> src, View<const T> diff_dst, View<T> diff_wei,
+                                     View<T> diff_bia, const Options& opt) {
+    require_kind(p, Kind::transposed, "conv_transpose_backward_weights");
+    check("src", src, p.src_shape());
+    check("diff_dst", diff_dst, p.dst_shape());
+    check("diff_wei", diff_wei, p.wei_shape());
+    check_bias("diff_bia", diff_bia, p);
+    check_disjoint<T>("diff_wei", diff_wei, {{"src", src}, {"diff_dst", diff_dst}});
+    if (diff_bia.data) check_disjoint<T>("diff_bia", diff_bia, {{"src", src}, {"diff_dst", diff_dst}, {"diff_wei", diff_wei}});
+    run_backward_weights(p, src.data, diff_dst.data, diff_wei.data, diff_bia.data, opt);
+}
+
+// conv forward = backward_data of the adjoint transposed problem, plus the bias.
+template <class T>
+void conv(const Problem& p, View<const T> src, View<const T> wei, View<const T> bia, View<T> dst, const Options& opt) {
+    require_kind(p, Kind::conv, "conv");
+    check("src", src, p.src_shape());
+    check("wei", wei, p.wei_shape());
+    check_bias("bia", bia, p);
+    check("dst", dst, p.dst_shape());
+    check_disjoint<T>("dst", dst, {{"src", src}, {"wei", wei}, {"bia", bia}});
+    const Problem t = p.adjoint();
+    run_backward_data(t, src.data, wei.data, dst.data, opt);
+    if (!p.bias) return;
+    const int64_t sp = detail::prod(p.dst_shape()) / (p.mb * p.oc);
+    for (int64_t n = 0; n < p.mb; ++n)
+        for (int64_t c = 0; c < p.oc; ++c)
+            for (int64_t x = 0; x < sp; ++x) dst.data[(n * p.oc + c) * sp + x] += bia.data[c];
+}
+
+// conv backward_data = forward of the adjoint transposed problem (no bias).
+template <class T>
+void conv_backward_data(const Problem& p, View<const T> diff_dst, View<const T> wei, View<T> diff_src,
+                        const Options& opt) {
+    require_kind(p, Kind::conv, "conv_backward_data");
+    check("diff_dst", diff_dst, p.dst_shape());
+    check("wei", wei, p.wei_shape());
+    check("diff_src", diff_src, p.src_shape());
+    check_disjoint<T>("diff_src", diff_src, {{"diff_dst", diff_dst}, {"wei", wei}});
+    run_forward<T>(p.adjoint(), diff_dst.data, wei.data, nullptr, diff_src.data, opt);
+}
+
+// conv backward_weights = backward_weights of the adjoint, whose "src" is the conv's diff_dst and whose
+// "diff_dst" is the conv's src; the bias gradient sums the conv's diff_dst.
+template <class T>
+void conv_backward_weights(const Problem& p, View<const T> src, View<const T> diff_dst, View<T> diff_wei,
+                           View<T> diff_bia, const Options& opt) {
+    require_kind(p, Kind::conv, "conv_backward_weights");
+    check("src", src, p.src_shape());
+    check("diff_dst", diff_dst, p.dst_shape());
+    check("diff_wei", diff_wei, p.wei_shape());
+    check_bias("diff_bia", diff_bia, p);
+    check_disjoint<T>("diff_wei", diff_wei, {{"src", src}, {"diff_dst", diff_dst}});
+    if (diff_bia.data) check_disjoint<T>("diff_bia", diff_bia, {{"src", src}, {"diff_dst", diff_dst}, {"diff_wei", diff_wei}});
+    run_backward_weights<T>(p.adjoint(), diff_dst.data, src.data, diff_wei.data, nullptr, opt);
+    if (!p.bias) return;
+    const int64_t sp = detail::prod(p.dst_shape()) / (p.mb * p.oc);
+    for (int64_t c = 0; c < p.oc; ++c) {
+        T acc = 0;
+        for (int64_t n = 0; n < p.mb; ++n)
+            for (int64_t x = 0; x < sp; ++x) acc += diff_dst.data[(n * p.oc + c) * sp + x];
+        diff_bia.data[c] = acc;
+    }
+}
+
+#define TCONV_INSTANTIATE(T)                                                                                       \
+    template void conv_transpose<T>(const Problem&, View<const T>, View<const T>, View<const T>, View<T>,          \
+                                    const Options&);                                                               \
+    template void conv_transpose_backward_data<T>(const Problem&, View<const T>, View<const T>, View<T>,           \
+                                                  const Options&);                                                 \
+    template void conv_transpose_backward_weights<T>(const Problem&, View<const T>, View<const T>, View<T>,        \
+                                                     View<T>, const Options&);                                     \
+    template void conv<T>(const Problem&, View<const T>, View<const T>, View<const T>, View<T>, const Options&);   \
+    template void conv_backward_data<T>(const Problem&, View<const T>, View<const T>, View<T>, const Options&);    \
+    template void conv_backward_weights<T>(const Problem&, View<const T>, View<const T>, View<T>, View<T>,         \
+                                           const Options&);
+TCONV_INSTANTIATE(float)
+TCONV_INSTANTIATE(double)
+#undef TCONV_INSTANTIATE
+
+}  // namespace tconv

@@ -1,0 +1,73 @@
+// Internal helpers: overflow-checked arithmetic, index odometers over N-d extents, and message building.
+#pragma once
+
+#include <cstdint>
+#include <sstream>
+#include <string>
+
+#include "tconv/error.hpp"
+#include "tconv/problem.hpp"
+
+namespace tconv::detail {
+
+// a*b and a+b, throwing tconv::Error naming `what` when the exact result leaves int64.
+inline int64_t mul(int64_t a, int64_t b, const std::string& what) {
+    int64_t r;
+    if (__builtin_mul_overflow(a, b, &r)) throw Error(what + " overflows 64-bit integers");
+    return r;
+}
+inline int64_t add(int64_t a, int64_t b, const std::string& what) {
+    int64_t r;
+    if (__builtin_add_overflow(a, b, &r)) throw Error(what + " overflows 64-bit integers");
+    return r;
+}
+inline int64_t sub(int64_t a, int64_t b, const std::string& what) {
+    int64_t r;
+    if (__builtin_sub_overflow(a, b, &r)) throw Error(what + " overflows 64-bit integers");
+    return r;
+}
+
+// Floor division (Python's //), for b > 0.
+inline int64_t floor_div(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
+
+inline int64_t prod(const Dims& v) {
+    int64_t r = 1;
+    for (int64_t x : v) r *= x;  // callers pass validated sizes only
+    return r;
+}
+
+// Row-major strides of an extent list.
+inline Dims row_major_strides(const Dims& ext) {
+    Dims st(ext.size(), 1);
+    for (int a = static_cast<int>(ext.size()) - 2; a >= 0; --a) st[a] = st[a + 1] * ext[a + 1];
+    return st;
+}
+
+// Calls f(idx) for every multi-index in [0, ext) in row-major order; idx is an int64_t array of ext.size().
+template <class F>
+void for_each_index(const Dims& ext, F&& f) {
+    const int n = static_cast<int>(ext.size());
+    for (int64_t e : ext)
+        if (e <= 0) return;
+    Dims idx(n, 0);
+    while (true) {
+        f(idx.data());
+        int a = n - 1;
+        while (a >= 0 && ++idx[a] == ext[a]) idx[a--] = 0;
+        if (a < 0) return;
+    }
+}
+
+// "name[a]=value" for messages about per-axis parameters.
+inline std::string at(const std::string& name, int a, int64_t v) {
+    return name + "[" + std::to_string(a) + "]=" + std::to_string(v);
+}
+
+template <class... Args>
+std::string cat(const Args&... args) {
+    std::ostringstream os;
+    (os << ... << args);
+    return os.str();
+}
+
+}  // namespace tconv::detail

@@ -1,0 +1,85 @@
+// Helpers shared by the tests: deterministic fills, running any algorithm in any direction, shape files.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "tconv/tconv.hpp"
+
+namespace tconv::test {
+
+// Small integers in [-range, range]: float32 sums of such products stay exact for the test sizes.
+template <class T>
+Tensor<T> small_ints(const Dims& shape, uint64_t seed, int range = 3) {
+    Tensor<T> t(shape);
+    std::mt19937_64 rng(seed);
+    std::uniform_int_distribution<int> dist(-range, range);
+    for (T& v : t.data) v = static_cast<T>(dist(rng));
+    return t;
+}
+
+template <class T>
+Tensor<T> uniform(const Dims& shape, uint64_t seed) {
+    Tensor<T> t(shape);
+    std::mt19937_64 rng(seed);
+    std::uniform_real_distribution<double> dist(-1.0, 1.0);
+    for (T& v : t.data) v = static_cast<T>(dist(rng));
+    return t;
+}
+
+template <class T>
+Tensor<T> make(const Dims& shape, std::vector<T> values) {
+    Tensor<T> t(shape);
+    EXPECT_EQ(t.data.size(), values.size());
+    t.data = std::move(values);
+    return t;
+}
+
+// One computation of a transposed problem by a named algorithm.
+template <class T>
+Tensor<T> forward(const Problem& p, const Tensor<T>& src, const Tensor<T>& wei, const Tensor<T>* bia,
+                  const std::string& algorithm) {
+    Tensor<T> dst(p.dst_shape(), T(12345));  // sentinel: every element must be overwritten
+    Options o;
+    o.algorithm = algorithm;
+    conv_transpose<T>(p, src.view(), wei.view(), bia ? bia->view() : View<const T>{}, dst.view(), o);
+    return dst;
+}
+
+template <class T>
+Tensor<T> backward_data(const Problem& p, const Tensor<T>& diff_dst, const Tensor<T>& wei, const std::string& algorithm) {
+    Tensor<T> diff_src(p.src_shape(), T(12345));
+    Options o;
+    o.algorithm = algorithm;
+    conv_transpose_backward_data<T>(p, diff_dst.view(), wei.view(), diff_src.view(), o);
+    return diff_src;
+}
+
+template <class T>
+std::pair<Tensor<T>, Tensor<T>> backward_weights(const Problem& p, const Tensor<T>& src, const Tensor<T>& diff_dst,
+                                                 const std::string& algorithm) {
+    Tensor<T> diff_wei(p.wei_shape(), T(12345));
+    Tensor<T> diff_bia(p.bias ? Dims{p.oc} : Dims{0}, T(12345));
+    Options o;
+    o.algorithm = algorithm;
+    conv_transpose_backward_weights<T>(p, src.view(), diff_dst.view(), diff_wei.view(),
+                                       p.bias ? diff_bia.view() : View<T>{}, o);
+    return {diff_wei, diff_bia};
+}
+
+// Names of the algorithms that implement and support a direction for this problem.
+std::vector<std::string> supporting(const Problem& p, Direction dir);
+
+// Problems listed in a shape file under tests/shapes (one canonical string per line, '#' comments).
+std::vector<std::string> read_shapes(const std::string& file);
+
+std::string data_path(const std::string& rel);
+
+// Runs a shell command, returning its exit status and filling `out` with stdout and stderr.
+int run_command(const std::string& cmd, std::string& out);
+
+}  // namespace tconv::test
