@@ -139,17 +139,18 @@ int run(const RunArgs& r) {
         if (any_param(r)) throw Error("--problem already holds every parameter; drop the other parameter options");
         const Problem p = Problem::parse(r.problem);
         p.validate();
-        std::mt19937_64 rng(r.seed);
-        std::uniform_int_distribution<int> dist(-3, 3);
-        auto fill = [&](const Dims& shape) {
+        // The same fills as the conformance test: src, wei, bia from seeds seed, seed+1, seed+2.
+        auto fill = [&](const Dims& shape, uint64_t seed) {
             tconv::Tensor<float> t(shape);
+            std::mt19937_64 rng(seed);
+            std::uniform_int_distribution<int> dist(-3, 3);
             for (float& v : t.data) v = static_cast<float>(dist(rng));
             return t;
         };
-        auto src = fill(p.src_shape());
-        auto wei = fill(p.wei_shape());
+        auto src = fill(p.src_shape(), r.seed);
+        auto wei = fill(p.wei_shape(), r.seed + 1);
         std::optional<tconv::Tensor<float>> bia;
-        if (p.bias) bia = fill({p.oc});
+        if (p.bias) bia = fill({p.oc}, r.seed + 2);
         return run_typed<float>(r, p, src, wei, bia, p.dst_elems() <= 400 && r.output.empty());
     }
     // The embedded default: seed 000's 2-D example (parameter options, if given, apply to its data).

@@ -1,0 +1,85 @@
+#include <map>
+// Conformance: every algorithm x direction x dtype x shape-file problem against the scatter reference.
+// Small-integer fills make float32 sums exact whatever the order, so results must match bit for bit.
+#include "test_util.hpp"
+
+namespace tconv::test {
+namespace {
+
+struct Case {
+    std::string problem;
+    Direction dir;
+};
+
+std::vector<Case> cases() {
+    std::vector<Case> r;
+    for (const auto& s : read_shapes("conformance.txt"))
+        for (auto dir : {Direction::forward, Direction::backward_data, Direction::backward_weights}) r.push_back({s, dir});
+    return r;
+}
+
+void PrintTo(const Case& c, std::ostream* os) { *os << c.problem << " " << direction_name(c.dir); }
+
+class Conformance : public ::testing::TestWithParam<Case> {};
+
+template <class T>
+void check_case(const Case& c) {
+    const Problem p = Problem::parse(c.problem);
+    ASSERT_EQ(p.str(), c.problem) << "shape files hold canonical strings";
+    const uint64_t seed = std::hash<std::string>{}(c.problem) % 100000;
+    const auto src = small_ints<T>(p.src_shape(), seed);
+    const auto wei = small_ints<T>(p.wei_shape(), seed + 1);
+    const auto bia = small_ints<T>({p.oc}, seed + 2);
+    const auto dst = small_ints<T>(p.dst_shape(), seed + 3);  // plays diff_dst for the gradients
+    const auto names = supporting(p, c.dir);
+    ASSERT_FALSE(names.empty());
+    EXPECT_EQ(names.back(), "scatter") << "the reference supports every problem";
+    const char* dt = sizeof(T) == 4 ? "float32" : "float64";
+    for (const auto& name : names) {
+        const std::string repro = "repro: build/bin/tconv run --problem " + c.problem + " --seed " +
+                                  std::to_string(seed) + " --algorithm " + name + " --check  (direction " +
+                                  std::string(direction_name(c.dir)) + ", " + dt + ")";
+        switch (c.dir) {
+            case Direction::forward:
+                EXPECT_EQ(forward<T>(p, src, wei, p.bias ? &bia : nullptr, name).data,
+                          forward<T>(p, src, wei, p.bias ? &bia : nullptr, "scatter").data) << repro;
+                break;
+            case Direction::backward_data:
+                EXPECT_EQ(backward_data<T>(p, dst, wei, name).data, backward_data<T>(p, dst, wei, "scatter").data) << repro;
+                break;
+            case Direction::backward_weights: {
+                const auto got = backward_weights<T>(p, src, dst, name);
+                const auto ref = backward_weights<T>(p, src, dst, "scatter");
+                EXPECT_EQ(got.first.data, ref.first.data) << repro;
+                EXPECT_EQ(got.second.data, ref.second.data) << repro;
+                break;
+            }
+        }
+    }
+}
+
+TEST_P(Conformance, Float32) { check_case<float>(GetParam()); }
+TEST_P(Conformance, Float64) { check_case<double>(GetParam()); }
+
+INSTANTIATE_TEST_SUITE_P(Shapes, Conformance, ::testing::ValuesIn(cases()), [](const auto& info) {
+    std::string n = info.param.problem + "_" + std::string(direction_name(info.param.dir));
+    for (char& ch : n)
+        if (ch == '-') ch = 'm';
+    return n;
+});
+
+// Every algorithm's forward is exercised by some shape, and every direction has at least two algorithms
+// (the reference and an independent one), so the conformance test can fail.
+TEST(Conformance, EveryAlgorithmIsExercised) {
+    std::map<std::string, int> used;
+    for (const auto& c : cases())
+        for (const auto& name : supporting(Problem::parse(c.problem), c.dir)) ++used[name + ":" + std::string(direction_name(c.dir))];
+    for (const auto& a : algorithms()) EXPECT_GT(used[a.name + ":forward"], 0) << a.name;
+    EXPECT_GT(used["col2im:backward_data"], 0);
+    EXPECT_GT(used["matrix:backward_data"], 0);
+    EXPECT_GT(used["conv_grad:backward_data"], 0);
+    EXPECT_GT(used["col2im:backward_weights"], 0);
+}
+
+}  // namespace
+}  // namespace tconv::test
