@@ -1,0 +1,91 @@
+// The command-line program, run as a user runs it.
+#include <unistd.h>
+#include <fstream>
+#include <filesystem>
+
+#include "test_util.hpp"
+
+namespace tconv::test {
+namespace {
+
+const std::string kCli = TCONV_CLI;
+
+std::string tmpdir() {
+    const auto d = std::filesystem::temp_directory_path() / ("tconv_cli_" + std::to_string(::getpid()));
+    std::filesystem::create_directories(d);
+    return d.string();
+}
+
+TEST(Cli, DefaultRunsSeed000) {
+    std::string out;
+    ASSERT_EQ(run_command(kCli + " run", out), 0) << out;
+    EXPECT_NE(out.find("problem mb1_ic1_oc1_i2x2_k3_s2_p1"), std::string::npos) << out;
+    EXPECT_NE(out.find("output (1,1,3,3)\n  [0,0]\n    0 0 0\n    2 4 2\n    0 0 0\n"), std::string::npos) << out;
+    // Parameter options apply to the example: without padding, the full 5x5 output of the seed.
+    ASSERT_EQ(run_command(kCli + " run --padding 0", out), 0) << out;
+    EXPECT_NE(out.find("     1  1  3  2  2\n     0  0  0  0  0\n     2  2  4  2  2\n"), std::string::npos) << out;
+}
+
+TEST(Cli, NpyFilesInAndOut) {
+    const std::string d = tmpdir();
+    const std::vector<double> x = {2, 3}, w = {1, 2, 3}, b = {10};
+    npy::save(d + "/x.npy", {1, 1, 2}, x.data());
+    npy::save(d + "/w.npy", {1, 1, 3}, w.data());
+    npy::save(d + "/b.npy", {1}, b.data());
+    std::string out;
+    ASSERT_EQ(run_command(kCli + " run -q --input " + d + "/x.npy --weight " + d + "/w.npy --bias " + d +
+                              "/b.npy --stride 2 --output " + d + "/y.npy",
+                          out), 0) << out;
+    const auto y = npy::load(d + "/y.npy");
+    EXPECT_EQ(y.dtype, npy::DType::f64);
+    EXPECT_EQ(y.shape, (Dims{1, 1, 5}));
+    EXPECT_EQ(y.f64, (std::vector<double>{12, 14, 19, 16, 19}));  // seed 000's [2,4,9,6,9] plus the bias
+    // output_size derives the output padding as PyTorch does.
+    ASSERT_EQ(run_command(kCli + " run -q -i " + d + "/x.npy -w " + d + "/w.npy --stride 2 --output-size 6 -o " + d + "/y6.npy", out), 0) << out;
+    EXPECT_EQ(npy::load(d + "/y6.npy").f64, (std::vector<double>{2, 4, 9, 6, 9, 0}));
+    // Every algorithm by name gives the same file.
+    for (const auto& a : algorithms()) {
+        ASSERT_EQ(run_command(kCli + " run -q -i " + d + "/x.npy -w " + d + "/w.npy --stride 2 --algorithm " + a.name + " -o " + d + "/ya.npy", out), 0) << out;
+        EXPECT_EQ(npy::load(d + "/ya.npy").f64, (std::vector<double>{2, 4, 9, 6, 9})) << a.name;
+    }
+    std::filesystem::remove_all(d);
+}
+
+TEST(Cli, ProblemStringWithCheck) {
+    std::string out;
+    ASSERT_EQ(run_command(kCli + " run -q --problem mb2_g2_ic4_oc6_i3x5_k3_s2_p1_bias --algorithm gather --check", out), 0) << out;
+    EXPECT_NE(out.find("check against scatter: max |difference| = 0"), std::string::npos) << out;
+    ASSERT_EQ(run_command(kCli + " algorithms --problem mb1_ic1_oc1_i4_k3_d2_op1", out), 0) << out;
+    EXPECT_NE(out.find("conv_grad: refuses: output_padding op[0]=1 is not smaller than stride s[0]=1"), std::string::npos) << out;
+}
+
+TEST(Cli, ClearErrors) {
+    const std::string d = tmpdir();
+    const std::vector<float> x = {1, 2, 3, 4}, w = {1, 2, 3};
+    npy::save(d + "/x.npy", {1, 1, 2, 2}, x.data());
+    npy::save(d + "/w.npy", {1, 1, 3}, w.data());
+    std::string out;
+    EXPECT_EQ(run_command(kCli + " run -i " + d + "/x.npy -w " + d + "/w.npy", out), 2);
+    EXPECT_NE(out.find("tconv: error: weight must have shape (C_in, C_out/groups, k...) with 2 kernel axes"), std::string::npos) << out;
+    EXPECT_EQ(run_command(kCli + " run --output-padding 2", out), 2);
+    EXPECT_NE(out.find("output_padding op[0]=2 must be smaller than stride s[0]=2 or dilation d[0]=1"), std::string::npos) << out;
+    EXPECT_EQ(run_command(kCli + " run --padding 9", out), 2);
+    EXPECT_NE(out.find("output size o[0]=-13 must be positive"), std::string::npos) << out;
+    EXPECT_EQ(run_command(kCli + " run -i " + d + "/missing.npy -w " + d + "/w.npy", out), 2);
+    EXPECT_NE(out.find("cannot open"), std::string::npos) << out;
+    {
+        std::ofstream f(d + "/bad.npy");
+        f << "not numpy";
+    }
+    EXPECT_EQ(run_command(kCli + " run -i " + d + "/bad.npy -w " + d + "/w.npy", out), 2);
+    EXPECT_NE(out.find("bad.npy: not a .npy file"), std::string::npos) << out;
+    EXPECT_EQ(run_command(kCli + " run --problem mb1_ic1_oc1_i2_k3_q1", out), 2);
+    EXPECT_NE(out.find("unknown field 'q'"), std::string::npos) << out;
+    EXPECT_EQ(run_command(kCli + " run --algorithm nope", out), 2);
+    EXPECT_NE(out.find("algorithm='nope' is unknown"), std::string::npos) << out;
+    EXPECT_NE(run_command(kCli + " run --stride x", out), 0);
+    std::filesystem::remove_all(d);
+}
+
+}  // namespace
+}  // namespace tconv::test
