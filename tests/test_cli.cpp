@@ -55,6 +55,12 @@ TEST(Cli, ProblemStringWithCheck) {
     std::string out;
     ASSERT_EQ(run_command(kCli + " run -q --problem mb2_g2_ic4_oc6_i3x5_k3_s2_p1_bias --algorithm gather --check", out), 0) << out;
     EXPECT_NE(out.find("check against scatter: max |difference| = 0"), std::string::npos) << out;
+    for (const char* dir : {"backward_data", "backward_weights"}) {
+        ASSERT_EQ(run_command(kCli + " run -q --problem mb2_g2_ic4_oc6_i3x5_k3_s2_p1_bias --algorithm col2im --check --dtype f64 --direction " + dir, out), 0) << out;
+        EXPECT_NE(out.find(std::string("check ") + dir + " against scatter: max |difference| = 0"), std::string::npos) << out;
+    }
+    EXPECT_EQ(run_command(kCli + " run --direction sideways --problem mb1_ic1_oc1_i2_k3 --check", out), 2);
+    EXPECT_NE(out.find("--direction=sideways must be forward, backward_data or backward_weights"), std::string::npos) << out;
     ASSERT_EQ(run_command(kCli + " algorithms --problem mb1_ic1_oc1_i4_k3_d2_op1", out), 0) << out;
     EXPECT_NE(out.find("conv_grad: refuses: output_padding op[0]=1 is not smaller than stride s[0]=1"), std::string::npos) << out;
 }

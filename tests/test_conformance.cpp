@@ -34,11 +34,11 @@ void check_case(const Case& c) {
     const auto names = supporting(p, c.dir);
     ASSERT_FALSE(names.empty());
     EXPECT_EQ(names.back(), "scatter") << "the reference supports every problem";
-    const char* dt = sizeof(T) == 4 ? "float32" : "float64";
+    const char* dt = sizeof(T) == 4 ? "f32" : "f64";
     for (const auto& name : names) {
         const std::string repro = "repro: build/bin/tconv run --problem " + c.problem + " --seed " +
-                                  std::to_string(seed) + " --algorithm " + name + " --check  (direction " +
-                                  std::string(direction_name(c.dir)) + ", " + dt + ")";
+                                  std::to_string(seed) + " --algorithm " + name + " --check --direction " +
+                                  std::string(direction_name(c.dir)) + " --dtype " + dt;
         switch (c.dir) {
             case Direction::forward:
                 EXPECT_EQ(forward<T>(p, src, wei, p.bias ? &bia : nullptr, name).data,

@@ -17,7 +17,7 @@ using tconv::Error;
 using tconv::Problem;
 
 struct RunArgs {
-    std::string input, weight, bias, output, problem, algorithm = "auto";
+    std::string input, weight, bias, output, problem, algorithm = "auto", direction = "forward", dtype = "f32";
     std::vector<int64_t> stride, padding, pad_begin, pad_end, output_padding, output_size, dilation;
     int64_t groups = 1;
     uint64_t seed = 1;
@@ -27,6 +27,16 @@ struct RunArgs {
 // Seed 000's 2-D example: input [[1,2],[3,4]], a horizontal-edge kernel, stride 2, padding 1 -> 3x3.
 const double kSeedInput[] = {1, 2, 3, 4};
 const double kSeedKernel[] = {1, 1, 1, 0, 0, 0, -1, -1, -1};
+
+// The conformance test's fill: small integers in [-3, 3] from mt19937_64(seed), so repro lines match it.
+template <class T>
+tconv::Tensor<T> generated(const Dims& shape, uint64_t seed) {
+    tconv::Tensor<T> t(shape);
+    std::mt19937_64 rng(seed);
+    std::uniform_int_distribution<int> dist(-3, 3);
+    for (T& v : t.data) v = static_cast<T>(dist(rng));
+    return t;
+}
 
 template <class T>
 tconv::Tensor<T> from_npy(const tconv::npy::Array& a) {
@@ -113,7 +123,53 @@ int run_typed(const RunArgs& r, const Problem& p, const tconv::Tensor<T>& src, c
     return 0;
 }
 
+// --problem, forward: generated data for src, wei and bia (seeds seed, seed+1, seed+2).
+template <class T>
+int run_problem(const RunArgs& r, const Problem& p) {
+    std::optional<tconv::Tensor<T>> bia;
+    if (p.bias) bia = generated<T>({p.oc}, r.seed + 2);
+    return run_typed<T>(r, p, generated<T>(p.src_shape(), r.seed), generated<T>(p.wei_shape(), r.seed + 1), bia,
+                        p.dst_elems() <= 400 && r.output.empty());
+}
+
+// --problem with --direction backward_*: the conformance test's fills (src, wei, bia, diff_dst from seeds
+// seed .. seed+3), the chosen algorithm against scatter. Prints the largest difference; exit 1 if any.
+template <class T>
+int check_gradient(const RunArgs& r, const Problem& p) {
+    const auto src = generated<T>(p.src_shape(), r.seed), wei = generated<T>(p.wei_shape(), r.seed + 1);
+    const auto diff_dst = generated<T>(p.dst_shape(), r.seed + 3);
+    auto compute = [&](const std::string& algorithm) {
+        tconv::Options o;
+        o.algorithm = algorithm;
+        if (r.verbose) o.log = &std::cerr;
+        std::vector<T> out;
+        if (r.direction == "backward_data") {
+            tconv::Tensor<T> ds(p.src_shape());
+            tconv::conv_transpose_backward_data<T>(p, diff_dst.view(), wei.view(), ds.view(), o);
+            out = ds.data;
+        } else {
+            tconv::Tensor<T> dw(p.wei_shape()), db(Dims{p.oc});
+            tconv::conv_transpose_backward_weights<T>(p, src.view(), diff_dst.view(), dw.view(),
+                                                      p.bias ? db.view() : tconv::View<T>{}, o);
+            out = dw.data;
+            if (p.bias) out.insert(out.end(), db.data.begin(), db.data.end());
+        }
+        return out;
+    };
+    const auto got = compute(r.algorithm), ref = compute("scatter");
+    double worst = 0;
+    for (size_t x = 0; x < ref.size(); ++x) worst = std::max(worst, std::fabs(double(ref[x]) - double(got[x])));
+    std::cout << "check " << r.direction << " against scatter: max |difference| = " << worst << "\n";
+    return worst == 0 ? 0 : 1;
+}
+
 int run(const RunArgs& r) {
+    if (r.direction != "forward" && r.direction != "backward_data" && r.direction != "backward_weights")
+        throw Error("--direction=" + r.direction + " must be forward, backward_data or backward_weights");
+    if (r.dtype != "f32" && r.dtype != "f64") throw Error("--dtype=" + r.dtype + " must be f32 or f64");
+    if (r.direction != "forward" && (r.problem.empty() || !r.check))
+        throw Error("--direction " + r.direction + " is for checking gradients: use it with --problem and --check");
+    if (r.dtype != "f32" && r.problem.empty()) throw Error("--dtype applies to --problem data; files carry their own dtype");
     if (!r.input.empty() || !r.weight.empty()) {
         if (r.input.empty() || r.weight.empty()) throw Error("--input and --weight must be given together");
         if (!r.problem.empty()) throw Error("--problem cannot be combined with --input/--weight files");
@@ -139,19 +195,8 @@ int run(const RunArgs& r) {
         if (any_param(r)) throw Error("--problem already holds every parameter; drop the other parameter options");
         const Problem p = Problem::parse(r.problem);
         p.validate();
-        // The same fills as the conformance test: src, wei, bia from seeds seed, seed+1, seed+2.
-        auto fill = [&](const Dims& shape, uint64_t seed) {
-            tconv::Tensor<float> t(shape);
-            std::mt19937_64 rng(seed);
-            std::uniform_int_distribution<int> dist(-3, 3);
-            for (float& v : t.data) v = static_cast<float>(dist(rng));
-            return t;
-        };
-        auto src = fill(p.src_shape(), r.seed);
-        auto wei = fill(p.wei_shape(), r.seed + 1);
-        std::optional<tconv::Tensor<float>> bia;
-        if (p.bias) bia = fill({p.oc}, r.seed + 2);
-        return run_typed<float>(r, p, src, wei, bia, p.dst_elems() <= 400 && r.output.empty());
+        if (r.direction != "forward") return r.dtype == "f32" ? check_gradient<float>(r, p) : check_gradient<double>(r, p);
+        return r.dtype == "f32" ? run_problem<float>(r, p) : run_problem<double>(r, p);
     }
     // The embedded default: seed 000's 2-D example (parameter options, if given, apply to its data).
     tconv::Tensor<double> src({1, 1, 2, 2}), wei({1, 1, 3, 3});
@@ -188,6 +233,8 @@ int main(int argc, char** argv) {
     run_cmd->add_option("--dilation", r.dilation, "kernel dilation (1 = dense)")->delimiter(',');
     run_cmd->add_option("--groups", r.groups, "groups");
     run_cmd->add_option("--algorithm", r.algorithm, "auto or an algorithm name (see `tconv algorithms`)");
+    run_cmd->add_option("--direction", r.direction, "with --problem --check: forward, backward_data or backward_weights");
+    run_cmd->add_option("--dtype", r.dtype, "with --problem: f32 (default) or f64");
     run_cmd->add_flag("-v,--verbose", r.verbose, "print the algorithm choice and every refusal");
     run_cmd->add_flag("--check", r.check, "compare the result with the scatter reference; exit 1 on a difference");
     run_cmd->add_flag("-q,--quiet", r.quiet, "print nothing but errors");
