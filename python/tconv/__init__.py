@@ -1,0 +1,169 @@
+"""tconv: the transposed convolution, exactly as PyTorch and ONNX define it.
+
+The functions follow torch.nn.functional's names and argument order, on numpy arrays (float32 or float64,
+any strides); each returns a new array. Invalid input raises ValueError with the library's message.
+"""
+import numbers
+
+import numpy as np
+
+from . import _tconv
+from ._tconv import Problem
+
+__all__ = ["conv_transpose", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "conv1d", "conv2d",
+           "conv3d", "conv_transpose_backward", "conv_backward", "algorithms", "explain_choice", "Problem", "onnx"]
+
+
+def _array(x, name):
+    if not isinstance(x, np.ndarray):
+        raise ValueError(f"{name} must be a numpy.ndarray, got {type(x).__name__}")
+    if x.dtype not in (np.float32, np.float64):
+        raise ValueError(f"{name} has dtype {x.dtype}: tconv computes in float32 or float64 "
+                         f"(convert with .astype(numpy.float32))")
+    return np.ascontiguousarray(x)
+
+
+def _per_axis(v, rank, name):
+    if isinstance(v, numbers.Integral) and not isinstance(v, bool):
+        return [int(v)] * rank
+    try:
+        vals = [int(x) for x in v]
+    except TypeError:
+        raise ValueError(f"{name}={v!r} must be an int or a sequence of {rank} ints") from None
+    if len(vals) == 1:
+        return vals * rank
+    if len(vals) != rank:
+        raise ValueError(f"{name}={tuple(vals)} has {len(vals)} values but the input has {rank} spatial axes")
+    return vals
+
+
+def _padding(v, rank):
+    """An int, one int per axis (symmetric), or one (begin, end) pair per axis."""
+    if not isinstance(v, numbers.Integral) and len(v) > 0 and all(not isinstance(x, numbers.Integral) for x in v):
+        pairs = [tuple(int(y) for y in x) for x in v]
+        if len(pairs) != rank or any(len(x) != 2 for x in pairs):
+            raise ValueError(f"padding={v!r} must hold one (begin, end) pair per spatial axis ({rank})")
+        return [x[0] for x in pairs], [x[1] for x in pairs]
+    p = _per_axis(v, rank, "padding")
+    return p, list(p)
+
+
+def _problem(input, weight, bias, stride, padding, output_padding, groups, dilation, transposed, output_size=None):
+    rank = input.ndim - 2
+    if rank < 1:
+        raise ValueError(f"input has shape {input.shape}: it needs (N, C, spatial...) with at least 1 spatial axis")
+    if weight.ndim != rank + 2:
+        raise ValueError(f"weight has shape {weight.shape} but input has {rank} spatial axes: weight must be "
+                         f"{'(C_in, C_out/groups' if transposed else '(C_out, C_in/groups'}, k1..k{rank})")
+    if not isinstance(groups, numbers.Integral) or groups <= 0:
+        raise ValueError(f"groups={groups!r} must be a positive int")
+    p = Problem()
+    p.kind = _tconv.Kind.transposed if transposed else _tconv.Kind.conv
+    p.mb, p.ic = int(input.shape[0]), int(input.shape[1])
+    p.g = int(groups)
+    if transposed:
+        if weight.shape[0] != p.ic:
+            raise ValueError(f"weight has {weight.shape[0]} input channels (axis 0) but input has C={p.ic}")
+        p.oc = int(weight.shape[1]) * p.g
+    else:
+        p.oc = int(weight.shape[0])
+        if weight.shape[1] * p.g != p.ic:
+            raise ValueError(f"weight has {weight.shape[1]} input channels per group (axis 1) but input has "
+                             f"C={p.ic} in {p.g} groups")
+    p.i = [int(x) for x in input.shape[2:]]
+    p.k = [int(x) for x in weight.shape[2:]]
+    p.s = _per_axis(stride, rank, "stride")
+    p.d = _per_axis(dilation, rank, "dilation")
+    p.pb, p.pe = _padding(padding, rank)
+    if transposed:
+        if any(x < 0 for x in p.pb + p.pe):
+            raise ValueError(f"padding={padding!r} must not be negative")
+        p.op = _per_axis(output_padding, rank, "output_padding")
+    else:
+        p.op = [0] * rank
+    p.bias = bias is not None
+    if bias is not None and (bias.ndim != 1 or bias.shape[0] != p.oc):
+        raise ValueError(f"bias has shape {bias.shape} but the layer has {p.oc} output channels: it must be ({p.oc},)")
+    p.validate()
+    if output_size is not None:
+        sizes = [int(x) for x in output_size]
+        if len(sizes) == rank + 2:  # PyTorch accepts the full shape too
+            sizes = sizes[2:]
+        p = _tconv.with_output_size(p, sizes)
+    return p
+
+
+def _check_threads(threads):
+    if threads is not None and (not isinstance(threads, numbers.Integral) or threads <= 0):
+        raise ValueError(f"threads={threads!r} must be a positive int or None")
+
+
+def conv_transpose(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1, *,
+                   output_size=None, algorithm="auto", threads=None):
+    """Transposed convolution of any spatial rank (torch.nn.functional.conv_transpose{1,2,3}d semantics).
+
+    weight: (C_in, C_out/groups, k...). padding: int, per-axis ints, or per-axis (begin, end) pairs.
+    output_size: spatial sizes (or the full shape) as in PyTorch's ConvTranspose forward(output_size=...).
+    threads: accepted for API stability; the current engine is single-threaded.
+    """
+    _check_threads(threads)
+    input, weight = _array(input, "input"), _array(weight, "weight")
+    bias = None if bias is None else _array(bias, "bias")
+    p = _problem(input, weight, bias, stride, padding, output_padding, groups, dilation, True, output_size)
+    return _tconv.forward(p, input, weight, bias, algorithm)
+
+
+def _ranked(rank, fn):
+    def wrapper(input, weight, *args, **kwargs):
+        if isinstance(input, np.ndarray) and input.ndim != rank + 2:
+            raise ValueError(f"{fn.__name__}{rank}d expects input of {rank + 2} dimensions (N, C, {rank} spatial), "
+                             f"got shape {input.shape}")
+        return fn(input, weight, *args, **kwargs)
+    wrapper.__name__ = f"{fn.__name__}{rank}d"
+    wrapper.__doc__ = fn.__doc__
+    return wrapper
+
+
+def conv(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, algorithm="auto"):
+    """Regular convolution (torch.nn.functional.conv{1,2,3}d semantics); weight (C_out, C_in/groups, k...)."""
+    input, weight = _array(input, "input"), _array(weight, "weight")
+    bias = None if bias is None else _array(bias, "bias")
+    p = _problem(input, weight, bias, stride, padding, 0, groups, dilation, False)
+    return _tconv.forward(p, input, weight, bias, algorithm)
+
+
+conv_transpose1d, conv_transpose2d, conv_transpose3d = (_ranked(r, conv_transpose) for r in (1, 2, 3))
+conv1d, conv2d, conv3d = (_ranked(r, conv) for r in (1, 2, 3))
+
+
+def conv_transpose_backward(grad_output, input, weight, stride=1, padding=0, output_padding=0, groups=1, dilation=1,
+                            *, output_size=None, algorithm="auto"):
+    """Gradients of conv_transpose: (grad_input, grad_weight, grad_bias)."""
+    grad_output, input, weight = (_array(a, n) for a, n in ((grad_output, "grad_output"), (input, "input"),
+                                                              (weight, "weight")))
+    p = _problem(input, weight, np.zeros(weight.shape[1] * groups if isinstance(groups, numbers.Integral) else 1),
+                 stride, padding, output_padding, groups, dilation, True, output_size)
+    return _tconv.backward(p, grad_output, input, weight, algorithm)
+
+
+def conv_backward(grad_output, input, weight, stride=1, padding=0, dilation=1, groups=1, *, algorithm="auto"):
+    """Gradients of conv: (grad_input, grad_weight, grad_bias)."""
+    grad_output, input, weight = (_array(a, n) for a, n in ((grad_output, "grad_output"), (input, "input"),
+                                                              (weight, "weight")))
+    p = _problem(input, weight, np.zeros(weight.shape[0]), stride, padding, 0, groups, dilation, False)
+    return _tconv.backward(p, grad_output, input, weight, algorithm)
+
+
+def algorithms():
+    """[(name, summary)] of every registered algorithm, in the order `auto` tries them."""
+    return _tconv.algorithms()
+
+
+def explain_choice(problem, direction="forward"):
+    """[(name, refusal)] for a Problem (or its canonical string); an empty refusal means supported."""
+    if isinstance(problem, str):
+        problem = Problem.parse(problem)
+    return _tconv.explain_choice(problem, direction)
+
+
+from . import onnx  # noqa: E402

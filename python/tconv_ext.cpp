@@ -1,0 +1,174 @@
+// The Python extension `tconv._tconv`: numpy arrays in, new numpy arrays out, the GIL released while
+// computing, tconv::Error raised as ValueError. The Pythonic argument handling lives in tconv/__init__.py.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include "tconv/tconv.hpp"
+
+namespace py = pybind11;
+using tconv::Dims;
+using tconv::Problem;
+
+namespace {
+
+enum class DT { f32, f64 };
+
+DT dtype_of(const py::array& a, const char* name) {
+    if (a.dtype().is(py::dtype::of<float>())) return DT::f32;
+    if (a.dtype().is(py::dtype::of<double>())) return DT::f64;
+    throw tconv::Error(std::string(name) + " has dtype " + std::string(py::str(a.dtype())) +
+                       ": tconv computes in float32 or float64 (convert with .astype(numpy.float32))");
+}
+
+// A C-contiguous view of a numpy array of dtype T (the Python layer passes contiguous arrays).
+template <class T>
+tconv::View<const T> view(const py::array& a, const char* name) {
+    if (!(a.flags() & py::array::c_style)) throw tconv::Error(std::string(name) + " must be C-contiguous");
+    return {static_cast<const T*>(a.data()), Dims(a.shape(), a.shape() + a.ndim())};
+}
+
+template <class T>
+py::array_t<T> empty(const Dims& shape) {
+    return py::array_t<T>(std::vector<py::ssize_t>(shape.begin(), shape.end()));
+}
+
+template <class T>
+tconv::View<T> out_view(py::array_t<T>& a) {
+    return {a.mutable_data(), Dims(a.shape(), a.shape() + a.ndim())};
+}
+
+DT common_dtype(std::initializer_list<std::pair<const char*, const py::array*>> arrays) {
+    std::optional<DT> dt;
+    std::string first;
+    for (const auto& [name, a] : arrays) {
+        if (!a) continue;
+        const DT d = dtype_of(*a, name);
+        if (dt && *dt != d)
+            throw tconv::Error(std::string(name) + " has dtype " + std::string(py::str(a->dtype())) + " but " + first +
+                               " has another: pass all tensors in one dtype (float32 or float64)");
+        if (!dt) first = name;
+        dt = d;
+    }
+    return *dt;
+}
+
+tconv::Options options(const std::string& algorithm) {
+    tconv::Options o;
+    o.algorithm = algorithm;
+    return o;
+}
+
+// Forward of a transposed (or regular) convolution problem: returns dst.
+template <class T>
+py::array forward_t(const Problem& p, const py::array& x, const py::array& w, const std::optional<py::array>& b,
+                    const std::string& algorithm) {
+    auto dst = empty<T>(p.dst_shape());
+    auto xv = view<T>(x, "input"), wv = view<T>(w, "weight");
+    tconv::View<const T> bv = b ? view<T>(*b, "bias") : tconv::View<const T>{};
+    auto dv = out_view(dst);
+    {
+        py::gil_scoped_release release;
+        if (p.kind == tconv::Kind::transposed) tconv::conv_transpose<T>(p, xv, wv, bv, dv, options(algorithm));
+        else tconv::conv<T>(p, xv, wv, bv, dv, options(algorithm));
+    }
+    return std::move(dst);
+}
+
+py::array forward(const Problem& p, const py::array& x, const py::array& w, const std::optional<py::array>& b,
+                  const std::string& algorithm) {
+    const DT dt = common_dtype({{"input", &x}, {"weight", &w}, {"bias", b ? &*b : nullptr}});
+    return dt == DT::f32 ? forward_t<float>(p, x, w, b, algorithm) : forward_t<double>(p, x, w, b, algorithm);
+}
+
+// Gradients: (grad_input, grad_weight, grad_bias or None).
+template <class T>
+py::tuple backward_t(const Problem& p, const py::array& dy, const py::array& x, const py::array& w,
+                     const std::string& algorithm) {
+    auto dx = empty<T>(p.src_shape());
+    auto dw = empty<T>(p.wei_shape());
+    auto db = empty<T>(p.bias ? Dims{p.oc} : Dims{0});
+    auto dyv = view<T>(dy, "grad_output"), xv = view<T>(x, "input"), wv = view<T>(w, "weight");
+    auto dxv = out_view(dx), dwv = out_view(dw);
+    tconv::View<T> dbv = p.bias ? out_view(db) : tconv::View<T>{};
+    {
+        py::gil_scoped_release release;
+        if (p.kind == tconv::Kind::transposed) {
+            tconv::conv_transpose_backward_data<T>(p, dyv, wv, dxv, options(algorithm));
+            tconv::conv_transpose_backward_weights<T>(p, xv, dyv, dwv, dbv, options(algorithm));
+        } else {
+            tconv::conv_backward_data<T>(p, dyv, wv, dxv, options(algorithm));
+            tconv::conv_backward_weights<T>(p, xv, dyv, dwv, dbv, options(algorithm));
+        }
+    }
+    return py::make_tuple(dx, dw, p.bias ? py::object(db) : py::object(py::none()));
+}
+
+py::tuple backward(const Problem& p, const py::array& dy, const py::array& x, const py::array& w,
+                   const std::string& algorithm) {
+    const DT dt = common_dtype({{"grad_output", &dy}, {"input", &x}, {"weight", &w}});
+    return dt == DT::f32 ? backward_t<float>(p, dy, x, w, algorithm) : backward_t<double>(p, dy, x, w, algorithm);
+}
+
+tconv::Direction direction(const std::string& d) {
+    if (d == "forward") return tconv::Direction::forward;
+    if (d == "backward_data") return tconv::Direction::backward_data;
+    if (d == "backward_weights") return tconv::Direction::backward_weights;
+    throw tconv::Error("direction='" + d + "' must be forward, backward_data or backward_weights");
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_tconv, m) {
+    m.doc() = "tconv core: the transposed convolution, exactly as PyTorch and ONNX define it";
+    py::register_exception<tconv::Error>(m, "Error", PyExc_ValueError);
+
+    py::enum_<tconv::Kind>(m, "Kind").value("transposed", tconv::Kind::transposed).value("conv", tconv::Kind::conv);
+    py::class_<Problem>(m, "Problem")
+        .def(py::init<>())
+        .def_readwrite("kind", &Problem::kind)
+        .def_readwrite("mb", &Problem::mb)
+        .def_readwrite("g", &Problem::g)
+        .def_readwrite("ic", &Problem::ic)
+        .def_readwrite("oc", &Problem::oc)
+        .def_readwrite("i", &Problem::i)
+        .def_readwrite("k", &Problem::k)
+        .def_readwrite("s", &Problem::s)
+        .def_readwrite("d", &Problem::d)
+        .def_readwrite("pb", &Problem::pb)
+        .def_readwrite("pe", &Problem::pe)
+        .def_readwrite("op", &Problem::op)
+        .def_readwrite("bias", &Problem::bias)
+        .def("validate", &Problem::validate)
+        .def("o", &Problem::o)
+        .def("adjoint", &Problem::adjoint)
+        .def("src_shape", &Problem::src_shape)
+        .def("wei_shape", &Problem::wei_shape)
+        .def("dst_shape", &Problem::dst_shape)
+        .def("__str__", &Problem::str)
+        .def("__repr__", [](const Problem& p) { return "Problem('" + p.str() + "')"; })
+        .def("__eq__", [](const Problem& a, const Problem& b) { return a == b; })
+        .def_static("parse", &Problem::parse);
+
+    m.def("with_output_size", &tconv::with_output_size);
+    m.def("onnx_problem", [](const Dims& x, const Dims& w, bool has_bias, const std::string& auto_pad, const Dims& dilations,
+                             int64_t group, const Dims& kernel_shape, const Dims& output_padding, const Dims& output_shape,
+                             const Dims& pads, const Dims& strides) {
+        tconv::onnx::Attributes a{auto_pad, dilations, group, kernel_shape, output_padding, output_shape, pads, strides};
+        return tconv::onnx::problem(x, w, has_bias, a);
+    });
+    m.def("forward", &forward, py::arg("problem"), py::arg("input"), py::arg("weight"), py::arg("bias"),
+          py::arg("algorithm") = "auto");
+    m.def("backward", &backward, py::arg("problem"), py::arg("grad_output"), py::arg("input"), py::arg("weight"),
+          py::arg("algorithm") = "auto");
+    m.def("algorithms", [] {
+        std::vector<std::pair<std::string, std::string>> r;
+        for (const auto& a : tconv::algorithms()) r.emplace_back(a.name, a.summary);
+        return r;
+    });
+    m.def("explain_choice", [](const Problem& p, const std::string& dir) {
+        std::vector<std::pair<std::string, std::string>> r;
+        for (const auto& v : tconv::explain_choice(p, direction(dir))) r.emplace_back(v.name, v.refusal);
+        return r;
+    });
+}

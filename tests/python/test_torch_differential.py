@@ -1,0 +1,185 @@
+"""tconv against Debian's PyTorch on seeded random problems: forward through every algorithm, and the three
+gradients against torch.autograd. A failure message names the seed and problem that reproduce it."""
+import os
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+import tconv
+
+N_PROBLEMS = int(os.environ.get("TCONV_DIFF_PROBLEMS", "1000"))
+BASE_SEED = int(os.environ.get("TCONV_DIFF_SEED", "20261121"))
+TORCH_FN = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}
+ALGORITHMS = [name for name, _ in tconv.algorithms()]
+
+
+def random_problem(rng):
+    rank = int(rng.choice([1, 2, 3], p=[0.35, 0.45, 0.2]))
+    g = int(rng.choice([1, 1, 2, 3]))
+    depthwise = rng.random() < 0.15
+    ic = g * (1 if depthwise else int(rng.integers(1, 4)))
+    oc = g * int(rng.integers(1, 4))
+    maxi = {1: 9, 2: 6, 3: 4}[rank]
+    spec = dict(mb=int(rng.integers(1, 3)), g=g, ic=ic, oc=oc, i=[], k=[], s=[], d=[], p=[], op=[])
+    for _ in range(rank):
+        k, s, d = int(rng.integers(1, 5)), int(rng.integers(1, 4)), int(rng.choice([1, 1, 2, 3]))
+        i = int(rng.integers(1, maxi + 1))
+        full = s * (i - 1) + d * (k - 1) + 1
+        p = int(rng.integers(0, max(1, (full - 1) // 2 + 1)))  # keeps the output non-empty
+        op = int(rng.integers(0, max(s, d)))
+        spec["i"].append(i); spec["k"].append(k); spec["s"].append(s); spec["d"].append(d)
+        spec["p"].append(p); spec["op"].append(op)
+    spec["bias"] = bool(rng.random() < 0.5)
+    spec["output_size"] = rng.random() < 0.15
+    return spec
+
+
+def run_case(seed):
+    rng = np.random.default_rng(seed)
+    sp = random_problem(rng)
+    rank = len(sp["i"])
+    x = rng.standard_normal((sp["mb"], sp["ic"], *sp["i"]))
+    w = rng.standard_normal((sp["ic"], sp["oc"] // sp["g"], *sp["k"]))
+    b = rng.standard_normal(sp["oc"]) if sp["bias"] else None
+    kw = dict(stride=sp["s"], padding=sp["p"], groups=sp["g"], dilation=sp["d"])
+    op = sp["op"]
+    output_size = None
+    if sp["output_size"]:  # ask for the size through output_size instead of output_padding
+        output_size = [s * (i - 1) - 2 * p + d * (k - 1) + 1 + o
+                       for s, i, p, d, k, o in zip(sp["s"], sp["i"], sp["p"], sp["d"], sp["k"], op)]
+        # PyTorch's output_size admits only op < stride
+        output_size = [min(sz, s * (i - 1) - 2 * p + d * (k - 1) + s)
+                       for sz, s, i, p, d, k in zip(output_size, sp["s"], sp["i"], sp["p"], sp["d"], sp["k"])]
+    where = f"seed={seed} (TCONV_DIFF_SEED/N to rerun) problem={sp}"
+
+    tx = torch.tensor(x, requires_grad=True)
+    tw = torch.tensor(w, requires_grad=True)
+    tb = torch.tensor(b, requires_grad=True) if b is not None else None
+    try:
+        if output_size is not None:
+            m = getattr(torch.nn, f"ConvTranspose{rank}d")(sp["ic"], sp["oc"], sp["k"], bias=False, **kw).double()
+            m.weight = torch.nn.Parameter(tw)
+            ty = m(tx, output_size=output_size)
+            if tb is not None:
+                ty = ty + tb.view(1, -1, *([1] * rank))
+        else:
+            ty = TORCH_FN[rank](tx, tw, tb, output_padding=op, **kw)
+    except RuntimeError as e:  # PyTorch refuses: tconv must refuse too
+        with pytest.raises(ValueError):
+            tconv.conv_transpose(x, w, b, output_padding=op, output_size=output_size, **kw)
+        return f"refused: {e}"
+    tol = dict(rtol=1e-10, atol=1e-10)
+    y_ref = ty.detach().numpy()
+    algos = ALGORITHMS if seed % 7 == 0 else ["auto"]
+    for algo in algos:
+        if algo != "auto":
+            p = tconv.Problem.parse(str(tconv._problem(np.ascontiguousarray(x), w, b, kw["stride"], kw["padding"],
+                                                        op, kw["groups"], kw["dilation"], True, output_size)))
+            if dict(tconv.explain_choice(p))[algo]:
+                continue  # this algorithm refuses the problem (stated reason); others cover it
+        y = tconv.conv_transpose(x, w, b, output_padding=0 if output_size else op, output_size=output_size,
+                                 algorithm=algo, **kw)
+        np.testing.assert_allclose(y, y_ref, err_msg=f"forward {algo} {where}", **tol)
+    gy = rng.standard_normal(y_ref.shape)
+    ty.backward(torch.tensor(gy))
+    gx, gw, gb = tconv.conv_transpose_backward(gy, x, w, output_padding=0 if output_size else op,
+                                               output_size=output_size, **kw)
+    np.testing.assert_allclose(gx, tx.grad.numpy(), err_msg=f"grad_input {where}", **tol)
+    np.testing.assert_allclose(gw, (m.weight.grad if output_size else tw.grad).numpy(),
+                               err_msg=f"grad_weight {where}", **tol)
+    if tb is not None:
+        np.testing.assert_allclose(gb, tb.grad.numpy(), err_msg=f"grad_bias {where}", **tol)
+    return "ok"
+
+
+def test_random_problems_against_pytorch():
+    outcomes = [run_case(BASE_SEED + n) for n in range(N_PROBLEMS)]
+    assert outcomes.count("ok") >= 0.9 * N_PROBLEMS, [o for o in outcomes if o != "ok"][:5]
+
+
+def test_float32_matches_pytorch():
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((2, 4, 7, 5)).astype(np.float32)
+    w = rng.standard_normal((4, 3, 4, 3)).astype(np.float32)
+    y = tconv.conv_transpose2d(x, w, stride=2, padding=1, groups=1)
+    assert y.dtype == np.float32
+    ref = F.conv_transpose2d(torch.tensor(x), torch.tensor(w), stride=2, padding=1).numpy()
+    np.testing.assert_allclose(y, ref, rtol=1e-5, atol=1e-5)
+
+
+def test_regular_convolution_and_its_gradients():
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((2, 4, 9, 8))
+    w = rng.standard_normal((6, 2, 3, 2))
+    b = rng.standard_normal(6)
+    tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
+    ty = F.conv2d(tx, tw, tb, stride=(2, 1), padding=(1, 0), dilation=(1, 2), groups=2)
+    y = tconv.conv2d(x, w, b, stride=(2, 1), padding=(1, 0), dilation=(1, 2), groups=2)
+    np.testing.assert_allclose(y, ty.detach().numpy(), rtol=1e-10, atol=1e-10)
+    gy = rng.standard_normal(y.shape)
+    ty.backward(torch.tensor(gy))
+    gx, gw, gb = tconv.conv_backward(gy, x, w, stride=(2, 1), padding=(1, 0), dilation=(1, 2), groups=2)
+    for got, ref in ((gx, tx.grad), (gw, tw.grad), (gb, tb.grad)):
+        np.testing.assert_allclose(got, ref.numpy(), rtol=1e-10, atol=1e-10)
+
+
+def test_any_strides_and_asymmetric_padding():
+    rng = np.random.default_rng(3)
+    base = rng.standard_normal((1, 2, 10, 12))
+    x = base[:, :, ::2, ::3]  # non-contiguous view
+    w = rng.standard_normal((2, 2, 3, 3))
+    y = tconv.conv_transpose2d(x, w, stride=2)
+    np.testing.assert_allclose(y, tconv.conv_transpose2d(np.ascontiguousarray(x), w, stride=2))
+    # (begin, end) pairs crop the full output asymmetrically.
+    full = tconv.conv_transpose2d(x, w, stride=2)
+    crop = tconv.conv_transpose2d(x, w, stride=2, padding=[(0, 1), (2, 0)])
+    np.testing.assert_array_equal(crop, full[:, :, 0:-1, 2:])
+
+
+def test_nan_and_inf_propagate_like_pytorch():
+    x = np.zeros((1, 1, 3), dtype=np.float64)
+    x[0, 0, 1] = np.nan
+    x[0, 0, 2] = np.inf
+    w = np.ones((1, 1, 2))
+    y = tconv.conv_transpose1d(x, w, stride=2)
+    ref = F.conv_transpose1d(torch.tensor(x), torch.tensor(w), stride=2).numpy()
+    np.testing.assert_array_equal(np.isnan(y), np.isnan(ref))
+    np.testing.assert_array_equal(np.isinf(y), np.isinf(ref))
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: tconv.conv_transpose2d(np.ones((1, 1, 2, 2), np.int64), np.ones((1, 1, 3, 3))), "dtype int64"),
+    (lambda: tconv.conv_transpose2d(np.ones((1, 1, 2, 2), np.float32), np.ones((1, 1, 3, 3))), "one dtype"),
+    (lambda: tconv.conv_transpose2d(np.ones((1, 1, 2)), np.ones((1, 1, 3))), "expects input of 4 dimensions"),
+    (lambda: tconv.conv_transpose(np.ones((1, 1, 2, 2)), np.ones((1, 1, 3))), "weight has shape (1, 1, 3)"),
+    (lambda: tconv.conv_transpose(np.ones((2,)), np.ones((1, 1, 3))), "at least 1 spatial axis"),
+    (lambda: tconv.conv_transpose(np.ones((0, 1, 2)), np.ones((1, 1, 3))), "mb=0 must be positive"),
+    (lambda: tconv.conv_transpose(np.ones((1, 1, 0)), np.ones((1, 1, 3))), "input size i[0]=0 must be positive"),
+    (lambda: tconv.conv_transpose(np.ones((1, 2, 3)), np.ones((1, 1, 3))), "weight has 1 input channels"),
+    (lambda: tconv.conv_transpose(np.ones((1, 1, 3)), np.ones((1, 1, 3)), stride=2, output_padding=2),
+     "output_padding op[0]=2 must be smaller than stride s[0]=2 or dilation d[0]=1"),
+    (lambda: tconv.conv_transpose(np.ones((1, 1, 3)), np.ones((1, 1, 3)), stride=2, output_size=[9]),
+     "output_size[0]=9 is out of range"),
+    (lambda: tconv.conv_transpose(np.ones((1, 1, 3)), np.ones((1, 1, 3)), padding=9), "must be positive"),
+    (lambda: tconv.conv_transpose(np.ones((1, 1, 3)), np.ones((1, 1, 3)), np.ones(2)), "bias has shape (2,)"),
+    (lambda: tconv.conv_transpose(np.ones((1, 1, 3)), np.ones((1, 1, 3)), algorithm="fft"), "algorithm='fft'"),
+    (lambda: tconv.conv_transpose(np.ones((1, 1, 3)), np.ones((1, 1, 3)), stride=[1, 2]), "has 2 values"),
+    (lambda: tconv.conv_transpose(np.ones((1, 1, 3)), np.ones((1, 1, 3)), threads=0), "threads=0"),
+    (lambda: tconv.conv_transpose([[[1.0]]], np.ones((1, 1, 3))), "must be a numpy.ndarray"),
+    (lambda: tconv.conv_transpose(np.ones((1, 1, 3)), np.ones((1, 1, 3)), stride=2 ** 62),
+     "overflows 64-bit integers"),
+])
+def test_bad_input_is_a_value_error(call, message):
+    with pytest.raises(ValueError) as e:
+        call()
+    assert message in str(e.value)
+
+
+def test_explain_choice_and_algorithms():
+    names = [n for n, _ in tconv.algorithms()]
+    assert names[-1] == "scatter"
+    verdicts = dict(tconv.explain_choice("mb1_ic1_oc1_i4_k3_d2_op1"))
+    assert "not smaller than stride" in verdicts["conv_grad"]
+    assert verdicts["scatter"] == ""
