@@ -43,8 +43,7 @@ Problem problem(const Dims& x_shape, const Dims& w_shape, bool has_bias, const A
     p.oc = detail::mul(w_shape[1], at.group, "output channels M = W[1]*group");
     p.i.assign(x_shape.begin() + 2, x_shape.end());
     const Dims wk(w_shape.begin() + 2, w_shape.end());
-    p.k = or_default(at.kernel_shape, rank, 0, "kernel_shape");
-    if (at.kernel_shape.empty()) p.k = wk;
+    p.k = at.kernel_shape.empty() ? wk : or_default(at.kernel_shape, rank, 0, "kernel_shape");
     if (p.k != wk)
         throw Error(cat("ONNX attribute kernel_shape=(", dims_str(p.k, ','), ") does not match W's kernel (",
                         dims_str(wk, ','), ")"));

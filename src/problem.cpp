@@ -206,7 +206,7 @@ Problem Problem::parse(std::string_view text) {
         if (tok.empty()) throw fail("empty field (doubled or trailing '_')");
         size_t n = 0;
         while (n < tok.size() && std::isalpha(static_cast<unsigned char>(tok[n])) && tok[n] != 'x') ++n;
-        // 'x' separates list values and never starts a field name except inside one, e.g. none today.
+        // No field name contains 'x', so 'x' can separate the values of a list.
         const std::string key = tok.substr(0, n), val = tok.substr(n);
         if (key == "conv" || key == "bias") {
             if (!val.empty()) throw fail(cat("field '", key, "' takes no value, got '", tok, "'"));

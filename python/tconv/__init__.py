@@ -141,8 +141,8 @@ def conv_transpose_backward(grad_output, input, weight, stride=1, padding=0, out
     """Gradients of conv_transpose: (grad_input, grad_weight, grad_bias)."""
     grad_output, input, weight = (_array(a, n) for a, n in ((grad_output, "grad_output"), (input, "input"),
                                                               (weight, "weight")))
-    p = _problem(input, weight, np.zeros(weight.shape[1] * groups if isinstance(groups, numbers.Integral) else 1),
-                 stride, padding, output_padding, groups, dilation, True, output_size)
+    p = _problem(input, weight, None, stride, padding, output_padding, groups, dilation, True, output_size)
+    p.bias = True  # grad_bias is always returned, as the sum of grad_output per channel
     return _tconv.backward(p, grad_output, input, weight, algorithm)
 
 
@@ -150,7 +150,8 @@ def conv_backward(grad_output, input, weight, stride=1, padding=0, dilation=1, g
     """Gradients of conv: (grad_input, grad_weight, grad_bias)."""
     grad_output, input, weight = (_array(a, n) for a, n in ((grad_output, "grad_output"), (input, "input"),
                                                               (weight, "weight")))
-    p = _problem(input, weight, np.zeros(weight.shape[0]), stride, padding, 0, groups, dilation, False)
+    p = _problem(input, weight, None, stride, padding, 0, groups, dilation, False)
+    p.bias = True
     return _tconv.backward(p, grad_output, input, weight, algorithm)
 
 
