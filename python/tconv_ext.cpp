@@ -117,6 +117,52 @@ tconv::Direction direction(const std::string& d) {
     throw tconv::Error("direction='" + d + "' must be forward, backward_data or backward_weights");
 }
 
+
+namespace tr = tconv::translate;
+
+tr::Layer make_layer(const std::string& fw, const tr::Attrs& attrs, const Dims& input_shape, const Dims& weight_shape,
+                     bool bias) {
+    return tr::Layer{tr::framework(fw), attrs, input_shape, weight_shape, bias};
+}
+
+py::dict layout_dict(const tr::WeightLayout& l) {
+    py::dict d;
+    d["axes"] = l.axes;
+    d["flipped"] = l.flipped;
+    d["text"] = l.str();
+    return d;
+}
+
+py::dict translation_dict(const tr::Translation& t) {
+    py::dict d;
+    d["framework"] = tr::name(t.layer.framework);
+    d["attrs"] = t.layer.attrs;
+    d["input_shape"] = t.layer.input_shape;
+    d["weight_shape"] = t.layer.weight_shape;
+    d["bias"] = t.layer.bias;
+    d["output_shape"] = t.output_shape;
+    d["final_shape"] = t.final_shape;
+    d["channels_last"] = t.channels_last;
+    d["weight_layout"] = layout_dict(t.weights);
+    d["exact"] = t.exact;
+    d["representable"] = t.representable;
+    d["crop_begin"] = t.crop_begin;
+    d["crop_end"] = t.crop_end;
+    d["bias_after"] = t.bias_after;
+    d["notes"] = t.notes;
+    d["code"] = t.code;
+    return d;
+}
+
+template <class T>
+py::array convert_weights_t(const py::array& w, const tr::WeightLayout& from, const tr::WeightLayout& to, int64_t g) {
+    auto wv = view<T>(w, "weight");
+    tconv::Tensor<T> r = tr::convert_weights<T>(wv, from, to, g);
+    auto out = empty<T>(r.shape);
+    std::copy(r.data.begin(), r.data.end(), out.mutable_data());
+    return std::move(out);
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_tconv, m) {
@@ -170,5 +216,25 @@ PYBIND11_MODULE(_tconv, m) {
         std::vector<std::pair<std::string, std::string>> r;
         for (const auto& v : tconv::explain_choice(p, direction(dir))) r.emplace_back(v.name, v.refusal);
         return r;
+    });
+    m.def("frameworks", [] { return tr::framework_names(); });
+    m.def("layer_problem", [](const std::string& fw, const tr::Attrs& attrs, const Dims& x, const Dims& w, bool bias) {
+        return tr::to_problem(make_layer(fw, attrs, x, w, bias));
+    });
+    m.def("layer_layout", [](const std::string& fw, const tr::Attrs& attrs, const Dims& x, const Dims& w, bool bias) {
+        const tr::Layer l = make_layer(fw, attrs, x, w, bias);
+        py::dict d = layout_dict(tr::weight_layout(l));
+        d["channels_last"] = tr::channels_last(l);
+        return d;
+    });
+    m.def("translate", [](const std::string& fw, const tr::Attrs& attrs, const Dims& x, const Dims& w, bool bias,
+                          const std::string& to, const tr::Attrs& options) {
+        return translation_dict(tr::translate(make_layer(fw, attrs, x, w, bias), tr::framework(to), options));
+    });
+    m.def("convert_weights", [](const py::array& w, const std::vector<std::string>& from_axes, bool from_flipped,
+                                const std::vector<std::string>& to_axes, bool to_flipped, int64_t groups) {
+        const tr::WeightLayout from{from_axes, from_flipped}, to{to_axes, to_flipped};
+        return dtype_of(w, "weight") == DT::f32 ? convert_weights_t<float>(w, from, to, groups)
+                                                : convert_weights_t<double>(w, from, to, groups);
     });
 }

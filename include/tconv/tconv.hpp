@@ -9,3 +9,4 @@
 #include "tconv/ops.hpp"
 #include "tconv/problem.hpp"
 #include "tconv/tensor.hpp"
+#include "tconv/translate.hpp"

@@ -11,7 +11,7 @@ from . import _tconv
 from ._tconv import Problem
 
 __all__ = ["conv_transpose", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "conv1d", "conv2d",
-           "conv3d", "conv_transpose_backward", "conv_backward", "algorithms", "explain_choice", "Problem", "onnx"]
+           "conv3d", "conv_transpose_backward", "conv_backward", "algorithms", "explain_choice", "Problem", "onnx", "translate", "conventions"]
 
 
 def _array(x, name):
@@ -167,4 +167,4 @@ def explain_choice(problem, direction="forward"):
     return _tconv.explain_choice(problem, direction)
 
 
-from . import onnx  # noqa: E402
+from . import onnx, translate, conventions  # noqa: E402
