@@ -5,10 +5,31 @@
 #include <algorithm>
 
 #include "algo/algo.hpp"
+#include "parallel/parallel.hpp"
+#include <cmath>
+#include <algorithm>
 #include "tconv/error.hpp"
 #include "util.hpp"
 
 namespace tconv {
+
+template <class T>
+void apply_epilogue(const Epilogue& e, T* data, int64_t n) {
+    for (int64_t j = 0; j < n; ++j) {
+        const T v = data[j];
+        switch (e.kind) {
+            case Epilogue::Kind::none: break;
+            case Epilogue::Kind::relu: data[j] = v > T(0) ? v : T(0); break;
+            case Epilogue::Kind::leaky_relu: data[j] = v >= T(0) ? v : static_cast<T>(e.alpha) * v; break;
+            case Epilogue::Kind::tanh: data[j] = std::tanh(v); break;
+            case Epilogue::Kind::sigmoid: data[j] = T(1) / (T(1) + std::exp(-v)); break;
+            case Epilogue::Kind::clamp: data[j] = std::min(std::max(v, static_cast<T>(e.lo)), static_cast<T>(e.hi)); break;
+        }
+    }
+}
+template void apply_epilogue<float>(const Epilogue&, float*, int64_t);
+template void apply_epilogue<double>(const Epilogue&, double*, int64_t);
+
 
 namespace {
 
@@ -52,16 +73,40 @@ void check_disjoint(const char* out_name, const View<T>& out, std::initializer_l
     }
 }
 
+// Sets the thread count, SIMD target and epilogue for the driver called in this scope.
+class Scope {
+public:
+    Scope(const Options& opt, const Epilogue* epi) : threads_(opt.threads) {
+        if (opt.threads < 0) throw Error(cat("threads=", opt.threads, " must be 0 (every core) or positive"));
+        saved_ = algo::call_context();
+        algo::call_context() = {opt.simd, epi};
+    }
+    ~Scope() { algo::call_context() = saved_; }
+
+private:
+    parallel::ThreadsScope threads_;
+    algo::CallContext saved_;
+};
+
+bool has_epilogue(const Options& opt) { return opt.epilogue.kind != Epilogue::Kind::none; }
+
 template <class T>
-void run_forward(const Problem& t, const T* src, const T* wei, const T* bia, T* dst, const Options& opt) {
-    algo::find(t, Direction::forward, opt.algorithm, opt.log).template kernels<T>().fwd(t, src, wei, bia, dst);
+void run_forward(const Problem& t, const T* src, const T* wei, const T* bia, T* dst, const Options& opt,
+                 bool epilogue = false) {
+    const Epilogue* epi = epilogue && has_epilogue(opt) ? &opt.epilogue : nullptr;
+    Scope scope(opt, epi);
+    const algo::Algorithm& a = algo::find(t, Direction::forward, opt.algorithm, opt.log);
+    a.template kernels<T>().fwd(t, src, wei, bia, dst);
+    if (epi && !a.fused_epilogue) apply_epilogue(*epi, dst, detail::prod(t.dst_shape()));
 }
 template <class T>
 void run_backward_data(const Problem& t, const T* diff_dst, const T* wei, T* diff_src, const Options& opt) {
+    Scope scope(opt, nullptr);
     algo::find(t, Direction::backward_data, opt.algorithm, opt.log).template kernels<T>().bwd_data(t, diff_dst, wei, diff_src);
 }
 template <class T>
 void run_backward_weights(const Problem& t, const T* src, const T* diff_dst, T* diff_wei, T* diff_bia, const Options& opt) {
+    Scope scope(opt, nullptr);
     algo::find(t, Direction::backward_weights, opt.algorithm, opt.log)
         .template kernels<T>()
         .bwd_wei(t, src, diff_dst, diff_wei, diff_bia);
@@ -78,7 +123,7 @@ void conv_transpose(const Problem& p, View<const T> src, View<const T> wei, View
     check_bias("bia", bia, p);
     check("dst", dst, p.dst_shape());
     check_disjoint<T>("dst", dst, {{"src", src}, {"wei", wei}, {"bia", bia}});
-    run_forward(p, src.data, wei.data, bia.data, dst.data, opt);
+    run_forward(p, src.data, wei.data, bia.data, dst.data, opt, true);
 }
 
 template <class T>
@@ -116,11 +161,15 @@ void conv(const Problem& p, View<const T> src, View<const T> wei, View<const T> 
     check_disjoint<T>("dst", dst, {{"src", src}, {"wei", wei}, {"bia", bia}});
     const Problem t = p.adjoint();
     run_backward_data(t, src.data, wei.data, dst.data, opt);
-    if (!p.bias) return;
+    if (!p.bias) {
+        if (has_epilogue(opt)) apply_epilogue(opt.epilogue, dst.data, detail::prod(p.dst_shape()));
+        return;
+    }
     const int64_t sp = detail::prod(p.dst_shape()) / (p.mb * p.oc);
     for (int64_t n = 0; n < p.mb; ++n)
         for (int64_t c = 0; c < p.oc; ++c)
             for (int64_t x = 0; x < sp; ++x) dst.data[(n * p.oc + c) * sp + x] += bia.data[c];
+    if (has_epilogue(opt)) apply_epilogue(opt.epilogue, dst.data, detail::prod(p.dst_shape()));
 }
 
 // conv backward_data = forward of the adjoint transposed problem (no bias).

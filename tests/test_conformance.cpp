@@ -22,6 +22,12 @@ void PrintTo(const Case& c, std::ostream* os) { *os << c.problem << " " << direc
 
 class Conformance : public ::testing::TestWithParam<Case> {};
 
+bool simd(const std::string& name) {
+    for (const auto& a : algorithms())
+        if (a.name == name) return a.simd;
+    return false;
+}
+
 template <class T>
 void check_case(const Case& c) {
     const Problem p = Problem::parse(c.problem);
@@ -40,10 +46,23 @@ void check_case(const Case& c) {
                                   std::to_string(seed) + " --algorithm " + name + " --check --direction " +
                                   std::string(direction_name(c.dir)) + " --dtype " + dt;
         switch (c.dir) {
-            case Direction::forward:
-                EXPECT_EQ(forward<T>(p, src, wei, p.bias ? &bia : nullptr, name).data,
-                          forward<T>(p, src, wei, p.bias ? &bia : nullptr, "scatter").data) << repro;
+            case Direction::forward: {
+                const auto ref = forward<T>(p, src, wei, p.bias ? &bia : nullptr, "scatter").data;
+                // SIMD algorithms: every target here, at 1, 2 and 3 threads (results never depend on either).
+                std::vector<Options> variants(1);
+                if (simd(name))
+                    for (const auto& target : simd_targets())
+                        for (int threads : {1, 2, 3}) {
+                            Options o;
+                            o.simd = target;
+                            o.threads = threads;
+                            variants.push_back(o);
+                        }
+                for (const auto& o : variants)
+                    EXPECT_EQ(forward<T>(p, src, wei, p.bias ? &bia : nullptr, name, o).data, ref)
+                        << repro << (o.simd.empty() ? "" : " --simd " + o.simd + " --threads " + std::to_string(o.threads));
                 break;
+            }
             case Direction::backward_data:
                 EXPECT_EQ(backward_data<T>(p, dst, wei, name).data, backward_data<T>(p, dst, wei, "scatter").data) << repro;
                 break;

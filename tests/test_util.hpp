@@ -42,9 +42,8 @@ Tensor<T> make(const Dims& shape, std::vector<T> values) {
 // One computation of a transposed problem by a named algorithm.
 template <class T>
 Tensor<T> forward(const Problem& p, const Tensor<T>& src, const Tensor<T>& wei, const Tensor<T>* bia,
-                  const std::string& algorithm) {
+                  const std::string& algorithm, Options o = {}) {
     Tensor<T> dst(p.dst_shape(), T(12345));  // sentinel: every element must be overwritten
-    Options o;
     o.algorithm = algorithm;
     conv_transpose<T>(p, src.view(), wei.view(), bia ? bia->view() : View<const T>{}, dst.view(), o);
     return dst;

@@ -22,7 +22,12 @@ std::string_view direction_name(Direction dir);
 struct AlgorithmInfo {
     std::string name;
     std::string summary;
+    bool simd = false;  // runs SIMD micro-kernels: Options::simd picks the target
 };
+
+// The SIMD targets compiled in and supported by this CPU, best first (Highway's names, e.g. "AVX3",
+// "AVX2", "SSE4", and the portable "EMU128").
+std::vector<std::string> simd_targets();
 
 // Every registered algorithm, in preference order.
 std::vector<AlgorithmInfo> algorithms();

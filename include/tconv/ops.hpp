@@ -12,10 +12,26 @@
 
 namespace tconv {
 
+// An elementwise function applied to the forward result after the bias, in the same pass where the
+// algorithm allows (the phase engine), otherwise in a second pass.
+struct Epilogue {
+    enum class Kind { none, relu, leaky_relu, tanh, sigmoid, clamp };
+    Kind kind = Kind::none;
+    double alpha = 0.01;           // leaky_relu: negative slope
+    double lo = 0.0, hi = 6.0;     // clamp bounds
+};
+
 struct Options {
     std::string algorithm = "auto";  // or a name from algorithms()
     std::ostream* log = nullptr;     // when set: the choice and every refusal are printed here
+    int threads = 0;                 // 0: every core (OpenMP's default); results do not depend on it
+    std::string simd;                // phase engine's SIMD target ("AVX3", "AVX2", "EMU128"...); empty: the best
+    Epilogue epilogue;               // forward only
 };
+
+// Applies an epilogue to n values in place.
+template <class T>
+void apply_epilogue(const Epilogue& e, T* data, int64_t n);
 
 // Transposed convolution (p.kind == Kind::transposed).
 //   dst (mb, oc, o...) = T(src (mb, ic, i...); wei (ic, oc/g, k...)) + bia (oc)

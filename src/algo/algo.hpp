@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "tconv/algorithm.hpp"
+#include "tconv/ops.hpp"
 #include "tconv/problem.hpp"
 
 namespace tconv::algo {
@@ -34,6 +35,8 @@ struct Algorithm {
     std::string (*supports)(const Problem& p, Direction dir);
     Kernels<float> f32;
     Kernels<double> f64;
+    bool fused_epilogue = false;  // applies Options::epilogue itself (forward)
+    bool simd = false;            // runs the SIMD micro-kernels (Options::simd)
 
     template <class T>
     const Kernels<T>& kernels() const {
@@ -43,12 +46,21 @@ struct Algorithm {
 
 // One factory per driver file; the registry lists them in preference order.
 Algorithm col2im();
+Algorithm phase();
 Algorithm conv_grad();
 Algorithm gather();
 Algorithm matrix();
 Algorithm scatter();
 
 const std::vector<Algorithm>& registry();
+
+// What an operation passes to the driver it calls beyond the tensors (set by ops.cpp for the duration of
+// the call, on the calling thread).
+struct CallContext {
+    std::string simd;
+    const Epilogue* epilogue = nullptr;
+};
+CallContext& call_context();
 const Algorithm& find(const Problem& p, Direction dir, std::string_view requested, std::ostream* log);
 
 // Shared index helpers for the drivers. All tensors are dense row-major.

@@ -3,6 +3,7 @@
 
 #include "../util.hpp"
 #include "algo.hpp"
+#include "../kernels/gemm.hpp"
 #include "tconv/error.hpp"
 
 namespace tconv {
@@ -22,6 +23,7 @@ namespace algo {
 // supports everything and comes last.
 const std::vector<Algorithm>& registry() {
     static const std::vector<Algorithm> table = {
+        phase(),
         col2im(),
         conv_grad(),
         gather(),
@@ -37,6 +39,11 @@ Geometry::Geometry(const Problem& p)
       i_st(detail::row_major_strides(i)), o_st(detail::row_major_strides(o)), k_st(detail::row_major_strides(k)) {}
 
 std::string always_supported(const Problem&, Direction) { return {}; }
+
+CallContext& call_context() {
+    thread_local CallContext ctx;
+    return ctx;
+}
 
 namespace {
 
@@ -86,9 +93,15 @@ const Algorithm& find(const Problem& p, Direction dir, std::string_view requeste
 
 }  // namespace algo
 
+std::vector<std::string> simd_targets() {
+    std::vector<std::string> r;
+    for (const auto& k : kernels::kernel_targets()) r.push_back(k.target);
+    return r;
+}
+
 std::vector<AlgorithmInfo> algorithms() {
     std::vector<AlgorithmInfo> r;
-    for (const auto& a : algo::registry()) r.push_back({a.name, a.summary});
+    for (const auto& a : algo::registry()) r.push_back({a.name, a.summary, a.simd});
     return r;
 }
 

@@ -1,0 +1,281 @@
+// Peer comparison in one run: tconv against oneDNN's deconvolution (its own blocked layouts, timed without
+// and with the reorders from and to plain NCHW) on the suite of bench/suite.txt, at 1 and 2 threads, plus
+// the machine's measured FMA ceiling and copy bandwidth. Every timed result is checked against tconv's
+// reference-checked output first. Medians of alternating repetitions. Prints a Markdown table.
+//   build/bin/tconv_peers [--suite bench/suite.txt] [--threads 1,2] [--min-time 0.2] [--only NAME]
+#include <immintrin.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "oneapi/dnnl/dnnl.hpp"
+#include "tconv/tconv.hpp"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using tconv::Dims;
+using tconv::Problem;
+
+double seconds(const std::function<void()>& f) {
+    const auto t0 = Clock::now();
+    f();
+    return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+double median(std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+}
+
+// Times several functions alternately (so drift hits all of them), returning each one's median.
+std::vector<double> time_alternating(const std::vector<std::function<void()>>& fs, double min_time) {
+    for (const auto& f : fs) f();  // warm-up
+    std::vector<std::vector<double>> t(fs.size());
+    double total = 0;
+    int reps = 0;
+    while ((total < min_time * static_cast<double>(fs.size()) || reps < 5) && reps < 1000) {
+        for (size_t j = 0; j < fs.size(); ++j) {
+            const double s = seconds(fs[j]);
+            t[j].push_back(s);
+            total += s;
+        }
+        ++reps;
+    }
+    std::vector<double> r;
+    for (auto& v : t) r.push_back(median(v));
+    return r;
+}
+
+// 16 independent AVX-512 FMA chains: register-only, so this is the arithmetic ceiling of one core.
+__attribute__((target("avx512f,fma"), noinline)) float fma_loop(int64_t iters) {
+    __m512 acc[16];
+    for (int j = 0; j < 16; ++j) acc[j] = _mm512_set1_ps(1.0f + j * 1e-3f);
+    const __m512 a = _mm512_set1_ps(0.999999f), b = _mm512_set1_ps(1e-7f);
+    for (int64_t i = 0; i < iters; ++i)
+        for (int j = 0; j < 16; ++j) acc[j] = _mm512_fmadd_ps(acc[j], a, b);
+    __m512 s = acc[0];
+    for (int j = 1; j < 16; ++j) s = _mm512_add_ps(s, acc[j]);
+    return _mm512_reduce_add_ps(s);
+}
+
+double fma_ceiling_avx512(int threads) {
+    double best = 0;
+    for (int trial = 0; trial < 3; ++trial) {
+        const int64_t iters = 20'000'000;
+        float sink = 0;
+        const double t = seconds([&] {
+#pragma omp parallel num_threads(threads) reduction(+ : sink)
+            sink += fma_loop(iters);
+        });
+        if (sink == 12345.f) std::puts("");
+        best = std::max(best, iters * 16.0 * 16 * 2 * threads / t / 1e9);
+    }
+    return best;
+}
+
+double copy_bandwidth() {
+    const size_t n = size_t(1) << 27;  // 128 MiB each way
+    std::vector<char> a(n, 1), b(n, 2);
+    std::vector<double> t;
+    for (int r = 0; r < 5; ++r) t.push_back(seconds([&] { std::memcpy(b.data(), a.data(), n); }));
+    return 2.0 * n / median(t) / 1e9;  // bytes read + written
+}
+
+struct Case {
+    std::string name;
+    Problem p;
+};
+
+std::vector<Case> read_suite(const std::string& path, const std::string& only) {
+    std::ifstream in(path);
+    if (!in) throw std::runtime_error("cannot open " + path);
+    std::vector<Case> r;
+    std::string line;
+    while (std::getline(in, line)) {
+        if (line.empty() || line[0] == '#') continue;
+        std::istringstream ss(line);
+        std::string name, prob;
+        ss >> name >> prob;
+        if (!only.empty() && name != only) continue;
+        r.push_back({name, Problem::parse(prob)});
+    }
+    return r;
+}
+
+double gflop(const Problem& p) {
+    double f = 2.0 * p.mb * (p.ic / p.g) * p.oc;
+    for (auto x : p.i) f *= x;
+    for (auto x : p.k) f *= x;
+    return f / 1e9;
+}
+
+dnnl::memory::dims dd(const Dims& v) { return dnnl::memory::dims(v.begin(), v.end()); }
+
+dnnl::memory::format_tag plain(int ndims) {
+    using ft = dnnl::memory::format_tag;
+    switch (ndims) {
+        case 3: return ft::abc;
+        case 4: return ft::abcd;
+        case 5: return ft::abcde;
+        default: return ft::abcdef;
+    }
+}
+
+// oneDNN set-up for one problem: the primitive with format `any`, and the reorders to and from plain layouts.
+struct OneDnn {
+    dnnl::engine eng{dnnl::engine::kind::cpu, 0};
+    dnnl::stream strm{eng};
+    dnnl::deconvolution_forward prim;
+    dnnl::memory src_plain, dst_plain, src_m, wei_m, dst_m;
+    dnnl::reorder src_in, dst_out;
+    bool src_reorder = false, dst_reorder = false;
+
+    OneDnn(const Problem& p, const std::vector<float>& src, const std::vector<float>& wei) {
+        using tag = dnnl::memory::format_tag;
+        using dt = dnnl::memory::data_type;
+        const int r = p.rank();
+        Dims sd = p.src_shape(), od = p.dst_shape();
+        Dims wd;  // oneDNN: ([G,] OC, IC, k...)
+        const int64_t icg = p.ic / p.g, ocg = p.oc / p.g;
+        if (p.g > 1) wd = {p.g, ocg, icg};
+        else wd = {p.oc, p.ic};
+        wd.insert(wd.end(), p.k.begin(), p.k.end());
+        Dims dil(r), pr(r);
+        for (int a = 0; a < r; ++a) dil[a] = p.d[a] - 1, pr[a] = p.pe[a] - p.op[a];
+        auto src_any = dnnl::memory::desc(dd(sd), dt::f32, tag::any);
+        auto wei_any = dnnl::memory::desc(dd(wd), dt::f32, tag::any);
+        auto dst_any = dnnl::memory::desc(dd(od), dt::f32, tag::any);
+        auto d = dnnl::deconvolution_forward::desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::deconvolution_direct,
+                                                   src_any, wei_any, dst_any, dd(p.s), dd(dil), dd(p.pb), dd(pr));
+        auto pd = dnnl::deconvolution_forward::primitive_desc(d, eng);
+        prim = dnnl::deconvolution_forward(pd);
+        src_plain = dnnl::memory({dd(sd), dt::f32, plain(r + 2)}, eng);
+        dst_plain = dnnl::memory({dd(od), dt::f32, plain(r + 2)}, eng);
+        std::memcpy(src_plain.get_data_handle(), src.data(), src.size() * 4);
+        // weights: canonical (g*icg, ocg, k) -> plain oneDNN ([g,] ocg, icg, k), reordered once (not timed)
+        auto wplain = dnnl::memory({dd(wd), dt::f32, plain(static_cast<int>(wd.size()))}, eng);
+        float* w = static_cast<float*>(wplain.get_data_handle());
+        int64_t ksz = 1;
+        for (auto x : p.k) ksz *= x;
+        for (int64_t g = 0; g < p.g; ++g)
+            for (int64_t ic = 0; ic < icg; ++ic)
+                for (int64_t oc = 0; oc < ocg; ++oc)
+                    for (int64_t k = 0; k < ksz; ++k)
+                        w[((g * ocg + oc) * icg + ic) * ksz + k] = wei[((g * icg + ic) * ocg + oc) * ksz + k];
+        wei_m = dnnl::memory(pd.weights_desc(), eng);
+        dnnl::reorder(wplain, wei_m).execute(strm, wplain, wei_m);
+        src_m = dnnl::memory(pd.src_desc(), eng);
+        dst_m = dnnl::memory(pd.dst_desc(), eng);
+        src_reorder = pd.src_desc() != src_plain.get_desc();
+        dst_reorder = pd.dst_desc() != dst_plain.get_desc();
+        if (src_reorder) src_in = dnnl::reorder(src_plain, src_m);
+        if (dst_reorder) dst_out = dnnl::reorder(dst_m, dst_plain);
+        if (src_reorder) src_in.execute(strm, src_plain, src_m);
+        else src_m = src_plain;
+        strm.wait();
+    }
+    void run() {
+        prim.execute(strm, {{DNNL_ARG_SRC, src_m}, {DNNL_ARG_WEIGHTS, wei_m}, {DNNL_ARG_DST, dst_m}});
+        strm.wait();
+    }
+    void run_with_reorders() {
+        if (src_reorder) src_in.execute(strm, src_plain, src_m);
+        run();
+        if (dst_reorder) dst_out.execute(strm, dst_m, dst_plain);
+        strm.wait();
+    }
+    const float* result() {
+        if (dst_reorder) {
+            dst_out.execute(strm, dst_m, dst_plain);
+            strm.wait();
+            return static_cast<const float*>(dst_plain.get_data_handle());
+        }
+        return static_cast<const float*>(dst_m.get_data_handle());
+    }
+};
+
+double max_rel_diff(const float* a, const float* b, size_t n) {
+    double m = 0, scale = 1e-30;
+    for (size_t j = 0; j < n; ++j) scale = std::max(scale, std::abs(double(b[j])));
+    for (size_t j = 0; j < n; ++j) m = std::max(m, std::abs(double(a[j]) - b[j]));
+    return m / scale;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    std::string suite = "bench/suite.txt", only;
+    std::vector<int> threads = {1, 2};
+    double min_time = 0.2;
+    for (int j = 1; j < argc; ++j) {
+        std::string a = argv[j];
+        if (a == "--suite" && j + 1 < argc) suite = argv[++j];
+        else if (a == "--only" && j + 1 < argc) only = argv[++j];
+        else if (a == "--min-time" && j + 1 < argc) min_time = std::stod(argv[++j]);
+        else if (a == "--threads" && j + 1 < argc) {
+            threads.clear();
+            std::stringstream ss(argv[++j]);
+            std::string t;
+            while (std::getline(ss, t, ',')) threads.push_back(std::stoi(t));
+        } else {
+            std::fprintf(stderr, "usage: %s [--suite FILE] [--threads 1,2] [--min-time S] [--only NAME]\n", argv[0]);
+            return 2;
+        }
+    }
+    const auto cases = read_suite(suite, only);
+    std::printf("SIMD target: %s; FMA ceiling (f32): 1 thread %.1f GFLOP/s, 2 threads %.1f GFLOP/s; copy %.1f GB/s\n\n",
+                tconv::simd_targets().front().c_str(), fma_ceiling_avx512(1), fma_ceiling_avx512(2), copy_bandwidth());
+    for (int nt : threads) {
+        omp_set_num_threads(nt);
+        std::printf("### %d thread%s\n\n", nt, nt > 1 ? "s" : "");
+        std::printf("| case | GFLOP | tconv GFLOP/s | oneDNN GFLOP/s | oneDNN+reorders GFLOP/s | tconv / best oneDNN |\n");
+        std::printf("|---|---|---|---|---|---|\n");
+        for (const auto& c : cases) {
+            const Problem& p = c.p;
+            std::mt19937 rng(1);
+            std::uniform_real_distribution<float> u(-1, 1);
+            std::vector<float> src(p.src_elems()), wei(p.wei_elems()), dst(p.dst_elems()), ref(p.dst_elems());
+            for (auto& v : src) v = u(rng);
+            for (auto& v : wei) v = u(rng);
+            tconv::Options opt;
+            opt.threads = nt;
+            tconv::View<const float> nob;
+            auto run_tconv = [&] {
+                tconv::conv_transpose<float>(p, {src.data(), p.src_shape()}, {wei.data(), p.wei_shape()}, nob,
+                                             {dst.data(), p.dst_shape()}, opt);
+            };
+            // Reference for the checks: col2im (itself conformance-tested against scatter).
+            tconv::Options ro;
+            ro.algorithm = "col2im";
+            tconv::conv_transpose<float>(p, {src.data(), p.src_shape()}, {wei.data(), p.wei_shape()}, nob,
+                                         {ref.data(), p.dst_shape()}, ro);
+            run_tconv();
+            const double e1 = max_rel_diff(dst.data(), ref.data(), ref.size());
+            OneDnn dn(p, src, wei);
+            dn.run();
+            const double e2 = max_rel_diff(dn.result(), ref.data(), ref.size());
+            if (e1 > 1e-4 || e2 > 1e-4) {
+                std::printf("| %s | CHECK FAILED: tconv %.2e, oneDNN %.2e |\n", c.name.c_str(), e1, e2);
+                continue;
+            }
+            const auto t = time_alternating({run_tconv, [&] { dn.run(); }, [&] { dn.run_with_reorders(); }}, min_time);
+            const double g = gflop(p);
+            const double best = std::min(t[1], t[2]);
+            std::printf("| %s | %.3f | %.1f | %.1f | %.1f | %.2f |\n", c.name.c_str(), g, g / t[0], g / t[1], g / t[2],
+                        best / t[0]);
+            std::fflush(stdout);
+        }
+        std::printf("\n");
+    }
+}

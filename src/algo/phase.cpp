@@ -1,0 +1,298 @@
+// phase: the sub-pixel decomposition. Output positions whose full-output coordinate f = o + pb has
+// f mod s = r (per axis) receive only the taps with k*d mod s = r, and there input = q + base for the q-th
+// output of the phase: every phase is a dense stride-1 correlation, so no multiply ever meets an inserted
+// zero. Each phase is computed as a GEMM  C[pos][oc] = sum over (tap, ic) of A[pos][(tap, ic)] * W[(tap, ic)][oc]
+// whose A panels (cache-sized: MC positions x KC channels) are packed from the input on the fly, skipping
+// taps that miss every position of the block; the result goes straight to the strided output with bias and
+// epilogue. Tasks (group, phase, block of positions) own their outputs, so threads never share a write.
+#include "phase.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "../parallel/parallel.hpp"
+#include "../util.hpp"
+#include "algo.hpp"
+
+namespace tconv::algo {
+
+namespace {
+
+int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
+
+template <class T>
+inline T activate(const Epilogue& e, T v) {
+    switch (e.kind) {
+        case Epilogue::Kind::none: return v;
+        case Epilogue::Kind::relu: return v > T(0) ? v : T(0);
+        case Epilogue::Kind::leaky_relu: return v >= T(0) ? v : static_cast<T>(e.alpha) * v;
+        case Epilogue::Kind::tanh: return std::tanh(v);
+        case Epilogue::Kind::sigmoid: return T(1) / (T(1) + std::exp(-v));
+        case Epilogue::Kind::clamp: return std::min(std::max(v, static_cast<T>(e.lo)), static_cast<T>(e.hi));
+    }
+    return v;
+}
+
+}  // namespace
+
+// Per-thread scratch of one run: A panels, the C block, and the decoded positions.
+template <class T>
+struct PhasePlan<T>::Scratch {
+    std::vector<T> a, c;
+    std::vector<int64_t> off, mbi, oofs, alda;
+    std::vector<const T*> aptr;
+    std::vector<char> active;
+};
+
+template <class T>
+PhasePlan<T>::PhasePlan(const Problem& p, const T* wei, const T* bia, const Epilogue& epi, const std::string& target)
+    : p_(p), epi_(epi) {
+    const auto& ks = kernels::kernel_set(target);
+    target_ = ks.target;
+    if constexpr (sizeof(T) == 4) gemm_ = ks.f32; else gemm_ = ks.f64;
+    const int rank = p.rank();
+    const Dims o = p.o();
+    icg_ = p.ic / p.g;
+    ocg_ = p.oc / p.g;
+    ocp_ = round_up(ocg_, static_cast<int64_t>(gemm_.nr));
+    isz_ = detail::prod(p.i);
+    osz_ = detail::prod(o);
+    ksz_ = detail::prod(p.k);
+    i_st_ = detail::row_major_strides(p.i);
+    o_st_ = detail::row_major_strides(o);
+    const Dims k_st = detail::row_major_strides(p.k);
+    const int64_t mr = static_cast<int64_t>(gemm_.mr);
+    mb_inner_ = p.mb >= mr;
+    mc_ = mr * 8;
+    kc_ = 256;
+
+    // Per axis and residue r: the first output, the count, and the taps (kernel index, input base).
+    struct AxisPhase {
+        int64_t o0, Q;
+        std::vector<std::pair<int64_t, int64_t>> taps;
+    };
+    std::vector<std::vector<AxisPhase>> axes(rank);
+    for (int a = 0; a < rank; ++a) {
+        const int64_t s = p.s[a];
+        for (int64_t r = 0; r < s; ++r) {
+            AxisPhase ap;
+            ap.o0 = ((r - p.pb[a]) % s + s) % s;
+            ap.Q = ap.o0 < o[a] ? (o[a] - ap.o0 + s - 1) / s : 0;
+            for (int64_t kk = 0; kk < p.k[a]; ++kk) {
+                if ((kk * p.d[a]) % s != r) continue;
+                const int64_t base = (ap.o0 + p.pb[a] - kk * p.d[a]) / s;  // exact: both sides are = r (mod s)
+                if (base < p.i[a] && base + ap.Q - 1 >= 0) ap.taps.emplace_back(kk, base);  // else it reaches nothing
+            }
+            axes[a].push_back(std::move(ap));
+        }
+    }
+    // Phases: the product of the per-axis residues; taps: the product of the per-axis tap lists.
+    detail::for_each_index(p.s, [&](const int64_t* r) {
+        Phase ph;
+        ph.positions = 1;
+        std::vector<size_t> ntap(rank);
+        for (int a = 0; a < rank; ++a) {
+            const AxisPhase& ap = axes[a][r[a]];
+            ph.o0.push_back(ap.o0);
+            ph.Q.push_back(ap.Q);
+            ph.positions *= ap.Q;
+            ntap[a] = ap.taps.size();
+        }
+        if (ph.positions == 0) return;
+        Dims text(ntap.begin(), ntap.end());
+        detail::for_each_index(text, [&](const int64_t* t) {
+            Dims base(rank);
+            int64_t koff = 0;
+            for (int a = 0; a < rank; ++a) {
+                const auto& tap = axes[a][r[a]].taps[t[a]];
+                koff += tap.first * k_st[a];
+                base[a] = tap.second;
+            }
+            ph.base.push_back(std::move(base));
+            ph.koff.push_back(koff);
+        });
+        phases_.push_back(std::move(ph));
+    });
+
+    // Weights: wei[(grp*icg + c)*ocg + oc][k] -> packed[grp][phase][ocb][tap][c][NR], zero past ocg.
+    const int64_t nr = static_cast<int64_t>(gemm_.nr), nocb = ocp_ / nr;
+    int64_t total = 0;
+    for (int64_t grp = 0; grp < p.g; ++grp)
+        for (const Phase& ph : phases_) {
+            wofs_.push_back(total);
+            total += nocb * static_cast<int64_t>(ph.koff.size()) * icg_ * nr;
+        }
+    packed_.assign(static_cast<size_t>(total), T(0));
+    // Read the weights in their own order (ic, oc, k) so the copy streams; each phase takes its taps.
+    size_t w = 0;
+    for (int64_t grp = 0; grp < p.g; ++grp)
+        for (const Phase& ph : phases_) {
+            T* dstw = packed_.data() + wofs_[w++];
+            const int64_t nt = static_cast<int64_t>(ph.koff.size());
+            for (int64_t c = 0; c < icg_; ++c)
+                for (int64_t oc = 0; oc < ocg_; ++oc) {
+                    const T* src = wei + ((grp * icg_ + c) * ocg_ + oc) * ksz_;
+                    const int64_t ocb = oc / nr, n = oc % nr;
+                    for (int64_t t = 0; t < nt; ++t) dstw[((ocb * nt + t) * icg_ + c) * nr + n] = src[ph.koff[t]];
+                }
+        }
+    bias_.assign(static_cast<size_t>(p.oc), T(0));
+    if (bia) std::copy(bia, bia + p.oc, bias_.begin());
+}
+
+template <class T>
+size_t PhasePlan<T>::workspace_bytes() const {
+    size_t taps = 0;
+    for (const Phase& ph : phases_) taps = std::max(taps, ph.koff.size());
+    return sizeof(T) * static_cast<size_t>(mc_ * kc_ + mc_ * ocp_) + sizeof(int64_t) * static_cast<size_t>(mc_ * (taps + 2));
+}
+
+template <class T>
+void PhasePlan<T>::run(const T* src, T* dst) const {
+    // Tasks: (group, phase, block of MC positions), in that order.
+    std::vector<int64_t> first;  // first task of each (group, phase)
+    int64_t ntask = 0;
+    for (int64_t grp = 0; grp < p_.g; ++grp)
+        for (const Phase& ph : phases_) {
+            first.push_back(ntask);
+            ntask += (p_.mb * ph.positions + mc_ - 1) / mc_;
+        }
+    parallel::parallel_for(ntask, [&](int64_t b, int64_t e, int) {
+        Scratch ws;
+        size_t taps = 0;
+        for (const Phase& ph : phases_) taps = std::max(taps, ph.koff.size());
+        ws.a.resize(static_cast<size_t>(mc_ * kc_));
+        ws.c.resize(static_cast<size_t>(mc_ * ocp_));
+        ws.off.resize(static_cast<size_t>(mc_) * std::max<size_t>(taps, 1));
+        ws.mbi.resize(static_cast<size_t>(mc_));
+        ws.oofs.resize(static_cast<size_t>(mc_));
+        ws.active.resize(std::max<size_t>(taps, 1));
+        ws.aptr.resize(static_cast<size_t>(mc_));
+        ws.alda.resize(static_cast<size_t>(mc_));
+        for (int64_t task = b; task < e; ++task) {
+            const int64_t gp = std::upper_bound(first.begin(), first.end(), task) - first.begin() - 1;
+            const int64_t grp = gp / static_cast<int64_t>(phases_.size());
+            const int64_t ph = gp % static_cast<int64_t>(phases_.size());
+            block(src, dst, grp, ph, (task - first[gp]) * mc_, ws);
+        }
+    });
+}
+
+template <class T>
+void PhasePlan<T>::block(const T* src, T* dst, int64_t grp, int64_t phi, int64_t p0, Scratch& ws) const {
+    const Phase& ph = phases_[phi];
+    const int rank = p_.rank();
+    const int64_t mr = static_cast<int64_t>(gemm_.mr), nr = static_cast<int64_t>(gemm_.nr);
+    const int64_t n = std::min(mc_, p_.mb * ph.positions - p0);
+    const int64_t ntiles = (n + mr - 1) / mr;
+    const int64_t nt = static_cast<int64_t>(ph.koff.size());
+
+    // Decode the block's positions: image, output offset, and per tap the input offset (-1: outside).
+    std::fill(ws.active.begin(), ws.active.end(), 0);
+    Dims q(rank);
+    for (int64_t j = 0; j < n; ++j) {
+        const int64_t pidx = p0 + j;
+        int64_t qf;
+        if (mb_inner_) ws.mbi[j] = pidx % p_.mb, qf = pidx / p_.mb;
+        else ws.mbi[j] = pidx / ph.positions, qf = pidx % ph.positions;
+        for (int a = rank - 1; a >= 0; --a) q[a] = qf % ph.Q[a], qf /= ph.Q[a];
+        int64_t oo = 0;
+        for (int a = 0; a < rank; ++a) oo += (ph.o0[a] + q[a] * p_.s[a]) * o_st_[a];
+        ws.oofs[j] = oo;
+        for (int64_t t = 0; t < nt; ++t) {
+            int64_t off = 0;
+            for (int a = 0; a < rank && off >= 0; ++a) {
+                const int64_t ii = q[a] + ph.base[t][a];
+                off = (ii < 0 || ii >= p_.i[a]) ? -1 : off + ii * i_st_[a];
+            }
+            ws.off[t * mc_ + j] = off;
+            ws.active[t] |= off >= 0;
+        }
+    }
+
+    T* C = ws.c.data();
+    std::fill(C, C + ntiles * mr * ocp_, T(0));
+    const T* wbase = packed_.data() + wofs_[grp * static_cast<int64_t>(phases_.size()) + phi];
+    const int64_t nocb = ocp_ / nr;
+    const T* sbase = src + grp * icg_ * isz_;
+    const int64_t img = p_.ic * isz_;
+    for (int64_t t = 0; t < nt; ++t) {
+        if (!ws.active[t]) continue;
+        const int64_t* off = ws.off.data() + t * mc_;
+        for (int64_t c0 = 0; c0 < icg_; c0 += kc_) {
+            const int64_t kcn = std::min(kc_, icg_ - c0);
+            // A per tile: read in place when its MR positions are consecutive inputs of one image (the
+            // interior of a row), else packed as [c][MR] with zeros for positions outside the input.
+            T* A = ws.a.data();
+            for (int64_t tile = 0; tile < ntiles; ++tile) {
+                const int64_t j0 = tile * mr;
+                bool direct = j0 + mr <= n && off[j0] >= 0;
+                for (int64_t m = 1; m < mr && direct; ++m)
+                    direct = ws.mbi[j0 + m] == ws.mbi[j0] && off[j0 + m] == off[j0] + m;
+                if (direct) {
+                    ws.aptr[tile] = sbase + ws.mbi[j0] * img + c0 * isz_ + off[j0];
+                    ws.alda[tile] = isz_;
+                    continue;
+                }
+                T* At = A + tile * kcn * mr;
+                ws.aptr[tile] = At;
+                ws.alda[tile] = mr;
+                for (int64_t m = 0; m < mr; ++m) {
+                    const int64_t j = j0 + m;
+                    if (j >= n || off[j] < 0) {
+                        for (int64_t c = 0; c < kcn; ++c) At[c * mr + m] = T(0);
+                        continue;
+                    }
+                    const T* s = sbase + ws.mbi[j] * img + c0 * isz_ + off[j];
+                    for (int64_t c = 0; c < kcn; ++c) At[c * mr + m] = s[c * isz_];
+                }
+            }
+            for (int64_t ocb = 0; ocb < nocb; ++ocb) {
+                const T* B = wbase + ((ocb * nt + t) * icg_ + c0) * nr;
+                for (int64_t tile = 0; tile < ntiles; ++tile)
+                    gemm_.fn(ws.aptr[tile], static_cast<size_t>(ws.alda[tile]), B, static_cast<size_t>(kcn),
+                             C + tile * mr * ocp_ + ocb * nr, static_cast<size_t>(ocp_));
+            }
+        }
+    }
+    // Bias, epilogue, and the strided store into dst (mb, oc, o...).
+    const T* bias = bias_.data() + grp * ocg_;
+    for (int64_t j = 0; j < n; ++j) {
+        T* d = dst + (ws.mbi[j] * p_.oc + grp * ocg_) * osz_ + ws.oofs[j];
+        const T* c = C + j * ocp_;
+        for (int64_t oc = 0; oc < ocg_; ++oc) d[oc * osz_] = activate(epi_, c[oc] + bias[oc]);
+    }
+}
+
+template class PhasePlan<float>;
+template class PhasePlan<double>;
+
+namespace {
+
+std::string supports(const Problem&, Direction dir) {
+    if (dir != Direction::forward) return "implements the forward direction only";
+    return {};
+}
+
+template <class T>
+void forward(const Problem& p, const T* src, const T* wei, const T* bia, T* dst) {
+    const CallContext& ctx = call_context();
+    PhasePlan<T> plan(p, wei, bia, ctx.epilogue ? *ctx.epilogue : Epilogue{}, ctx.simd);
+    plan.run(src, dst);
+}
+
+}  // namespace
+
+Algorithm phase() {
+    Algorithm a;
+    a.name = "phase";
+    a.summary = "sub-pixel phases: one dense stride-1 GEMM per output phase, SIMD micro-kernels, threads";
+    a.supports = supports;
+    a.fused_epilogue = true;
+    a.simd = true;
+    a.f32.fwd = forward<float>;
+    a.f64.fwd = forward<double>;
+    return a;
+}
+
+}  // namespace tconv::algo

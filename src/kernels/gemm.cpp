@@ -1,0 +1,109 @@
+// The GEMM micro-kernel for each Highway target (this file is compiled once per target through
+// foreach_target.h). MR rows of A are broadcast, 2 vectors of B are loaded, MR x 2 accumulators stay in
+// registers for the whole kc loop: MR = 12 where 32 vector registers exist (AVX-512), 6 elsewhere.
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "src/kernels/gemm.cpp"
+#include <hwy/foreach_target.h>  // IWYU pragma: keep
+#include <hwy/highway.h>
+
+#include "src/kernels/gemm.hpp"
+
+HWY_BEFORE_NAMESPACE();
+namespace tconv::kernels::HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+#if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL || HWY_TARGET == HWY_AVX3_ZEN4
+constexpr size_t kMR = 12;
+#else
+constexpr size_t kMR = 6;
+#endif
+
+template <class T>
+HWY_ATTR void GemmT(const T* HWY_RESTRICT a, size_t lda, const T* HWY_RESTRICT b, size_t kc, T* HWY_RESTRICT c,
+                    size_t ldc) {
+    const hn::ScalableTag<T> d;
+    const size_t N = hn::Lanes(d);
+    using V = hn::Vec<decltype(d)>;
+    V acc0[kMR], acc1[kMR];
+#pragma GCC unroll 16
+    for (size_t m = 0; m < kMR; ++m) {
+        acc0[m] = hn::LoadU(d, c + m * ldc);
+        acc1[m] = hn::LoadU(d, c + m * ldc + N);
+    }
+    for (size_t k = 0; k < kc; ++k) {
+        const V b0 = hn::LoadU(d, b + k * 2 * N);
+        const V b1 = hn::LoadU(d, b + k * 2 * N + N);
+        const T* ak = a + k * lda;
+#pragma GCC unroll 16
+        for (size_t m = 0; m < kMR; ++m) {
+            const V am = hn::Set(d, ak[m]);
+            acc0[m] = hn::MulAdd(am, b0, acc0[m]);
+            acc1[m] = hn::MulAdd(am, b1, acc1[m]);
+        }
+    }
+#pragma GCC unroll 16
+    for (size_t m = 0; m < kMR; ++m) {
+        hn::StoreU(acc0[m], d, c + m * ldc);
+        hn::StoreU(acc1[m], d, c + m * ldc + N);
+    }
+}
+
+HWY_ATTR void GemmF32(const float* a, size_t lda, const float* b, size_t kc, float* c, size_t ldc) {
+    GemmT(a, lda, b, kc, c, ldc);
+}
+HWY_ATTR void GemmF64(const double* a, size_t lda, const double* b, size_t kc, double* c, size_t ldc) {
+    GemmT(a, lda, b, kc, c, ldc);
+}
+size_t LanesF32() { return hn::Lanes(hn::ScalableTag<float>()); }
+size_t LanesF64() { return hn::Lanes(hn::ScalableTag<double>()); }
+size_t MR() { return kMR; }
+
+}  // namespace tconv::kernels::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+#include "tconv/error.hpp"
+
+namespace tconv::kernels {
+
+HWY_EXPORT(GemmF32);
+HWY_EXPORT(GemmF64);
+HWY_EXPORT(LanesF32);
+HWY_EXPORT(LanesF64);
+HWY_EXPORT(MR);
+
+const std::vector<KernelSet>& kernel_targets() {
+    static const std::vector<KernelSet> sets = [] {
+        std::vector<KernelSet> r;
+        // Point Highway's dispatcher at one target at a time and keep the function pointers it selects;
+        // done once, before any kernel runs.
+        for (int64_t t : hwy::SupportedAndGeneratedTargets()) {
+            hwy::GetChosenTarget().Update(t);
+            KernelSet k;
+            k.target = hwy::TargetName(t);
+            k.f32.fn = &HWY_DYNAMIC_DISPATCH(GemmF32);
+            k.f64.fn = &HWY_DYNAMIC_DISPATCH(GemmF64);
+            k.f32.mr = k.f64.mr = HWY_DYNAMIC_DISPATCH(MR)();
+            k.f32.nr = 2 * HWY_DYNAMIC_DISPATCH(LanesF32)();
+            k.f64.nr = 2 * HWY_DYNAMIC_DISPATCH(LanesF64)();
+            r.push_back(k);
+        }
+        hwy::GetChosenTarget().Update(hwy::SupportedTargets());
+        return r;
+    }();
+    return sets;
+}
+
+const KernelSet& kernel_set(const std::string& target) {
+    const auto& all = kernel_targets();
+    if (target.empty()) return all.front();
+    std::string names;
+    for (const auto& k : all) {
+        if (k.target == target) return k;
+        names += (names.empty() ? "" : ", ") + k.target;
+    }
+    throw Error("SIMD target '" + target + "' is not available here (available: " + names + ")");
+}
+
+}  // namespace tconv::kernels
+#endif  // HWY_ONCE

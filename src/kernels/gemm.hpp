@@ -1,0 +1,36 @@
+// Register-blocked GEMM micro-kernels, written once with Highway and compiled for every SIMD target Highway
+// supports here (AVX-512, AVX2, SSE4, ... and the portable EMU128 fallback). The target is chosen once, by
+// the plan, from kernel_targets(); micro-kernels take raw pointers and never allocate, thread or log.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+namespace tconv::kernels {
+
+// C[MR][NR] (row stride ldc) += A * B[kc][NR] with A(k, m) = a[k*lda + m]: a packed panel (lda = MR) or
+// MR consecutive input values of kc channels read in place (lda = channel stride). B is a packed panel,
+// NR = 2 vectors of T.
+template <class T>
+using GemmFn = void (*)(const T* a, size_t lda, const T* b, size_t kc, T* c, size_t ldc);
+
+template <class T>
+struct Gemm {
+    GemmFn<T> fn = nullptr;
+    size_t mr = 0, nr = 0;
+};
+
+struct KernelSet {
+    std::string target;  // Highway's name for it: "AVX3", "AVX2", "SSE4", "EMU128", ...
+    Gemm<float> f32;
+    Gemm<double> f64;
+};
+
+// Every target compiled in and supported by this CPU, best first. The last is the portable fallback.
+const std::vector<KernelSet>& kernel_targets();
+
+// The kernel set named `target`, or the best one when `target` is empty. Throws tconv::Error when unknown.
+const KernelSet& kernel_set(const std::string& target = {});
+
+}  // namespace tconv::kernels
