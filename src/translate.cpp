@@ -571,6 +571,14 @@ std::string get_text(const Attrs& at, const std::string& key) {
     return s ? *s : "";
 }
 
+// A padding attribute in code: a quoted mode string, or explicit values formatted by `pairs`.
+template <class F>
+std::string padding_code(const Attrs& at, F pairs) {
+    const Value& v = at.at("padding");
+    if (const std::string* s = std::get_if<std::string>(&v)) return "\"" + *s + "\"";
+    return pairs(std::get<Dims>(v));
+}
+
 std::string code_for(const Translation& t, const Problem& target) {
     const Layer& L = t.layer;
     const Attrs& at = L.attrs;
@@ -585,17 +593,11 @@ std::string code_for(const Translation& t, const Problem& target) {
                << ", dilation=" << tuple_sp(get(at, "dilation")) << ")";
             break;
         case Framework::tensorflow: {
-            const auto it = at.find("padding");
-            std::string pad;
-            if (const std::string* s = std::get_if<std::string>(&it->second)) {
-                pad = "\"" + *s + "\"";
-            } else {
-                const Dims& e = std::get<Dims>(it->second);
-                pad = cat("[[0, 0], [", e[0], ", ", e[1], "], [", e[2], ", ", e[3], "], [0, 0]]");
-                if (!t.channels_last) pad = cat("[[0, 0], [0, 0], [", e[0], ", ", e[1], "], [", e[2], ", ", e[3], "]]");
-            }
-            Dims os_full = t.output_shape;
-            os << "y = tf.nn.conv" << (rank == 1 ? "1d" : nd) << "_transpose(x, w, output_shape=" << list_sp(os_full)
+            const std::string pad = padding_code(at, [&](const Dims& e) {
+                const std::string sp = cat("[", e[0], ", ", e[1], "], [", e[2], ", ", e[3], "]");
+                return t.channels_last ? "[[0, 0], " + sp + ", [0, 0]]" : "[[0, 0], [0, 0], " + sp + "]";
+            });
+            os << "y = tf.nn.conv" << (rank == 1 ? "1d" : nd) << "_transpose(x, w, output_shape=" << list_sp(t.output_shape)
                << ", strides=" << list_sp(get(at, "strides")) << ", padding=" << pad << ", data_format=\""
                << get_text(at, "data_format") << "\", dilations=" << list_sp(get(at, "dilations")) << ")";
             if (L.bias) os << "\ny = tf.nn.bias_add(y, b, data_format=\"" << get_text(at, "data_format") << "\")";
@@ -622,16 +624,11 @@ std::string code_for(const Translation& t, const Problem& target) {
             break;
         }
         case Framework::jax: {
-            const auto it = at.find("padding");
-            std::string pad;
-            if (const std::string* s = std::get_if<std::string>(&it->second)) {
-                pad = "\"" + *s + "\"";
-            } else {
-                const Dims& e = std::get<Dims>(it->second);
-                pad = "(";
-                for (int a = 0; a < rank; ++a) pad += cat(a ? ", " : "", "(", e[2 * a], ", ", e[2 * a + 1], ")");
-                pad += rank == 1 ? ",)" : ")";
-            }
+            const std::string pad = padding_code(at, [&](const Dims& e) {
+                std::string r = "(";
+                for (int a = 0; a < rank; ++a) r += cat(a ? ", " : "", "(", e[2 * a], ", ", e[2 * a + 1], ")");
+                return r + (rank == 1 ? ",)" : ")");
+            });
             static const char* dn[] = {"(\"NWC\", \"WIO\", \"NWC\")", "(\"NHWC\", \"HWIO\", \"NHWC\")",
                                        "(\"NDHWC\", \"DHWIO\", \"NDHWC\")"};
             const bool tk = std::get<bool>(at.at("transpose_kernel"));

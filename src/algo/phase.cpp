@@ -48,7 +48,6 @@ template <class T>
 PhasePlan<T>::PhasePlan(const Problem& p, const T* wei, const T* bia, const Epilogue& epi, const std::string& target)
     : p_(p), epi_(epi) {
     const auto& ks = kernels::kernel_set(target);
-    target_ = ks.target;
     if constexpr (sizeof(T) == 4) gemm_ = ks.f32; else gemm_ = ks.f64;
     const int rank = p.rank();
     const Dims o = p.o();
@@ -138,13 +137,6 @@ PhasePlan<T>::PhasePlan(const Problem& p, const T* wei, const T* bia, const Epil
         }
     bias_.assign(static_cast<size_t>(p.oc), T(0));
     if (bia) std::copy(bia, bia + p.oc, bias_.begin());
-}
-
-template <class T>
-size_t PhasePlan<T>::workspace_bytes() const {
-    size_t taps = 0;
-    for (const Phase& ph : phases_) taps = std::max(taps, ph.koff.size());
-    return sizeof(T) * static_cast<size_t>(mc_ * kc_ + mc_ * ocp_) + sizeof(int64_t) * static_cast<size_t>(mc_ * (taps + 2));
 }
 
 template <class T>

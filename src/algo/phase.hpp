@@ -26,9 +26,6 @@ class PhasePlan {
 public:
     PhasePlan(const Problem& p, const T* wei, const T* bia, const Epilogue& epi, const std::string& target);
     void run(const T* src, T* dst) const;
-    const std::string& target() const { return target_; }
-    size_t workspace_bytes() const;        // per thread
-    size_t packed_bytes() const { return packed_.size() * sizeof(T); }
 
 private:
     struct Scratch;
@@ -37,13 +34,12 @@ private:
     Problem p_;
     Epilogue epi_;
     kernels::Gemm<T> gemm_;
-    std::string target_;
     int64_t icg_, ocg_, ocp_, isz_, osz_, ksz_;
     Dims i_st_, o_st_;
     bool mb_inner_;                    // positions ordered (q..., mb) instead of (mb, q...)
     std::vector<Phase> phases_;
     std::vector<int64_t> wofs_;        // per (group, phase): offset of its panels in packed_
-    std::vector<T, std::allocator<T>> packed_;  // [grp][phase][ocb][tap][ic][NR]
+    std::vector<T> packed_;  // [grp][phase][ocb][tap][ic][NR]
     std::vector<T> bias_;
     int64_t mc_, kc_;
 };

@@ -172,7 +172,6 @@ def test_random_layers_translate_exactly_or_with_a_correct_recipe(source):
             back = tconv.translate.problem(target, t.attrs, t.input_shape, t.weight_shape, t.bias)
             if t.exact and not t.bias_after:
                 assert same_layer(back, p), where
-    print(source, stats)
     assert stats["exact"] > stats["recipe"]
 
 
@@ -191,7 +190,10 @@ def test_pytorch_alignment_is_exact_in_onnx_tf_and_jax_but_not_keras():
     assert translate(*args, "onnx").attrs["pads"] == [1, 1, 0, 0]
     tf = translate(*args, "tensorflow")
     assert tf.exact and tf.attrs["padding"] == [1, 0, 1, 0] and tf.attrs["output_shape"] == [8, 8]
-    assert translate(*args, "jax").exact
+    assert "padding=[[0, 0], [1, 0], [1, 0], [0, 0]]" in tf.code
+    assert "padding=[[0, 0], [0, 0], [1, 0], [1, 0]]" in translate(*args, "tensorflow", channels_last=False).code
+    jax = translate(*args, "jax")
+    assert jax.exact and "padding=((1, 2), (1, 2))" in jax.code
     keras = translate(*args, "keras")
     assert not keras.exact and keras.crop_begin == [1, 1]
 
@@ -231,7 +233,13 @@ def test_grouped_layers_are_not_representable_in_tf_keras_jax():
     ("xnnpack", {}, (1, 3, 1), (1, 3, 1), "only a 2-D"),
     ("onednn", {"padding_l": -1}, (1, 1, 3), (1, 1, 3), "padding_l"),
     ("pytorch", {}, (1, 2, 3), (3, 1, 3), "channels"),
+    ("pytorch", {"stride": "2"}, (1, 1, 3), (1, 1, 3), "stride must be a list of integers"),
 ])
 def test_bad_layers_raise_value_error_naming_the_attribute(fw, attrs, xs, ws, needle):
     with pytest.raises(ValueError, match=needle):
         translate(fw, attrs, xs, ws, "onnx")
+
+
+def test_unknown_translate_option_is_an_error():
+    with pytest.raises(ValueError, match="translate option 'flip'"):
+        translate("pytorch", {}, (1, 1, 3), (1, 1, 3), "jax", flip=True)
