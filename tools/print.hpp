@@ -15,3 +15,27 @@ void print_tensor(std::ostream& os, const std::string& title, const Dims& shape,
 std::string format_number(double v);
 
 }  // namespace tconv::cli
+
+#include <functional>
+#include <vector>
+
+namespace tconv::cli {
+
+// A block of text lines, for laying grids side by side.
+using Block = std::vector<std::string>;
+// How one cell prints: given its flat index and formatted value, the text to show (default: the value).
+using CellText = std::function<std::string(int64_t, const std::string&)>;
+
+// A tensor (lead..., rows, cols) as a block: the title, then each 2-D slice (labelled by its leading
+// indices) as right-aligned columns. 1-D data is one row.
+Block grid(const std::string& title, const Dims& shape, const double* data, const CellText& text = nullptr);
+// Blocks next to each other, `gap` spaces apart, starting a new band when the next would pass `width`.
+std::string side_by_side(const std::vector<Block>& blocks, int width = 100, int gap = 4);
+// Terminal width of a UTF-8 string (code points).
+size_t display_width(const std::string& s);
+// Word-wraps text to `width` columns; continuation lines start with `indent`. Ends with a newline.
+std::string wrap(const std::string& text, int width = 100, const std::string& indent = "");
+// A dense matrix with row and column numbers, cut into bands of columns that fit `width`.
+std::string matrix_text(const std::string& title, int64_t rows, int64_t cols, const double* data, int width = 100);
+
+}  // namespace tconv::cli

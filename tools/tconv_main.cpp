@@ -7,6 +7,8 @@
 #include <optional>
 #include <random>
 
+#include "commands.hpp"
+#include "common.hpp"
 #include "print.hpp"
 #include "tconv/tconv.hpp"
 
@@ -18,8 +20,7 @@ using tconv::Problem;
 
 struct RunArgs {
     std::string input, weight, bias, output, problem, algorithm = "auto", direction = "forward", dtype = "f32";
-    std::vector<int64_t> stride, padding, pad_begin, pad_end, output_padding, output_size, dilation;
-    int64_t groups = 1;
+    tconv::cli::Params prm;
     uint64_t seed = 1;
     bool verbose = false, check = false, quiet = false;
 };
@@ -44,41 +45,6 @@ tconv::Tensor<T> from_npy(const tconv::npy::Array& a) {
     t.shape = a.shape;
     if constexpr (sizeof(T) == 4) t.data = a.f32; else t.data = a.f64;
     return t;
-}
-
-bool any_param(const RunArgs& r) {
-    return !r.stride.empty() || !r.padding.empty() || !r.pad_begin.empty() || !r.pad_end.empty() ||
-           !r.output_padding.empty() || !r.output_size.empty() || !r.dilation.empty() || r.groups != 1;
-}
-
-// The problem for given tensor shapes and the parameter options (PyTorch defaults where not given).
-Problem problem_from_options(const RunArgs& r, const Dims& src, const Dims& wei, bool bias, const Dims& dflt_stride,
-                             const Dims& dflt_padding) {
-    if (src.size() < 3) throw Error("input must have shape (N, C, spatial...) with at least 1 spatial axis, got (" + tconv::dims_str(src, ',') + ")");
-    const int rank = static_cast<int>(src.size()) - 2;
-    if (static_cast<int>(wei.size()) != rank + 2)
-        throw Error("weight must have shape (C_in, C_out/groups, k...) with " + std::to_string(rank) +
-                    " kernel axes to match the input, got (" + tconv::dims_str(wei, ',') + ")");
-    if (wei[0] != src[1])
-        throw Error("weight has " + std::to_string(wei[0]) + " input channels (its first axis) but input has C=" + std::to_string(src[1]));
-    if (r.groups <= 0) throw Error("groups=" + std::to_string(r.groups) + " must be positive");
-    if (!r.padding.empty() && (!r.pad_begin.empty() || !r.pad_end.empty()))
-        throw Error("give either --padding or --pad-begin/--pad-end, not both");
-    Problem p = tconv::pytorch_problem(src[0], src[1], wei[1] * r.groups, Dims(src.begin() + 2, src.end()),
-                                       Dims(wei.begin() + 2, wei.end()), r.stride.empty() ? dflt_stride : r.stride,
-                                       r.padding.empty() ? dflt_padding : r.padding,
-                                       r.output_padding.empty() ? Dims{0} : r.output_padding, r.groups,
-                                       r.dilation.empty() ? Dims{1} : r.dilation, bias);
-    if (!r.pad_begin.empty() || !r.pad_end.empty()) {
-        p.pb = tconv::broadcast(r.pad_begin.empty() ? Dims{0} : r.pad_begin, rank, "pad-begin");
-        p.pe = tconv::broadcast(r.pad_end.empty() ? Dims{0} : r.pad_end, rank, "pad-end");
-        p.validate();
-    }
-    if (!r.output_size.empty()) {
-        if (!r.output_padding.empty()) throw Error("give either --output-size or --output-padding, not both");
-        p = tconv::with_output_size(p, r.output_size);
-    }
-    return p;
 }
 
 template <class T>
@@ -179,7 +145,7 @@ int run(const RunArgs& r) {
         if (!r.bias.empty()) b = tconv::npy::load(r.bias);
         if (w.dtype != x.dtype || (b && b->dtype != x.dtype))
             throw Error("--weight and --bias must have the same dtype as --input (all float32 or all float64)");
-        const Problem p = problem_from_options(r, x.shape, w.shape, b.has_value(), {1}, {0});
+        const Problem p = tconv::cli::problem_from(r.prm, x.shape, w.shape, b.has_value(), {1}, {0});
         const bool show = p.dst_elems() <= 400 && r.output.empty();
         if (x.dtype == tconv::npy::DType::f32) {
             std::optional<tconv::Tensor<float>> bt;
@@ -192,7 +158,7 @@ int run(const RunArgs& r) {
     }
     if (!r.bias.empty()) throw Error("--bias needs --input and --weight");
     if (!r.problem.empty()) {  // generated small-integer data: results are exact in float32
-        if (any_param(r)) throw Error("--problem already holds every parameter; drop the other parameter options");
+        if (r.prm.any()) throw Error("--problem already holds every parameter; drop the other parameter options");
         const Problem p = Problem::parse(r.problem);
         p.validate();
         if (r.direction != "forward") return r.dtype == "f32" ? check_gradient<float>(r, p) : check_gradient<double>(r, p);
@@ -202,7 +168,7 @@ int run(const RunArgs& r) {
     tconv::Tensor<double> src({1, 1, 2, 2}), wei({1, 1, 3, 3});
     std::copy(std::begin(kSeedInput), std::end(kSeedInput), src.data.begin());
     std::copy(std::begin(kSeedKernel), std::end(kSeedKernel), wei.data.begin());
-    const Problem p = problem_from_options(r, src.shape, wei.shape, false, {2}, {1});
+    const Problem p = tconv::cli::problem_from(r.prm, src.shape, wei.shape, false, {2}, {1});
     if (!r.quiet)
         std::cout << "seed 000's 2-D example: the input distributes the kernel with stride 2 into a 5x5 full output;\n"
                      "padding 1 carves one cell off every side (pass --padding 0 to see the full output).\n\n";
@@ -224,14 +190,7 @@ int main(int argc, char** argv) {
     run_cmd->add_option("-o,--output", r.output, "write the result to this .npy file");
     run_cmd->add_option("--problem", r.problem, "a canonical problem string; data are generated small integers");
     run_cmd->add_option("--seed", r.seed, "seed for --problem data");
-    run_cmd->add_option("--stride", r.stride, "stride, one value or one per axis (e.g. 2 or 2,1)")->delimiter(',');
-    run_cmd->add_option("--padding", r.padding, "symmetric padding cropped from the full output")->delimiter(',');
-    run_cmd->add_option("--pad-begin", r.pad_begin, "padding cropped at the begin of each axis")->delimiter(',');
-    run_cmd->add_option("--pad-end", r.pad_end, "padding cropped at the end of each axis")->delimiter(',');
-    run_cmd->add_option("--output-padding", r.output_padding, "extra computed positions at the end")->delimiter(',');
-    run_cmd->add_option("--output-size", r.output_size, "spatial output size (derives output padding, as PyTorch)")->delimiter(',');
-    run_cmd->add_option("--dilation", r.dilation, "kernel dilation (1 = dense)")->delimiter(',');
-    run_cmd->add_option("--groups", r.groups, "groups");
+    tconv::cli::add_params(run_cmd, r.prm);
     run_cmd->add_option("--algorithm", r.algorithm, "auto or an algorithm name (see `tconv algorithms`)");
     run_cmd->add_option("--direction", r.direction, "with --problem --check: forward, backward_data or backward_weights");
     run_cmd->add_option("--dtype", r.dtype, "with --problem: f32 (default) or f64");
@@ -243,6 +202,8 @@ int main(int argc, char** argv) {
     auto* alg_cmd = app.add_subcommand("algorithms", "List the algorithms; with --problem, which support it and why not");
     alg_cmd->add_option("--problem", alg_problem, "a canonical problem string");
 
+    std::vector<tconv::cli::Command> commands{tconv::cli::add_explain(app), tconv::cli::add_matrix(app)};
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -250,6 +211,8 @@ int main(int argc, char** argv) {
     }
     try {
         if (run_cmd->parsed()) return run(r);
+        for (const auto& c : commands)
+            if (c.app->parsed()) return c.run();
         if (alg_cmd->parsed()) {
             if (alg_problem.empty()) {
                 for (const auto& a : tconv::algorithms()) std::cout << a.name << ": " << a.summary << "\n";

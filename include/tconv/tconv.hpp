@@ -2,6 +2,8 @@
 #pragma once
 
 #include "tconv/algorithm.hpp"
+#include "tconv/checkerboard.hpp"
+#include "tconv/explain.hpp"
 #include "tconv/error.hpp"
 #include "tconv/matrix.hpp"
 #include "tconv/npy.hpp"
@@ -10,3 +12,4 @@
 #include "tconv/problem.hpp"
 #include "tconv/tensor.hpp"
 #include "tconv/translate.hpp"
+#include "tconv/upsample.hpp"

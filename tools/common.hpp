@@ -1,0 +1,63 @@
+// Pieces the subcommands share: the layer parameter options (PyTorch's names), small data given on the
+// command line, and JSON helpers.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include <string>
+#include <vector>
+
+#include "tconv/problem.hpp"
+
+namespace tconv::cli {
+
+struct Params {
+    std::vector<int64_t> stride, padding, pad_begin, pad_end, output_padding, output_size, dilation;
+    int64_t groups = 1;
+    bool any() const;
+};
+void add_params(CLI::App* cmd, Params& p);
+
+// The problem for tensor shapes src (N, C_in, spatial...) and wei (C_in, C_out/groups, k...) and the
+// parameter options (the defaults where not given).
+Problem problem_from(const Params& r, const Dims& src, const Dims& wei, bool bias, const Dims& dflt_stride = {1},
+                     const Dims& dflt_padding = {0});
+
+// Values on the command line: a nested list ("[[1,2],[3,4]]", shape from the nesting), "ones:4x4",
+// "random:4x4" (integers in [-3, 3] from `seed`), or "file.npy". `what` names the option in errors.
+struct Values {
+    Dims shape;
+    std::vector<double> data;
+};
+Values parse_values(const std::string& text, const std::string& what, uint64_t seed = 1);
+
+nlohmann::json to_json(const Problem& p);
+
+}  // namespace tconv::cli
+
+#include "tconv/explain.hpp"
+
+namespace tconv::cli {
+
+// Where a small problem and its numbers come from: a seed example, or --input/--kernel values (with the
+// parameter options; PyTorch defaults where not given). Shared by explain, matrix and render.
+struct Source {
+    std::string example, input, kernel, bias;
+    uint64_t seed = 1;
+    Params prm;
+};
+void add_source(CLI::App* cmd, Source& s);
+
+struct Loaded {
+    Problem p;
+    std::vector<double> src, wei, bia;
+    std::string title;
+    const explain::Example* example = nullptr;
+};
+Loaded load(const Source& s);
+
+// Names of the spatial axes for people: "position" (1-D), "row"/"column" (2-D), "depth"/"row"/"column" (3-D).
+std::string axis_name(int rank, int a);
+
+}  // namespace tconv::cli
