@@ -61,3 +61,21 @@ Loaded load(const Source& s);
 std::string axis_name(int rank, int a);
 
 }  // namespace tconv::cli
+
+namespace tconv::cli {
+
+// Calls f(idx) for every multi-index of ext in row-major order.
+template <class F>
+void each_index(const Dims& ext, F&& f) {
+    for (int64_t e : ext)
+        if (e <= 0) return;
+    Dims idx(ext.size(), 0);
+    while (true) {
+        f(static_cast<const Dims&>(idx));
+        int a = static_cast<int>(ext.size()) - 1;
+        while (a >= 0 && ++idx[a] == ext[a]) idx[a--] = 0;
+        if (a < 0) return;
+    }
+}
+
+}  // namespace tconv::cli

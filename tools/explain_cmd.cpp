@@ -165,7 +165,10 @@ void view_collect(std::ostream& os, const Explanation& e, int64_t oc, const Dims
     for (const auto& t : terms)
         os << "    padded" << idx(t.padded) << " = input" << (p.ic > 1 ? "[channel " + std::to_string(t.ic) + "]" : std::string())
            << idx(t.pos) << " = " << n(t.value) << "   times   flipped" << idx(t.flipped) << " = kernel" << idx(t.k) << " = " << n(t.weight) << "\n";
-    os << "  = " << (terms.empty() ? std::string() : term_list(terms, true, icg) + " = ") << (e.bia.empty() ? "" : "(+ bias " + paren(e.bia[oc]) + ") ") << n(e.collect[at])
+    double sum = 0;
+    for (const auto& t : terms) sum += t.value * t.weight;
+    os << "  = " << (terms.empty() ? std::string() : term_list(terms, true, icg) + " = ") << n(sum)
+       << (e.bia.empty() ? "" : ", plus the bias " + paren(e.bia[oc]) + " = " + n(e.collect[at]))
        << "   (" << explain::cell_zero_taps(e, oc, cell) << " more taps multiply zeros)\n\n";
     os << side_by_side({grid("output", shown(e.dst_shape()), e.collect.data())}) << "\n";
 }

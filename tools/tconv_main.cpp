@@ -202,7 +202,9 @@ int main(int argc, char** argv) {
     auto* alg_cmd = app.add_subcommand("algorithms", "List the algorithms; with --problem, which support it and why not");
     alg_cmd->add_option("--problem", alg_problem, "a canonical problem string");
 
-    std::vector<tconv::cli::Command> commands{tconv::cli::add_explain(app), tconv::cli::add_matrix(app)};
+    std::vector<tconv::cli::Command> commands{tconv::cli::add_explain(app), tconv::cli::add_matrix(app), tconv::cli::add_render(app),
+                                             tconv::cli::add_checkerboard(app), tconv::cli::add_upsample(app),
+                                             tconv::cli::add_translate(app)};
 
     try {
         app.parse(argc, argv);
