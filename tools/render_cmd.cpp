@@ -2,6 +2,7 @@
 // with their values, the distribute steps, the zero-inserted view with the flipped kernel, C and C^T, and
 // the overlap map. --json prints where every panel and cell is, so tests (and people) can find them.
 #include <iostream>
+#include <sstream>
 
 #include "commands.hpp"
 #include "common.hpp"
@@ -262,7 +263,13 @@ int run_render(const RenderArgs& a) {
     if (a.view == "overlap" || a.view == "all") panels.push_back(overlap_panel(l.p));
     std::vector<std::string> heading{l.example ? l.example->name + ": " + l.example->description : std::string("tconv render"),
                                      "problem " + l.p.str()};
-    if (Scene::text_width(heading[0]) > 1360) heading[0] = heading[0].substr(0, 150) + "...";
+    {  // wrap the description to the picture's width
+        std::vector<std::string> lines;
+        std::istringstream w(wrap(heading[0], 140, "  "));
+        for (std::string line; std::getline(w, line);) lines.push_back(line);
+        lines.push_back(heading[1]);
+        heading = lines;
+    }
     Scene s = layout(panels, heading);
     s.save(a.output);
     if (a.json) {
