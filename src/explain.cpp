@@ -177,6 +177,7 @@ void collect(Explanation& e) {
     }
     const int64_t psz = prod(e.padded_size), ksz = prod(e.k_eff);
     e.padded.assign(static_cast<size_t>(p.ic * psz), 0.0);
+    e.padded_value.assign(e.padded.size(), 0);
     for (int64_t ic = 0; ic < p.ic; ++ic)
         for_each_index(p.i, [&](const int64_t* ii) {
             Dims q(r);
@@ -185,8 +186,10 @@ void collect(Explanation& e) {
                 if (q[a] < 0 || q[a] >= e.padded_size[a]) return;  // cut off by a negative lead/trail
             }
             e.padded[ic * psz + flat(q, e.padded_size)] = e.src[ic * prod(p.i) + flat(ii, p.i)];
+            e.padded_value[ic * psz + flat(q, e.padded_size)] = 1;
         });
     e.flipped.assign(static_cast<size_t>(p.oc * icg * ksz), 0.0);
+    e.flipped_tap.assign(e.flipped.size(), 0);
     for (int64_t oc = 0; oc < p.oc; ++oc)
         for (int64_t il = 0; il < icg; ++il) {
             const int64_t ic = (oc / ocg) * icg + il;
@@ -195,6 +198,7 @@ void collect(Explanation& e) {
                 for (int a = 0; a < r; ++a) t[a] = e.k_eff[a] - 1 - kk[a] * p.d[a];
                 e.flipped[(oc * icg + il) * ksz + flat(t, e.k_eff)] =
                     e.wei[(ic * ocg + oc % ocg) * prod(p.k) + flat(kk, p.k)];
+                e.flipped_tap[(oc * icg + il) * ksz + flat(t, e.k_eff)] = 1;
             });
         }
     const Dims o = p.o();

@@ -84,6 +84,11 @@ TEST(CliExplain, OwnNumbersWithEveryParameterAndJson) {
 
 TEST(CliExplain, ClearErrors) {
     std::string out;
+    const std::string d = tmpdir();
+    const std::vector<double> x{1, 2, 3, 4};
+    npy::save(d + "/x.npy", {1, 1, 2, 2}, x.data());
+    npy::save(d + "/w2.npy", {4}, x.data());
+    std::ofstream(d + "/fake.png") << "not a png";
     const std::pair<std::string, std::string> cases[] = {
         {"explain -e seed000-2d --cell 3,0", "is outside the output: 1 channels of 3x3"},
         {"explain -e seed000-2d --cell 1", "--cell has 1 values; the output has 2 spatial axes"},
@@ -96,13 +101,26 @@ TEST(CliExplain, ClearErrors) {
         {"explain --input '[1,2]' --kernel '[1,2,3]' --output-padding 1", "output_padding"},
         {"matrix --input ones:30x30 --kernel ones:3x3 --format text", "text shows at most 4096 entries"},
         {"render -e seed000-2d -o /tmp/x.gif", "must end in .png or .svg"},
-        {"upsample --mode lanczos -i x.npy -o y.npy", "cannot open"},
+        {"upsample --mode lanczos -i " + d + "/x.npy -o " + d + "/y.npy", "--mode=lanczos must be nearest, bilinear"},
+        {"upsample --factor 0 -o " + d + "/c.png", "--factor=0 must be 1..16"},
+        {"upsample -i " + d + "/fake.png -o " + d + "/y.png", "is not a PNG file"},
+        {"upsample --compare " + d + "/fake.png -o " + d + "/c.png", "is not a PNG file"},
+        {"upsample -i " + d + "/x.npy", "--output is required"},
+        {"checkerboard --rank 4", "--rank=4 must be 1, 2 or 3"},
+        {"checkerboard --layers 9", "--layers=9 must be 1..8"},
+        {"checkerboard --kernel 3 --stride 2 --padding 5 --size 2", "output size o[0]=-5 must be positive"},
+        {"checkerboard --problem mb1_ic1_oc1_i4_k3_s2 --problem mb1_ic1_oc1_i4x4_k3_s2", "layer 1 has 2 spatial axes but layer 0 has 1"},
+        {"checkerboard --problem mb1_ic1_oc1_i4_k3_s2 --weights " + d + "/w2.npy", "--weights must have shape (C_in, C_out/groups, k...)"},
+        {"checkerboard --problem mb1_ic1_oc1_i4_k3_s2 --problem mb1_ic1_oc1_i4_k3_p6", "layer 1 (reading 9): output size"},
         {"translate --from caffe --input-shape 1,1,2,2 --weight-shape 1,1,3,3", "caffe"},
+        {"translate --attr stride --input-shape 1,1,2,2 --weight-shape 1,1,3,3", "--attr 'stride' must be name=value"},
+        {"translate --attr stride=2", "--input-shape and --weight-shape are required"},
     };
     for (const auto& [args, msg] : cases) {
         EXPECT_EQ(run_command(kCli + " " + args, out), 2) << args << "\n" << out;
         EXPECT_TRUE(contains(out, msg)) << args << "\n" << out;
     }
+    std::filesystem::remove_all(d);
 }
 
 TEST(CliExplain, MatrixFormats) {

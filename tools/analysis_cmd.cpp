@@ -111,11 +111,9 @@ int run_checkerboard(const CheckerArgs& a) {
         int w = std::max<int>(px + int(pcol) * pcell, px + Scene::text_width("one period, unevenness 0.00")) + 20;
         int h = 44 + 24 + int(std::max(rows * cell, prow * pcell)) + 20;
         if (!wp.values.empty()) {
-            const int64_t per = wp.values.size() / size_t(wp.shape[0]);
             const int64_t wr = wp.shape.size() == 3 ? wp.shape[1] : 1, wc = wp.shape.back();
             heat(s, 20, h, "per-phase weight sums, channel 0 (unevenness " + fixed(wp.unevenness, 2) + ")", wr, wc, wp.values.data(), 48,
                  std::min(0.0, wp.min), std::max(std::fabs(wp.min), wp.max));
-            (void)per;
             h += 24 + int(wr) * 48 + 20;
             w = std::max(w, 40 + Scene::text_width("per-phase weight sums, channel 0 (unevenness 0.00)"));
         }
@@ -240,7 +238,11 @@ int run_upsample(const UpsampleArgs& a) {
         if (int64_t(src.w) * src.h > 256 * 256) throw Error("the comparison image is " + std::to_string(src.w) + "x" + std::to_string(src.h) + "; use one of at most 256x256 pixels (65536)");
         const auto x = image_tensor(src);
         const char* modes[] = {"nearest", "bilinear", "bicubic", "fcn", "resize-conv", "transposed"};
-        const char* labels[] = {"nearest", "bilinear", "bicubic", "FCN bilinear kernel", "resize-convolution", "transposed k" + 0};
+        const std::string labels[] = {"nearest", "bilinear", "bicubic", "FCN bilinear kernel", "resize-convolution",
+                                      "transposed k" + std::to_string(a.factor + 1) + " s" + std::to_string(a.factor)};
+        // Each method upsamples a constant 12x12 image; the unevenness of its output far from the borders
+        // is the checkerboard it would stamp on a flat region.
+        const Tensor<double> flat({1, 1, 12, 12}, 1.0);
         Scene s;
         const int scale = std::max(1, int(256 / (src.w * a.factor)));
         const int pw = int(src.w * a.factor) * scale, ph = int(src.h * a.factor) * scale;
@@ -254,14 +256,13 @@ int run_upsample(const UpsampleArgs& a) {
         std::cout << "method               checkerboard unevenness\n";
         for (int m = 0; m < 6; ++m) {
             const auto y = apply(modes[m], x, a.factor, false);
-            std::string label = m == 5 ? "transposed k" + std::to_string(a.factor + 1) + " s" + std::to_string(a.factor) : labels[m];
-            // The overlap unevenness each method's effective transposed kernel has.
-            double u = 0;
-            if (m == 3) u = checkerboard::weight_pattern(upsample::bilinear_problem(1, {4, 4}, a.factor), upsample::bilinear_weights(1, a.factor, 2)).unevenness;
-            if (m == 5) {
-                Problem p = pytorch_problem(1, 1, 1, {4, 4}, {a.factor + 1}, {a.factor});
-                u = checkerboard::pattern({p}).unevenness;
-            }
+            const std::string& label = labels[m];
+            const auto f = apply(modes[m], flat, a.factor, false);
+            const int64_t n = f.shape[3], margin = 3 * a.factor;
+            std::vector<double> inside;
+            for (int64_t r = margin; r < n - margin; ++r)
+                for (int64_t c = margin; c < n - margin; ++c) inside.push_back(f.data[size_t(r * n + c)]);
+            const double u = checkerboard::unevenness(inside);
             std::cout << label << std::string(21 - std::min<size_t>(20, label.size()), ' ') << fixed(u, 3) << "\n";
             if (x0 + pw > 20 + 4 * (pw + 24)) { x0 = 20; y0 += ph + 60; }
             s.text(x0, y0, label);

@@ -186,6 +186,12 @@ Loaded load(const Source& s) {
     return l;
 }
 
+Dims with_channels(int64_t c, const Dims& spatial) {
+    Dims s{c};
+    s.insert(s.end(), spatial.begin(), spatial.end());
+    return s;
+}
+
 std::string axis_name(int rank, int a) {
     if (rank == 1) return "position";
     static const char* names[] = {"depth", "row", "column"};

@@ -57,6 +57,9 @@ struct Loaded {
 };
 Loaded load(const Source& s);
 
+// (c, spatial...): a shape with a leading channel axis.
+Dims with_channels(int64_t c, const Dims& spatial);
+
 // Names of the spatial axes for people: "position" (1-D), "row"/"column" (2-D), "depth"/"row"/"column" (3-D).
 std::string axis_name(int rank, int a);
 

@@ -24,12 +24,6 @@ int64_t prod(const Dims& d) {
 
 std::string idx(const Dims& d) { return "[" + dims_str(d, ',') + "]"; }
 
-Dims with_channels(int64_t c, const Dims& spatial) {
-    Dims s{c};
-    s.insert(s.end(), spatial.begin(), spatial.end());
-    return s;
-}
-
 // Drops a leading channel axis of 1, so one-channel problems print as plain grids.
 Dims shown(const Dims& shape) { return shape.size() > 1 && shape[0] == 1 ? Dims(shape.begin() + 1, shape.end()) : shape; }
 
@@ -100,14 +94,12 @@ void view_distribute(std::ostream& os, const Explanation& e) {
        << "\n";
 }
 
-std::string term_list(const std::vector<explain::Term>& terms, bool flipped_names, int64_t ic_per_group) {
+std::string term_list(const std::vector<explain::Term>& terms) {
     std::string s;
     for (size_t t = 0; t < terms.size(); ++t) {
         const auto& x = terms[t];
         s += (t ? " + " : "") + paren(x.value) + "*" + paren(x.weight);
     }
-    (void)flipped_names;
-    (void)ic_per_group;
     return s.empty() ? "0" : s;
 }
 
@@ -122,37 +114,11 @@ void view_collect(std::ostream& os, const Explanation& e, int64_t oc, const Dims
         os << "\n";
     }
     os << "  ('.' marks an inserted or padding zero in the input and a dilation hole in the kernel)\n\n";
-    // Which padded cells hold input values, and which flipped taps are real weights.
-    std::vector<char> real(e.padded.size(), 0), tap(e.flipped.size(), 0);
-    const int64_t psz = prod(e.padded_size), icg = p.ic / p.g, kez = prod(e.k_eff);
-    for (int64_t ic = 0; ic < p.ic; ++ic)
-        for (int64_t q = 0; q < prod(p.i); ++q) {
-            Dims ii(p.rank());
-            int64_t r = q;
-            for (int a = p.rank() - 1; a >= 0; --a) { ii[a] = r % p.i[a]; r /= p.i[a]; }
-            int64_t f = 0;
-            bool in = true;
-            for (int a = 0; a < p.rank(); ++a) {
-                const int64_t c = ii[a] * p.s[a] + e.lead[a];
-                in = in && c >= 0 && c < e.padded_size[a];
-                f = f * e.padded_size[a] + c;
-            }
-            if (in) real[ic * psz + f] = 1;
-        }
-    for (int64_t m = 0; m < p.oc * icg; ++m)
-        for (int64_t q = 0; q < prod(p.k); ++q) {
-            int64_t r = q, f = 0, mul = 1;
-            for (int a = p.rank() - 1; a >= 0; --a) {
-                f += (e.k_eff[a] - 1 - (r % p.k[a]) * p.d[a]) * mul;
-                mul *= e.k_eff[a];
-                r /= p.k[a];
-            }
-            tap[m * kez + f] = 1;
-        }
+    const int64_t icg = p.ic / p.g;
     os << side_by_side({grid("zero-inserted, padded input", shown(with_channels(p.ic, e.padded_size)), e.padded.data(),
-                             [&](int64_t x, const std::string& s) { return real[x] ? s : std::string("."); }),
+                             [&](int64_t x, const std::string& s) { return e.padded_value[x] ? s : std::string("."); }),
                         grid("flipped kernel", shown(shown(with_channels(p.oc, with_channels(icg, e.k_eff)))), e.flipped.data(),
-                             [&](int64_t x, const std::string& s) { return tap[x] ? s : std::string("."); })})
+                             [&](int64_t x, const std::string& s) { return e.flipped_tap[x] ? s : std::string("."); })})
        << "\n";
     const auto terms = explain::cell_terms(e, oc, cell);
     const Dims o = p.o();
@@ -167,7 +133,7 @@ void view_collect(std::ostream& os, const Explanation& e, int64_t oc, const Dims
            << idx(t.pos) << " = " << n(t.value) << "   times   flipped" << idx(t.flipped) << " = kernel" << idx(t.k) << " = " << n(t.weight) << "\n";
     double sum = 0;
     for (const auto& t : terms) sum += t.value * t.weight;
-    os << "  = " << (terms.empty() ? std::string() : term_list(terms, true, icg) + " = ") << n(sum)
+    os << "  = " << (terms.empty() ? std::string() : term_list(terms) + " = ") << n(sum)
        << (e.bia.empty() ? "" : ", plus the bias " + paren(e.bia[oc]) + " = " + n(e.collect[at]))
        << "   (" << explain::cell_zero_taps(e, oc, cell) << " more taps multiply zeros)\n\n";
     os << side_by_side({grid("output", shown(e.dst_shape()), e.collect.data())}) << "\n";
@@ -215,7 +181,7 @@ void view_gradient(std::ostream& os, const Explanation& e, int64_t oc, const Dim
     const Dims o = p.o();
     int64_t at = oc;
     for (int a = 0; a < p.rank(); ++a) at = at * o[a] + cell[a];
-    os << "  dL/dz" << idx(cell) << " = " << term_list(terms, false, 0) << " = " << n(e.gradient[at] - (e.bia.empty() ? 0 : e.bia[oc]))
+    os << "  dL/dz" << idx(cell) << " = " << term_list(terms) << " = " << n(e.gradient[at] - (e.bia.empty() ? 0 : e.bia[oc]))
        << (e.bia.empty() ? "" : "   (then + bias)") << "\n\n";
     os << side_by_side({grid("dL/dz" + std::string(e.bia.empty() ? "" : " + bias") + ": the output", shown(e.dst_shape()), e.gradient.data())}) << "\n";
 }

@@ -22,40 +22,15 @@ std::string format_number(double v) {
 
 template <class T>
 void print_tensor(std::ostream& os, const std::string& title, const Dims& shape, const T* data) {
-    os << title << " (" << dims_str(shape, ',') << ")\n";
     int64_t total = 1;
     for (int64_t x : shape) total *= x;
-    const int64_t cols = shape.empty() ? 1 : shape.back();
-    const int64_t rows = shape.size() >= 2 ? shape[shape.size() - 2] : 1;
-    const int64_t slices = (rows > 0 && cols > 0) ? total / (rows * cols) : 0;
-    std::vector<std::string> cells(static_cast<size_t>(total));
-    size_t width = 1;
-    for (int64_t x = 0; x < total; ++x) width = std::max(width, (cells[x] = format_number(static_cast<double>(data[x]))).size());
-    const Dims lead(shape.begin(), shape.end() - std::min<size_t>(shape.size(), 2));
-    for (int64_t sl = 0; sl < slices; ++sl) {
-        if (!lead.empty()) {  // label the slice by its leading indices, e.g. [0,1]
-            Dims idx(lead.size());
-            int64_t r = sl;
-            for (int a = static_cast<int>(lead.size()) - 1; a >= 0; --a) { idx[a] = r % lead[a]; r /= lead[a]; }
-            os << "  [" << dims_str(idx, ',') << "]\n";
-        }
-        for (int64_t r = 0; r < rows; ++r) {
-            os << "   ";
-            for (int64_t c = 0; c < cols; ++c) {
-                const std::string& s = cells[static_cast<size_t>((sl * rows + r) * cols + c)];
-                os << ' ' << std::string(width - s.size(), ' ') << s;
-            }
-            os << '\n';
-        }
-    }
+    const std::vector<double> values(data, data + total);
+    for (const auto& line : grid(title + " (" + dims_str(shape, ',') + ")", shape, values.data(), nullptr, 3)) os << line << '\n';
 }
 
 template void print_tensor<float>(std::ostream&, const std::string&, const Dims&, const float*);
 template void print_tensor<double>(std::ostream&, const std::string&, const Dims&, const double*);
 
-}  // namespace tconv::cli
-
-namespace tconv::cli {
 
 size_t display_width(const std::string& s) {
     size_t n = 0;
@@ -63,7 +38,7 @@ size_t display_width(const std::string& s) {
     return n;
 }
 
-Block grid(const std::string& title, const Dims& shape, const double* data, const CellText& text) {
+Block grid(const std::string& title, const Dims& shape, const double* data, const CellText& text, int indent) {
     Block b{title};
     int64_t total = 1;
     for (int64_t x : shape) total *= x;
@@ -83,10 +58,10 @@ Block grid(const std::string& title, const Dims& shape, const double* data, cons
             Dims idx(lead.size());
             int64_t r = sl;
             for (int a = static_cast<int>(lead.size()) - 1; a >= 0; --a) { idx[a] = r % lead[a]; r /= lead[a]; }
-            b.push_back(" [" + dims_str(idx, ',') + "]");
+            b.push_back(std::string(size_t(std::max(indent - 1, 1)), ' ') + "[" + dims_str(idx, ',') + "]");
         }
         for (int64_t r = 0; r < rows; ++r) {
-            std::string line = " ";
+            std::string line(size_t(indent), ' ');
             for (int64_t c = 0; c < cols; ++c) {
                 const std::string& s = cells[static_cast<size_t>((sl * rows + r) * cols + c)];
                 line += ' ' + std::string(width - display_width(s), ' ') + s;

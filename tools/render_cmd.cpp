@@ -119,12 +119,6 @@ Scene layout(std::vector<Panel>& panels, const std::vector<std::string>& heading
     return s;
 }
 
-Dims with_c(int64_t c, const Dims& sp) {
-    Dims d{c};
-    d.insert(d.end(), sp.begin(), sp.end());
-    return d;
-}
-
 // Flat index of (channel, spatial position) in a (channels, ext...) tensor.
 int64_t at(int64_t ch, const Dims& pos, const Dims& ext) {
     int64_t f = ch;
@@ -135,7 +129,7 @@ int64_t at(int64_t ch, const Dims& pos, const Dims& ext) {
 std::vector<Panel> distribute_panels(const explain::Explanation& e, bool steps) {
     const Problem& p = e.p;
     std::vector<Panel> v;
-    v.push_back(panel("input", with_c(p.ic, p.i), e.src, kBlue));
+    v.push_back(panel("input", with_channels(p.ic, p.i), e.src, kBlue));
     v.push_back(panel("kernel", p.wei_shape(), e.wei, kBlue));
     v.back().diverging = true;
     const Dims o = p.o();
@@ -143,7 +137,7 @@ std::vector<Panel> distribute_panels(const explain::Explanation& e, bool steps) 
         for (size_t k = 0; k < e.steps.size(); ++k) {
             const auto& st = e.steps[k];
             Panel q = panel("step " + std::to_string(k + 1) + ": + " + format_number(st.value) + " * kernel at [" + dims_str(st.at, ',') + "]",
-                            with_c(p.oc, e.full), st.running, kGreen);
+                            with_channels(p.oc, e.full), st.running, kGreen);
             q.mark.assign(q.values.size(), 0);
             const int64_t ocg = p.oc / p.g, grp = st.ic / (p.ic / p.g);
             for (int64_t oc = grp * ocg; oc < grp * ocg + ocg; ++oc)
@@ -155,7 +149,7 @@ std::vector<Panel> distribute_panels(const explain::Explanation& e, bool steps) 
             v.push_back(std::move(q));
         }
     }
-    Panel full = panel("full output (grey: carved off by the padding)", with_c(p.oc, e.full), e.full_out, kGreen);
+    Panel full = panel("full output (grey: carved off by the padding)", with_channels(p.oc, e.full), e.full_out, kGreen);
     full.dim.assign(full.values.size(), 0);
     for (int64_t oc = 0; oc < p.oc; ++oc)
         each_index(e.full, [&](const Dims& f) {
@@ -172,18 +166,9 @@ std::vector<Panel> collect_panels(const explain::Explanation& e, int64_t oc, con
     const Problem& p = e.p;
     std::vector<Panel> v;
     const auto terms = explain::cell_terms(e, oc, cell);
-    Panel pad = panel("zero-inserted, padded input", with_c(p.ic, e.padded_size), e.padded, kBlue);
-    pad.blank.assign(pad.values.size(), 1);
+    Panel pad = panel("zero-inserted, padded input", with_channels(p.ic, e.padded_size), e.padded, kBlue);
+    for (char v : e.padded_value) pad.blank.push_back(!v);
     pad.mark.assign(pad.values.size(), 0);
-    for (int64_t ic = 0; ic < p.ic; ++ic)
-        each_index(p.i, [&](const Dims& ii) {
-            Dims q(p.rank());
-            for (int a = 0; a < p.rank(); ++a) {
-                q[a] = ii[a] * p.s[a] + e.lead[a];
-                if (q[a] < 0 || q[a] >= e.padded_size[a]) return;
-            }
-            pad.blank[at(ic, q, e.padded_size)] = 0;
-        });
     const int64_t icg = p.ic / p.g;
     for (int64_t il = 0; il < icg; ++il)
         each_index(e.k_eff, [&](const Dims& t) {
@@ -192,15 +177,9 @@ std::vector<Panel> collect_panels(const explain::Explanation& e, int64_t oc, con
             pad.mark[at((oc / (p.oc / p.g)) * icg + il, q, e.padded_size)] = 1;
         });
     v.push_back(std::move(pad));
-    Panel fl = panel("flipped kernel", with_c(p.oc, with_c(icg, e.k_eff)), e.flipped, kBlue);
+    Panel fl = panel("flipped kernel", with_channels(p.oc, with_channels(icg, e.k_eff)), e.flipped, kBlue);
     fl.diverging = true;
-    fl.blank.assign(fl.values.size(), 1);
-    for (int64_t m = 0; m < p.oc * icg; ++m)
-        each_index(p.k, [&](const Dims& kk) {
-            Dims t(p.rank());
-            for (int a = 0; a < p.rank(); ++a) t[a] = e.k_eff[a] - 1 - kk[a] * p.d[a];
-            fl.blank[at(m, t, e.k_eff)] = 0;
-        });
+    for (char v : e.flipped_tap) fl.blank.push_back(!v);
     v.push_back(std::move(fl));
     Panel out = panel("output: cell [" + dims_str(cell, ',') + "] framed", e.dst_shape(), e.collect, kGreen);
     out.mark.assign(out.values.size(), 0);
@@ -212,15 +191,16 @@ std::vector<Panel> collect_panels(const explain::Explanation& e, int64_t oc, con
 std::vector<Panel> matrix_panels(const explain::Explanation& e) {
     std::vector<Panel> v;
     if (e.C.rows * e.C.cols > 4096) throw Error("C has " + std::to_string(e.C.rows * e.C.cols) + " entries; render draws at most 4096");
-    for (const auto* m : {&e.C, (const SparseMatrix<double>*)nullptr}) {
-        const SparseMatrix<double> M = m ? *m : e.C.transposed();
-        Panel q = panel(m ? "C" : "C^T", {M.rows, M.cols}, M.to_dense(), kBlue);
+    auto add = [&](const std::string& title, const SparseMatrix<double>& M) {
+        Panel q = panel(title, {M.rows, M.cols}, M.to_dense(), kBlue);
         q.diverging = true;
         q.blank.assign(q.values.size(), 1);
         for (int64_t r = 0; r < M.rows; ++r)
             for (int64_t x = M.row_start[r]; x < M.row_start[r + 1]; ++x) q.blank[size_t(r * M.cols + M.col[x])] = 0;
         v.push_back(std::move(q));
-    }
+    };
+    add("C", e.C);
+    add("C^T", e.C.transposed());
     v.push_back(panel("x", {e.C.rows, 1}, e.src, kBlue));
     v.push_back(panel("C^T x", {e.C.cols, 1}, e.matrix, kGreen));
     return v;

@@ -61,8 +61,10 @@ struct Explanation {
                                      // (negative: that many inserted-input cells are cut off instead)
     Dims padded_size;                // per axis inserted + lead + trail
     std::vector<double> padded;      // (ic, padded_size...)
+    std::vector<char> padded_value;  // same shape: 1 where an input value sits, 0 on inserted/padding zeros
     Dims k_eff;                      // per axis d*(k-1) + 1
     std::vector<double> flipped;     // (oc, ic/g, k_eff...): the dilated kernel turned 180 degrees
+    std::vector<char> flipped_tap;   // same shape: 1 on a kernel weight, 0 on a dilation hole
     std::vector<double> collect;     // (oc, o...)
 
     // matrix

@@ -91,4 +91,7 @@ def test_render_svg_is_well_formed(view):
         root = ET.parse(path).getroot()
         assert root.tag.endswith("svg")
         texts = [t.text for t in root.iter() if t.tag.endswith("text")]
-        assert "input" in texts and any(t == "-1" for t in texts) or view in ("collect", "matrix", "overlap")
+        assert texts[-1 if view == "overlap" else 0] is not None
+        assert "problem mb1_ic1_oc1_i2x2_k3_s2_p1" in texts
+        # The kernel's -1 appears in every view that draws the kernel, C or the flipped kernel.
+        assert ("-1" in texts) == (view != "overlap")
