@@ -20,5 +20,6 @@ Command add_render(CLI::App& app);
 Command add_checkerboard(CLI::App& app);
 Command add_upsample(CLI::App& app);
 Command add_translate(CLI::App& app);
+Command add_serve(CLI::App& app);
 
 }  // namespace tconv::cli

@@ -57,6 +57,11 @@ struct Loaded {
 };
 Loaded load(const Source& s);
 
+// {"shape": shape, "values": v}
+nlohmann::json tensor_json(const Dims& shape, const std::vector<double>& v);
+// Everything explain computed, and the terms of output cell (oc, cell), as `tconv explain --json` prints it.
+nlohmann::json explanation_json(const Loaded& l, const explain::Explanation& e, int64_t oc, const Dims& cell);
+
 // (c, spatial...): a shape with a leading channel axis.
 Dims with_channels(int64_t c, const Dims& spatial);
 

@@ -196,6 +196,8 @@ void view_all(std::ostream& os, const Explanation& e) {
     os << (d == 0 ? "check: the four views agree exactly\n" : "check: the views DIFFER, largest |difference| = " + n(d) + "\n");
 }
 
+}  // namespace
+
 nlohmann::json tensor_json(const Dims& shape, const std::vector<double>& v) { return {{"shape", shape}, {"values", v}}; }
 
 nlohmann::json explanation_json(const Loaded& l, const Explanation& e, int64_t oc, const Dims& cell) {
@@ -238,6 +240,8 @@ nlohmann::json explanation_json(const Loaded& l, const Explanation& e, int64_t o
     j["agree"] = e.disagreement() == 0;
     return j;
 }
+
+namespace {
 
 struct ExplainArgs {
     Source src;
