@@ -165,9 +165,12 @@ py::array convert_weights_t(const py::array& w, const tr::WeightLayout& from, co
 
 }  // namespace
 
+void bind_nn(py::module_& parent);  // nn_ext.cpp
+
 PYBIND11_MODULE(_tconv, m) {
     m.doc() = "tconv core: the transposed convolution, exactly as PyTorch and ONNX define it";
     py::register_exception<tconv::Error>(m, "Error", PyExc_ValueError);
+    bind_nn(m);
 
     py::enum_<tconv::Kind>(m, "Kind").value("transposed", tconv::Kind::transposed).value("conv", tconv::Kind::conv);
     py::class_<Problem>(m, "Problem")

@@ -87,7 +87,43 @@ std::vector<T> along(const std::vector<T>& x, int64_t lead, int64_t n, int64_t t
     return y;
 }
 
+// The adjoint of along(): each output gradient is sent back to the sources it was read from, with the
+// same weights (the transpose of the resampling matrix).
+template <class T>
+std::vector<T> along_adjoint(const std::vector<T>& dy, int64_t lead, int64_t n, int64_t trail, const Taps& taps) {
+    const int64_t m = static_cast<int64_t>(taps.at.size());
+    std::vector<T> dx(static_cast<size_t>(lead * n * trail), T(0));
+    for (int64_t a = 0; a < lead; ++a)
+        for (int64_t j = 0; j < m; ++j)
+            for (const auto& [src, wt] : taps.at[static_cast<size_t>(j)])
+                for (int64_t b = 0; b < trail; ++b)
+                    dx[static_cast<size_t>((a * n + src) * trail + b)] += T(wt) * dy[static_cast<size_t>((a * m + j) * trail + b)];
+    return dx;
+}
+
 }  // namespace
+
+template <class T>
+Tensor<T> interpolate_backward(View<const T> dy, const Dims& in_size, Mode m, bool align) {
+    check_data(dy.shape, "output gradient");
+    const int r = static_cast<int>(dy.shape.size()) - 2;
+    if (static_cast<int>(in_size.size()) != r)
+        throw Error(cat("in_size has ", in_size.size(), " values; the output gradient has ", r, " spatial axes"));
+    for (int a = 0; a < r; ++a)
+        if (in_size[a] <= 0) throw Error(detail::at("in_size", a, in_size[a]) + " must be positive");
+    std::vector<T> cur(dy.data, dy.data + prod(dy.shape));
+    Dims shape = dy.shape;
+    for (int a = r - 1; a >= 0; --a) {  // the forward pass resampled axes 0..r-1 in order: undo them in reverse
+        const int64_t lead = prod(Dims(shape.begin(), shape.begin() + 2 + a));
+        const int64_t trail = prod(Dims(shape.begin() + 3 + a, shape.end()));
+        cur = along_adjoint(cur, lead, in_size[a], trail, axis_taps<T>(in_size[a], shape[2 + a], m, align));
+        shape[2 + a] = in_size[a];
+    }
+    Tensor<T> dx;
+    dx.shape = shape;
+    dx.data = std::move(cur);
+    return dx;
+}
 
 template <class T>
 Tensor<T> interpolate(View<const T> x, const Dims& size, Mode m, bool align) {
@@ -145,6 +181,38 @@ Tensor<T> pixel_shuffle(View<const T> x, int64_t r) {
                 y.data[static_cast<size_t>((n * C + c) * osz + flat_out)] = x.data[(n * x.shape[1] + c * rr + sub) * isz + pos];
             });
     return y;
+}
+
+template <class T>
+Tensor<T> pixel_unshuffle(View<const T> y, int64_t r) {
+    check_data(y.shape, "input");
+    if (r <= 0) throw Error(cat("downscale factor r=", r, " must be positive"));
+    const int rank = static_cast<int>(y.shape.size()) - 2;
+    int64_t rr = 1;
+    for (int a = 0; a < rank; ++a) rr = detail::mul(rr, r, "r^rank");
+    const Dims out(y.shape.begin() + 2, y.shape.end());
+    Dims in = out;
+    for (int a = 0; a < rank; ++a) {
+        if (out[a] % r != 0) throw Error(cat("pixel unshuffle needs every spatial size divisible by r=", r, "; axis ", a, " has ", out[a]));
+        in[a] = out[a] / r;
+    }
+    const int64_t N = y.shape[0], C = y.shape[1];
+    Dims shape{N, detail::mul(C, rr, "channels")};
+    shape.insert(shape.end(), in.begin(), in.end());
+    Tensor<T> x(shape);
+    const int64_t isz = prod(in), osz = prod(out);
+    for (int64_t n = 0; n < N; ++n)
+        for (int64_t c = 0; c < C; ++c)
+            detail::for_each_index(out, [&](const int64_t* q) {
+                int64_t sub = 0, pos = 0, flat_out = 0;
+                for (int a = 0; a < rank; ++a) {
+                    sub = sub * r + q[a] % r;
+                    pos = pos * in[a] + q[a] / r;
+                    flat_out = flat_out * out[a] + q[a];
+                }
+                x.data[static_cast<size_t>((n * shape[1] + c * rr + sub) * isz + pos)] = y.data[(n * C + c) * osz + flat_out];
+            });
+    return x;
 }
 
 std::vector<double> bilinear_kernel(int64_t f, int rank) {
@@ -211,6 +279,10 @@ Tensor<T> resize_convolution(View<const T> x, int64_t f, const Dims& k, const st
 template Tensor<float> interpolate<float>(View<const float>, const Dims&, Mode, bool);
 template Tensor<double> interpolate<double>(View<const double>, const Dims&, Mode, bool);
 template Tensor<float> pixel_shuffle<float>(View<const float>, int64_t);
+template Tensor<float> pixel_unshuffle<float>(View<const float>, int64_t);
+template Tensor<double> pixel_unshuffle<double>(View<const double>, int64_t);
+template Tensor<float> interpolate_backward<float>(View<const float>, const Dims&, Mode, bool);
+template Tensor<double> interpolate_backward<double>(View<const double>, const Dims&, Mode, bool);
 template Tensor<double> pixel_shuffle<double>(View<const double>, int64_t);
 template Tensor<float> resize_convolution<float>(View<const float>, int64_t, const Dims&, const std::vector<double>&);
 template Tensor<double> resize_convolution<double>(View<const double>, int64_t, const Dims&, const std::vector<double>&);

@@ -6,6 +6,7 @@
 #include "tconv/explain.hpp"
 #include "tconv/error.hpp"
 #include "tconv/matrix.hpp"
+#include "tconv/nn.hpp"
 #include "tconv/npy.hpp"
 #include "tconv/onnx.hpp"
 #include "tconv/ops.hpp"

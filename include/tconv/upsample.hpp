@@ -25,10 +25,20 @@ std::string name(Mode m);
 template <class T>
 Tensor<T> interpolate(View<const T> x, const Dims& size, Mode mode, bool align_corners = false);
 
+// The gradient of interpolate: dy (N, C, size...) sent back to the input (N, C, in_size...) through the
+// same weights (the adjoint, as torch.autograd computes it).
+template <class T>
+Tensor<T> interpolate_backward(View<const T> dy, const Dims& in_size, Mode mode, bool align_corners = false);
+
 // (N, C*r^rank, spatial...) -> (N, C, spatial*r...): output position q*r + j takes input channel
 // c*r^rank + (j as an index in r^rank), position q.
 template <class T>
 Tensor<T> pixel_shuffle(View<const T> x, int64_t r);
+
+// The inverse permutation (F.pixel_unshuffle): (N, C, spatial*r...) -> (N, C*r^rank, spatial...); also the
+// gradient of pixel_shuffle.
+template <class T>
+Tensor<T> pixel_unshuffle(View<const T> y, int64_t r);
 
 // FCN's kernel: size 2f - f%2 per axis, w[t] = prod over axes of (1 - |t - c| / ceil(size/2)) with c the
 // kernel's centre; `rank` axes.
