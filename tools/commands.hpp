@@ -21,5 +21,6 @@ Command add_checkerboard(CLI::App& app);
 Command add_upsample(CLI::App& app);
 Command add_translate(CLI::App& app);
 Command add_serve(CLI::App& app);
+Command add_train(CLI::App& app);
 
 }  // namespace tconv::cli

@@ -204,7 +204,7 @@ int main(int argc, char** argv) {
 
     std::vector<tconv::cli::Command> commands{tconv::cli::add_explain(app), tconv::cli::add_matrix(app), tconv::cli::add_render(app),
                                              tconv::cli::add_checkerboard(app), tconv::cli::add_upsample(app),
-                                             tconv::cli::add_translate(app), tconv::cli::add_serve(app)};
+                                             tconv::cli::add_translate(app), tconv::cli::add_serve(app), tconv::cli::add_train(app)};
 
     try {
         app.parse(argc, argv);
