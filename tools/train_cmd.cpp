@@ -342,8 +342,10 @@ std::vector<Method> denoise_methods(const TrainArgs& a, std::mt19937_64& rng) {
     std::vector<Method> ms;
     ms.push_back({"noisy input", "noisy", "fixed", [](const Gray& g) { return g; }, nullptr});
     ms.push_back({"Gaussian blur, sigma 1 (fixed)", "blur", "fixed", blur, nullptr});
-    auto encoder = [&](Net& m) {
-        m.emplace<nn::Conv<float>>(nn::ConvSpec{2, 1, C, {3}, {2}, {1}}, rng);
+    auto encoder = [&](Net& m) {  // full resolution features, then two strided convolutions down to 1/4
+        m.emplace<nn::Conv<float>>(nn::ConvSpec{2, 1, C, {3}, {1}, {1}}, rng);
+        m.emplace<nn::Activation<float>>(nn::ActKind::relu);
+        m.emplace<nn::Conv<float>>(nn::ConvSpec{2, C, C, {3}, {2}, {1}}, rng);
         m.emplace<nn::Activation<float>>(nn::ActKind::relu);
         m.emplace<nn::Conv<float>>(nn::ConvSpec{2, C, 2 * C, {3}, {2}, {1}}, rng);
         m.emplace<nn::Activation<float>>(nn::ActKind::relu);
