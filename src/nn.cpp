@@ -55,6 +55,32 @@ void default_init(Param<T>& w, Param<T>* b, std::mt19937_64& rng) {
     if (b) uniform_fill(b->value, bound, rng);
 }
 
+// The passes both convolution layers share. `run` is the library's forward of the layer's kind; `data` and
+// `weights` its two gradients. backward gives dx and adds dW (and db) into the parameters' gradients.
+template <class T, class Run>
+Tensor<T> layer_forward(const Problem& p, const Tensor<T>& x, Tensor<T>& cache, Param<T>& weight, Param<T>* bias,
+                        const Options& opt, Run run) {
+    cache = x;
+    Tensor<T> y(p.dst_shape());
+    run(p, x.view(), weight.value.view(), bias ? View<const T>(bias->value.view()) : View<const T>{}, y.view(), opt);
+    return y;
+}
+
+template <class T, class MakeProblem, class Data, class Weights>
+Tensor<T> layer_backward(const std::string& layer, MakeProblem make_problem, const Tensor<T>& x, const Tensor<T>& dy,
+                         Param<T>& weight, Param<T>* bias, const Options& opt, Data data, Weights weights) {
+    if (x.data.empty()) throw Error(layer + ": backward() needs a forward() first");
+    const Problem p = make_problem(x.shape);
+    if (dy.shape != p.dst_shape())
+        throw Error(cat(layer, ": the output gradient has shape ", tuple(dy.shape), "; the output has ", tuple(p.dst_shape())));
+    Tensor<T> dx(x.shape), dw(weight.value.shape), db(bias ? bias->value.shape : Dims{0});
+    data(p, dy.view(), weight.value.view(), dx.view(), opt);
+    weights(p, x.view(), dy.view(), dw.view(), bias ? db.view() : View<T>{}, opt);
+    accumulate(weight.grad, dw);
+    if (bias) accumulate(bias->grad, db);
+    return dx;
+}
+
 template <class T>
 Param<T> make_param(const char* name, const Dims& shape) {
     Param<T> p;
@@ -108,24 +134,13 @@ std::string ConvTranspose<T>::describe() const { return conv_describe("ConvTrans
 
 template <class T>
 Tensor<T> ConvTranspose<T>::forward(const Tensor<T>& x) {
-    const Problem p = problem(x.shape);
-    x_ = x;
-    Tensor<T> y(p.dst_shape());
-    conv_transpose<T>(p, x.view(), weight.value.view(), spec_.bias ? View<const T>(bias.value.view()) : View<const T>{}, y.view(), opt_);
-    return y;
+    return layer_forward(problem(x.shape), x, x_, weight, spec_.bias ? &bias : nullptr, opt_, conv_transpose<T>);
 }
 
 template <class T>
 Tensor<T> ConvTranspose<T>::backward(const Tensor<T>& dy) {
-    if (x_.data.empty()) throw Error("ConvTranspose: backward() needs a forward() first");
-    const Problem p = problem(x_.shape);
-    if (dy.shape != p.dst_shape()) throw Error(cat("ConvTranspose: the output gradient has shape ", tuple(dy.shape), "; the output has ", tuple(p.dst_shape())));
-    Tensor<T> dx(x_.shape), dw(weight.value.shape), db(spec_.bias ? Dims{spec_.out_channels} : Dims{0});
-    conv_transpose_backward_data<T>(p, dy.view(), weight.value.view(), dx.view(), opt_);
-    conv_transpose_backward_weights<T>(p, x_.view(), dy.view(), dw.view(), spec_.bias ? db.view() : View<T>{}, opt_);
-    accumulate(weight.grad, dw);
-    if (spec_.bias) accumulate(bias.grad, db);
-    return dx;
+    return layer_backward(std::string("ConvTranspose"), [this](const Dims& d) { return problem(d); }, x_, dy, weight,
+                          spec_.bias ? &bias : nullptr, opt_, conv_transpose_backward_data<T>, conv_transpose_backward_weights<T>);
 }
 
 template <class T>
@@ -192,24 +207,13 @@ std::string Conv<T>::describe() const { return conv_describe("Conv", spec_, fals
 
 template <class T>
 Tensor<T> Conv<T>::forward(const Tensor<T>& x) {
-    const Problem p = problem(x.shape);
-    x_ = x;
-    Tensor<T> y(p.dst_shape());
-    conv<T>(p, x.view(), weight.value.view(), spec_.bias ? View<const T>(bias.value.view()) : View<const T>{}, y.view(), opt_);
-    return y;
+    return layer_forward(problem(x.shape), x, x_, weight, spec_.bias ? &bias : nullptr, opt_, conv<T>);
 }
 
 template <class T>
 Tensor<T> Conv<T>::backward(const Tensor<T>& dy) {
-    if (x_.data.empty()) throw Error("Conv: backward() needs a forward() first");
-    const Problem p = problem(x_.shape);
-    if (dy.shape != p.dst_shape()) throw Error(cat("Conv: the output gradient has shape ", tuple(dy.shape), "; the output has ", tuple(p.dst_shape())));
-    Tensor<T> dx(x_.shape), dw(weight.value.shape), db(spec_.bias ? Dims{spec_.out_channels} : Dims{0});
-    conv_backward_data<T>(p, dy.view(), weight.value.view(), dx.view(), opt_);
-    conv_backward_weights<T>(p, x_.view(), dy.view(), dw.view(), spec_.bias ? db.view() : View<T>{}, opt_);
-    accumulate(weight.grad, dw);
-    if (spec_.bias) accumulate(bias.grad, db);
-    return dx;
+    return layer_backward(std::string("Conv"), [this](const Dims& d) { return problem(d); }, x_, dy, weight,
+                          spec_.bias ? &bias : nullptr, opt_, conv_backward_data<T>, conv_backward_weights<T>);
 }
 
 template <class T>

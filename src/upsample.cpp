@@ -152,22 +152,13 @@ Tensor<T> interpolate(View<const T> x, const Dims& size, Mode m, bool align) {
     return y;
 }
 
-template <class T>
-Tensor<T> pixel_shuffle(View<const T> x, int64_t r) {
-    check_data(x.shape, "input");
-    if (r <= 0) throw Error(cat("upscale factor r=", r, " must be positive"));
-    const int rank = static_cast<int>(x.shape.size()) - 2;
-    int64_t rr = 1;
-    for (int a = 0; a < rank; ++a) rr = detail::mul(rr, r, "r^rank");
-    if (x.shape[1] % rr != 0)
-        throw Error(cat("pixel shuffle needs C divisible by r^", rank, " = ", rr, "; the input has C=", x.shape[1]));
-    const int64_t N = x.shape[0], C = x.shape[1] / rr;
-    const Dims in(x.shape.begin() + 2, x.shape.end());
-    Dims out = in;
-    for (auto& v : out) v = detail::mul(v, r, "output size");
-    Dims shape{N, C};
-    shape.insert(shape.end(), out.begin(), out.end());
-    Tensor<T> y(shape);
+namespace {
+
+// The one index map of pixel shuffle: for image n, small-side channel c*r^rank + sub at position pos and
+// large-side channel c at position q (q = pos*r + sub per axis), calls f(small_flat, large_flat).
+template <class F>
+void shuffle_pairs(int64_t N, int64_t C, int64_t r, int64_t rr, const Dims& in, const Dims& out, F&& f) {
+    const int rank = static_cast<int>(in.size());
     const int64_t isz = prod(in), osz = prod(out);
     for (int64_t n = 0; n < N; ++n)
         for (int64_t c = 0; c < C; ++c)
@@ -178,18 +169,42 @@ Tensor<T> pixel_shuffle(View<const T> x, int64_t r) {
                     pos = pos * in[a] + q[a] / r;
                     flat_out = flat_out * out[a] + q[a];
                 }
-                y.data[static_cast<size_t>((n * C + c) * osz + flat_out)] = x.data[(n * x.shape[1] + c * rr + sub) * isz + pos];
+                f(static_cast<size_t>((n * C * rr + c * rr + sub) * isz + pos), static_cast<size_t>((n * C + c) * osz + flat_out));
             });
+}
+
+int64_t power(int64_t r, int rank, const char* what) {
+    if (r <= 0) throw Error(cat(what, " r=", r, " must be positive"));
+    int64_t rr = 1;
+    for (int a = 0; a < rank; ++a) rr = detail::mul(rr, r, "r^rank");
+    return rr;
+}
+
+}  // namespace
+
+template <class T>
+Tensor<T> pixel_shuffle(View<const T> x, int64_t r) {
+    check_data(x.shape, "input");
+    const int rank = static_cast<int>(x.shape.size()) - 2;
+    const int64_t rr = power(r, rank, "upscale factor");
+    if (x.shape[1] % rr != 0)
+        throw Error(cat("pixel shuffle needs C divisible by r^", rank, " = ", rr, "; the input has C=", x.shape[1]));
+    const int64_t N = x.shape[0], C = x.shape[1] / rr;
+    const Dims in(x.shape.begin() + 2, x.shape.end());
+    Dims out = in;
+    for (auto& v : out) v = detail::mul(v, r, "output size");
+    Dims shape{N, C};
+    shape.insert(shape.end(), out.begin(), out.end());
+    Tensor<T> y(shape);
+    shuffle_pairs(N, C, r, rr, in, out, [&](size_t small, size_t large) { y.data[large] = x.data[small]; });
     return y;
 }
 
 template <class T>
 Tensor<T> pixel_unshuffle(View<const T> y, int64_t r) {
     check_data(y.shape, "input");
-    if (r <= 0) throw Error(cat("downscale factor r=", r, " must be positive"));
     const int rank = static_cast<int>(y.shape.size()) - 2;
-    int64_t rr = 1;
-    for (int a = 0; a < rank; ++a) rr = detail::mul(rr, r, "r^rank");
+    const int64_t rr = power(r, rank, "downscale factor");
     const Dims out(y.shape.begin() + 2, y.shape.end());
     Dims in = out;
     for (int a = 0; a < rank; ++a) {
@@ -200,18 +215,7 @@ Tensor<T> pixel_unshuffle(View<const T> y, int64_t r) {
     Dims shape{N, detail::mul(C, rr, "channels")};
     shape.insert(shape.end(), in.begin(), in.end());
     Tensor<T> x(shape);
-    const int64_t isz = prod(in), osz = prod(out);
-    for (int64_t n = 0; n < N; ++n)
-        for (int64_t c = 0; c < C; ++c)
-            detail::for_each_index(out, [&](const int64_t* q) {
-                int64_t sub = 0, pos = 0, flat_out = 0;
-                for (int a = 0; a < rank; ++a) {
-                    sub = sub * r + q[a] % r;
-                    pos = pos * in[a] + q[a] / r;
-                    flat_out = flat_out * out[a] + q[a];
-                }
-                x.data[static_cast<size_t>((n * shape[1] + c * rr + sub) * isz + pos)] = y.data[(n * C + c) * osz + flat_out];
-            });
+    shuffle_pairs(N, C, r, rr, in, out, [&](size_t small, size_t large) { x.data[small] = y.data[large]; });
     return x;
 }
 
