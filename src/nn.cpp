@@ -287,12 +287,15 @@ Tensor<T> Upsample<T>::forward(const Tensor<T>& x) {
     in_ = Dims(x.shape.begin() + 2, x.shape.end());
     Dims out = in_;
     for (auto& v : out) v = detail::mul(v, factor_, "Upsample output size");
-    return upsample::interpolate<T>(x.view(), out, mode_, align_);
+    Tensor<T> y = upsample::interpolate<T>(x.view(), out, mode_, align_);
+    out_ = y.shape;
+    return y;
 }
 
 template <class T>
 Tensor<T> Upsample<T>::backward(const Tensor<T>& dy) {
     if (in_.empty()) throw Error("Upsample: backward() needs a forward() first");
+    if (dy.shape != out_) throw Error(cat("Upsample: the output gradient has shape ", tuple(dy.shape), "; the output has ", tuple(out_)));
     return upsample::interpolate_backward<T>(dy.view(), in_, mode_, align_);
 }
 
@@ -305,10 +308,18 @@ template <class T>
 std::string PixelShuffle<T>::describe() const { return cat("PixelShuffle(upscale_factor=", r_, ")"); }
 
 template <class T>
-Tensor<T> PixelShuffle<T>::forward(const Tensor<T>& x) { return upsample::pixel_shuffle<T>(x.view(), r_); }
+Tensor<T> PixelShuffle<T>::forward(const Tensor<T>& x) {
+    Tensor<T> y = upsample::pixel_shuffle<T>(x.view(), r_);
+    out_ = y.shape;
+    return y;
+}
 
 template <class T>
-Tensor<T> PixelShuffle<T>::backward(const Tensor<T>& dy) { return upsample::pixel_unshuffle<T>(dy.view(), r_); }
+Tensor<T> PixelShuffle<T>::backward(const Tensor<T>& dy) {
+    if (out_.empty()) throw Error("PixelShuffle: backward() needs a forward() first");
+    if (dy.shape != out_) throw Error(cat("PixelShuffle: the output gradient has shape ", tuple(dy.shape), "; the output has ", tuple(out_)));
+    return upsample::pixel_unshuffle<T>(dy.view(), r_);
+}
 
 // ---------------------------------------------------------------- Sequential
 

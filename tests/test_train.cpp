@@ -254,6 +254,11 @@ TEST(TrainCommand, ClearErrors) {
     fails("--crop 31", "--crop=31 must be a multiple of 2");
     fails("--images /nonexistent", "is not a directory");
     fails("--steps -5", "--steps=-5 must be positive");
+    fails("--batch 0", "--batch=0 must lie in [1, 256]");
+    fails("--channels 500", "--channels=500 must lie in [1, 128]");
+    fails("--lr 2", "--lr must lie in (0, 1)");
+    fails("--task denoise --noise -1", "--noise must lie in [0, 1]");
+    fails("--test-size 8", "--test-size must lie in [32, 1024]");
     fails("--models tconv-k9", "'tconv-k9' is not a learned model of this task; choose from tconv-k4, tconv-k3, resize-conv, subpixel");
     std::filesystem::create_directories(d + "/empty");
     fails("--images " + d + "/empty", "holds no .png files");

@@ -491,7 +491,7 @@ void loss_plot(const std::string& path, const std::vector<Method>& ms, const std
     s.text(L + W / 2 - 40, T + H + 8, "training step");
     s.text(L, T + H + 8, "0");
     s.text(L + W - 40, T + H + 8, std::to_string(n));
-    size_t c = 0, row = 0;
+    size_t c = 0;  // the learned models, in order: their curve colour and legend row
     for (size_t k = 0; k < ms.size(); ++k) {
         if (ms[k].kind != "learned") continue;
         const auto& sm = smooth[c];
@@ -499,12 +499,11 @@ void loss_plot(const std::string& path, const std::vector<Method>& ms, const std
         for (size_t i = 1; i < sm.size(); ++i)
             s.line(L + W * double(i - 1) / double(n - 1), T + H - (std::log10(sm[i - 1]) - lo) / (hi - lo) * H, L + W * double(i) / double(n - 1),
                    T + H - (std::log10(sm[i]) - lo) / (hi - lo) * H, col, 1.5);
-        s.rect(L + 10, T + H + 30 + 18 * double(row), 14, 10, col);
-        s.text(L + 30, T + H + 26 + 18 * double(row), ms[k].name);
+        s.rect(L + 10, T + H + 30 + 18 * double(c), 14, 10, col);
+        s.text(L + 30, T + H + 26 + 18 * double(c), ms[k].name);
         ++c;
-        ++row;
     }
-    s.h = int(T + H + 40 + 18 * row);
+    s.h = int(T + H + 40 + 18 * c);
     s.save(path);
 }
 

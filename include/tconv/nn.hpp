@@ -119,7 +119,7 @@ private:
     int64_t factor_;
     upsample::Mode mode_;
     bool align_;
-    Dims in_;
+    Dims in_, out_;  // the last forward's input and output shapes
 };
 
 // nn.PixelShuffle(r).
@@ -133,6 +133,7 @@ public:
 
 private:
     int64_t r_;
+    Dims out_;  // the last forward's output shape
 };
 
 // nn.Sequential: parameter names are "<index>.weight" and "<index>.bias", as PyTorch names them.

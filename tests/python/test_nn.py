@@ -319,3 +319,24 @@ def test_layer_errors_are_clear():
         m.forward(np.zeros((1, 1, 5, 5)))
     with pytest.raises(ValueError, match="empty"):
         m.forward(np.zeros((1, 2, 2, 2)))
+    with pytest.raises(ValueError, match="scale_factor=0 must be a positive integer"):
+        tn.Sequential([("upsample", dict(scale_factor=0))])
+    with pytest.raises(ValueError, match="bicubic is not offered as a layer"):
+        tn.Sequential([("upsample", dict(scale_factor=2, mode="bicubic"))])
+    with pytest.raises(ValueError, match="upscale_factor=0 must be positive"):
+        tn.Sequential([("pixel_shuffle", dict(upscale_factor=0))])
+    # A gradient of the wrong shape is refused by every layer, not silently reshaped.
+    for layers, x in (([("upsample", dict(scale_factor=2, mode="bilinear"))], np.zeros((1, 1, 3, 3))),
+                      ([("pixel_shuffle", dict(upscale_factor=2))], np.zeros((1, 4, 3, 3))),
+                      ([("relu", {})], np.zeros((1, 1, 3, 3))),
+                      ([("conv_transpose", dict(in_channels=1, out_channels=1, kernel_size=2, stride=2))], np.zeros((1, 1, 3, 3)))):
+        layer = tn.Sequential(layers)
+        y = layer.forward(x)
+        with pytest.raises(ValueError, match="the output gradient has shape"):
+            layer.backward(np.zeros((1, y.shape[1], y.shape[2] - 2, y.shape[3] - 2)))
+    with pytest.raises(ValueError, match="needs a forward"):
+        tn.Sequential([("pixel_shuffle", dict(upscale_factor=2))]).backward(np.zeros((1, 1, 4, 4)))
+    with pytest.raises(ValueError, match=r"state_dict mismatch: missing \['0.bias'\]"):
+        m.load_state_dict({"0.weight": m.state_dict()["0.weight"]})
+    with pytest.raises(ValueError, match=r"0.weight has shape \(1,2,3,3\)"):
+        m.load_state_dict({**m.state_dict(), "0.weight": np.zeros((1, 2, 3, 4))})

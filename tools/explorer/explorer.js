@@ -130,8 +130,6 @@ function frame(pos, lo, size) {
   return cls;
 }
 
-function chName(prefix, c, n) { return n > 1 ? `${prefix} ${c}` : ''; }
-
 // ------------------------------------------------------------------ the editable data
 
 function editableGrids() {
