@@ -45,9 +45,11 @@ struct PhasePlan<T>::Scratch {
 };
 
 template <class T>
-PhasePlan<T>::PhasePlan(const Problem& p, const T* wei, const T* bia, const Epilogue& epi, const std::string& target)
+PhasePlan<T>::PhasePlan(const Problem& p, const T* wei, const T* bia, const Epilogue& epi, const std::string& target,
+                        std::vector<T> storage)
     : p_(p), epi_(epi) {
     const auto& ks = kernels::kernel_set(target);
+    target_ = ks.target;
     if constexpr (sizeof(T) == 4) gemm_ = ks.f32; else gemm_ = ks.f64;
     const int rank = p.rank();
     const Dims o = p.o();
@@ -61,7 +63,7 @@ PhasePlan<T>::PhasePlan(const Problem& p, const T* wei, const T* bia, const Epil
     o_st_ = detail::row_major_strides(o);
     const Dims k_st = detail::row_major_strides(p.k);
     const int64_t mr = static_cast<int64_t>(gemm_.mr);
-    mb_inner_ = p.mb >= mr;
+    mb_inner_ = p.mb >= mr && detail::prod(p.i) < 4 * mr;
     mc_ = mr * 8;
     kc_ = 256;
 
@@ -121,22 +123,43 @@ PhasePlan<T>::PhasePlan(const Problem& p, const T* wei, const T* bia, const Epil
             wofs_.push_back(total);
             total += nocb * static_cast<int64_t>(ph.koff.size()) * icg_ * nr;
         }
-    packed_.assign(static_cast<size_t>(total), T(0));
-    // Read the weights in their own order (ic, oc, k) so the copy streams; each phase takes its taps.
-    size_t w = 0;
-    for (int64_t grp = 0; grp < p.g; ++grp)
-        for (const Phase& ph : phases_) {
-            T* dstw = packed_.data() + wofs_[w++];
-            const int64_t nt = static_cast<int64_t>(ph.koff.size());
-            for (int64_t c = 0; c < icg_; ++c)
-                for (int64_t oc = 0; oc < ocg_; ++oc) {
-                    const T* src = wei + ((grp * icg_ + c) * ocg_ + oc) * ksz_;
-                    const int64_t ocb = oc / nr, n = oc % nr;
-                    for (int64_t t = 0; t < nt; ++t) dstw[((ocb * nt + t) * icg_ + c) * nr + n] = src[ph.koff[t]];
-                }
+    packed_ = std::move(storage);
+    packed_.resize(static_cast<size_t>(total));  // every element is written below
+    // Every kernel element belongs to at most one (phase, tap): map it once. Then, per input channel and
+    // block of NR output channels, read that block of weights (NR rows of k values, contiguous) and write,
+    // per kernel element, its NR values as one contiguous run (zeros past ocg).
+    std::vector<int64_t> kdst(static_cast<size_t>(ksz_), -1), kstep(static_cast<size_t>(ksz_), 0);
+    for (size_t phi = 0; phi < phases_.size(); ++phi) {
+        const int64_t nt = static_cast<int64_t>(phases_[phi].koff.size());
+        for (int64_t t = 0; t < nt; ++t) {
+            kdst[phases_[phi].koff[t]] = wofs_[phi] + t * icg_ * nr;
+            kstep[phases_[phi].koff[t]] = nt * icg_ * nr;  // one block of NR output channels further
         }
+    }
+    const int64_t gstride = phases_.empty() ? 0 : total / p.g;
+    for (int64_t grp = 0; grp < p.g; ++grp)
+        for (int64_t c = 0; c < icg_; ++c)
+            for (int64_t ocb = 0; ocb < nocb; ++ocb) {
+                const int64_t n_here = std::min(nr, ocg_ - ocb * nr);
+                const T* src = wei + ((grp * icg_ + c) * ocg_ + ocb * nr) * ksz_;
+                T* base = packed_.data() + grp * gstride + c * nr;
+                for (int64_t k = 0; k < ksz_; ++k) {
+                    if (kdst[k] < 0) continue;
+                    T* d = base + kdst[k] + ocb * kstep[k];
+                    for (int64_t n = 0; n < n_here; ++n) d[n] = src[n * ksz_ + k];
+                    for (int64_t n = n_here; n < nr; ++n) d[n] = T(0);
+                }
+            }
     bias_.assign(static_cast<size_t>(p.oc), T(0));
     if (bia) std::copy(bia, bia + p.oc, bias_.begin());
+}
+
+template <class T>
+size_t PhasePlan<T>::workspace_bytes() const {
+    size_t taps = 1;
+    for (const Phase& ph : phases_) taps = std::max(taps, ph.koff.size());
+    const size_t mc = static_cast<size_t>(mc_);
+    return sizeof(T) * mc * static_cast<size_t>(kc_ + ocp_) + mc * (taps + 4) * sizeof(int64_t) + mc * sizeof(T*) + taps;
 }
 
 template <class T>
@@ -150,7 +173,9 @@ void PhasePlan<T>::run(const T* src, T* dst) const {
             ntask += (p_.mb * ph.positions + mc_ - 1) / mc_;
         }
     parallel::parallel_for(ntask, [&](int64_t b, int64_t e, int) {
-        Scratch ws;
+        // Scratch lives per thread and only grows: no allocation (and no page faults) on repeated runs, and
+        // the plan stays reentrant, as no two threads share it.
+        thread_local Scratch ws;
         size_t taps = 0;
         for (const Phase& ph : phases_) taps = std::max(taps, ph.koff.size());
         ws.a.resize(static_cast<size_t>(mc_ * kc_));
@@ -269,8 +294,11 @@ std::string supports(const Problem&, Direction dir) {
 template <class T>
 void forward(const Problem& p, const T* src, const T* wei, const T* bia, T* dst) {
     const CallContext& ctx = call_context();
-    PhasePlan<T> plan(p, wei, bia, ctx.epilogue ? *ctx.epilogue : Epilogue{}, ctx.simd);
+    // The one-call path packs the weights on every call, into a buffer kept per thread (no page faults).
+    thread_local std::vector<T> storage;
+    PhasePlan<T> plan(p, wei, bia, ctx.epilogue ? *ctx.epilogue : Epilogue{}, ctx.simd, std::move(storage));
     plan.run(src, dst);
+    storage = plan.release();
 }
 
 }  // namespace

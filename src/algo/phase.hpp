@@ -24,8 +24,15 @@ struct Phase {
 template <class T>
 class PhasePlan {
 public:
-    PhasePlan(const Problem& p, const T* wei, const T* bia, const Epilogue& epi, const std::string& target);
+    // `storage` is reused for the packed weights when its capacity suffices (the one-call path keeps one).
+    PhasePlan(const Problem& p, const T* wei, const T* bia, const Epilogue& epi, const std::string& target,
+              std::vector<T> storage = {});
+    // Reentrant: every thread uses its own scratch.
     void run(const T* src, T* dst) const;
+    std::vector<T> release() { return std::move(packed_); }
+    size_t packed_bytes() const { return packed_.size() * sizeof(T); }
+    size_t workspace_bytes() const;  // scratch per thread
+    const std::string& target() const { return target_; }
 
 private:
     struct Scratch;
@@ -33,6 +40,7 @@ private:
 
     Problem p_;
     Epilogue epi_;
+    std::string target_;
     kernels::Gemm<T> gemm_;
     int64_t icg_, ocg_, ocp_, isz_, osz_, ksz_;
     Dims i_st_, o_st_;
