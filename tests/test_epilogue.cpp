@@ -20,8 +20,17 @@ float expected(const Epilogue& e, float v) {
     return v;
 }
 
-TEST(Epilogue, EveryKindThroughFusedAndSecondPassAlgorithms) {
-    const Problem p = Problem::parse("mb2_ic3_oc5_i4x3_k3_s2_p1_op1_bias");
+class EpilogueCase : public ::testing::TestWithParam<const char*> {};
+
+// Every algorithm that runs the problem's forward direction (fused: rows and phase; a second pass: the
+// others), on layers that reach each path: rows' interleaved stride-2 rows (ocg 1-2), its phase rows
+// (ocg 3-4, odd widths), and the phase GEMM.
+INSTANTIATE_TEST_SUITE_P(Layers, EpilogueCase,
+                         ::testing::Values("mb2_ic3_oc5_i4x3_k3_s2_p1_op1_bias", "mb2_ic3_oc2_i4x6_k4_s2_p1_bias",
+                                           "mb1_g2_ic4_oc6_i5x7_k3_s2_p1_op1_bias", "mb2_g3_ic3_oc3_i9_k5_s3_p2_bias"));
+
+TEST_P(EpilogueCase, EveryKindThroughFusedAndSecondPassAlgorithms) {
+    const Problem p = Problem::parse(GetParam());
     const auto src = small_ints<float>(p.src_shape(), 1), wei = small_ints<float>(p.wei_shape(), 2);
     const auto bia = small_ints<float>({p.oc}, 3);
     const auto ref = forward<float>(p, src, wei, &bia, "scatter");
@@ -33,7 +42,9 @@ TEST(Epilogue, EveryKindThroughFusedAndSecondPassAlgorithms) {
         o.epilogue.lo = -2;
         o.epilogue.hi = 3;
         int changed = 0;
-        for (const char* algo : {"phase", "col2im"}) {
+        for (const auto& v : explain_choice(p, Direction::forward)) {
+            if (!v.supported()) continue;
+            const char* algo = v.name.c_str();
             const auto got = forward<float>(p, src, wei, &bia, algo, o);
             for (size_t j = 0; j < ref.data.size(); ++j) {
                 EXPECT_NEAR(got.data[j], expected(o.epilogue, ref.data[j]), 1e-6) << algo << " kind " << int(kind) << " at " << j;

@@ -47,6 +47,7 @@ struct Algorithm {
 // One factory per driver file; the registry lists them in preference order.
 Algorithm col2im();
 Algorithm phase();
+Algorithm rows();
 Algorithm conv_grad();
 Algorithm gather();
 Algorithm matrix();

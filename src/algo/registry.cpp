@@ -23,6 +23,7 @@ namespace algo {
 // supports everything and comes last.
 const std::vector<Algorithm>& registry() {
     static const std::vector<Algorithm> table = {
+        rows(),
         phase(),
         col2im(),
         conv_grad(),

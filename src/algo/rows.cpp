@@ -1,0 +1,403 @@
+// rows: the small-channel path (one to four output channels per group: depthwise layers, RGB output layers).
+// The GEMM of the phase engine puts output channels in the vector lanes, which such a layer cannot fill.
+// Here the lanes run along the last axis instead. One output row (fixed image, group and outer coordinates
+// y) is split by the last axis' residue rx into s_x phase rows; phase row rx holds the outputs
+// x = o0(rx) + q*s_x, and
+//     out[oc][y][o0 + q*s] = bias[oc] + sum over c, outer taps t (those whose residue matches y), last-axis
+//                            taps tx of phase rx:   w[c][oc][kt, kx] * in[c][iy(t)][q + bx(tx)]
+// with iy(t) = qy + by(t) per outer axis (the phase decomposition of the outer axes, done per row). Each term
+// is one weight times a stretch of one input row starting at q + bx: a vector FMA with no inserted zero.
+// The input rows a row needs are copied, segment by segment, into a zero-bordered buffer so every load is a
+// whole vector; missing rows (outside the input) point at zeros. The phase rows are then interleaved into
+// the output row (one interleaving store for s = 2) with the bias and the epilogue.
+#include <algorithm>
+#include <cstring>
+
+#include "../kernels/rows.hpp"
+#include "../parallel/parallel.hpp"
+#include "../util.hpp"
+#include "algo.hpp"
+#include "tconv/error.hpp"
+
+namespace tconv::algo {
+
+namespace {
+
+constexpr int64_t kMaxOcg = 4;
+constexpr int64_t kBufferBytes = 256 * 1024;  // the per-thread row buffer aims at this size
+
+struct AxisTaps {
+    int64_t o0 = 0, Q = 0;
+    std::vector<int64_t> k, base;  // taps of this residue: kernel index, input base (input = q + base)
+};
+
+// Per residue r of axis a: the outputs o0 + q*s and the taps that reach them (see docs/algorithms.md).
+std::vector<AxisTaps> axis_taps(const Problem& p, int a) {
+    const Dims o = p.o();
+    const int64_t s = p.s[a];
+    std::vector<AxisTaps> r(static_cast<size_t>(s));
+    for (int64_t res = 0; res < s; ++res) {
+        AxisTaps& t = r[res];
+        t.o0 = ((res - p.pb[a]) % s + s) % s;
+        t.Q = t.o0 < o[a] ? (o[a] - t.o0 + s - 1) / s : 0;
+        for (int64_t kk = 0; kk < p.k[a]; ++kk) {
+            if ((kk * p.d[a]) % s != res) continue;
+            const int64_t base = (t.o0 + p.pb[a] - kk * p.d[a]) / s;
+            if (base < p.i[a] && base + t.Q - 1 >= 0) t.k.push_back(kk), t.base.push_back(base);
+        }
+    }
+    return r;
+}
+
+template <class T>
+class RowsPlan {
+public:
+    RowsPlan(const Problem& p, const T* wei, const T* bia, const Epilogue& epi, const std::string& target);
+    void run(const T* src, T* dst) const;
+
+private:
+    struct Scratch {
+        std::vector<T> buf, tmp;
+        std::vector<const T*> rows, terms, terms2;
+        const T* plane = nullptr;
+    };
+    void copy_row(const T* s, int64_t seg, T* b) const;
+    T* buffer(Scratch& ws, int64_t nrows) const;
+    void fill_plane(const T* src, int64_t n, int64_t grp, int64_t seg, Scratch& ws) const;
+    void fill_rows(const T* src, int64_t n, int64_t grp, int64_t seg, int64_t y, Scratch& ws) const;
+    void row(T* dst, int64_t n, int64_t grp, int64_t seg, int64_t y, Scratch& ws) const;
+
+    Problem p_;
+    Epilogue epi_;
+    kernels::RowKernels<T> k_;
+    int rank_;
+    int64_t icg_, ocg_, isz_, osz_, iw_, ow_, sx_, nout_;  // nout_: outer output rows per image and group
+    Dims oo_;                                            // outer output extents
+    std::vector<std::vector<AxisTaps>> outer_;           // per outer axis, per residue
+    std::vector<AxisTaps> xph_;                          // last axis, per residue
+    int64_t bmin_ = 0, bmax_ = 0, qseg_ = 0, nseg_ = 0, pitch_ = 0, qmax_ = 0;
+    // Weights per (group, outer residue combination, x residue): [c][outer tap][x tap][oc].
+    std::vector<int64_t> combo_ntap_;                    // outer tap tuples per combination
+    std::vector<std::vector<int64_t>> wofs_;             // [grp * ncombo + combo][rx]
+    std::vector<T> w_, bias_;
+    int64_t ncombo_ = 1;
+    // Per outer output row y: its residue combination, and from rowin_[yofs_[y]] on, per outer tap tuple,
+    // the input row it reads (flat over the outer input axes; -1: outside the input).
+    std::vector<int64_t> ycombo_, yofs_, rowin_;
+    int64_t nin_ = 1;    // input rows per channel
+    bool plane_ = false;  // every input row of a group fits the buffer
+};
+
+template <class T>
+RowsPlan<T>::RowsPlan(const Problem& p, const T* wei, const T* bia, const Epilogue& epi, const std::string& target)
+    : p_(p), epi_(epi), k_(kernels::row_kernels<T>(target)), rank_(p.rank()) {
+    const Dims o = p.o();
+    const int L = rank_ - 1;
+    icg_ = p.ic / p.g;
+    ocg_ = p.oc / p.g;
+    isz_ = detail::prod(p.i);
+    osz_ = detail::prod(o);
+    iw_ = p.i[L];
+    ow_ = o[L];
+    sx_ = p.s[L];
+    oo_.assign(o.begin(), o.end() - 1);
+    nout_ = detail::prod(oo_);
+    for (int a = 0; a < L; ++a) outer_.push_back(axis_taps(p, a));
+    xph_ = axis_taps(p, L);
+    bool any = false;
+    for (const auto& ph : xph_) {
+        qmax_ = std::max(qmax_, ph.Q);
+        for (int64_t b : ph.base) {
+            bmin_ = any ? std::min(bmin_, b) : b;
+            bmax_ = any ? std::max(bmax_, b) : b;
+            any = true;
+        }
+    }
+    // Segments of the phase rows: as long as the buffer of icg x (outer taps) rows allows.
+    const int64_t lanes = static_cast<int64_t>(k_.lanes);
+    int64_t nto = 1;
+    for (const auto& ax : outer_) {
+        size_t m = 0;
+        for (const auto& r : ax) m = std::max(m, r.k.size());
+        nto *= static_cast<int64_t>(std::max<size_t>(m, 1));
+    }
+    const int64_t span = bmax_ - bmin_;
+    const int64_t per_row = std::max<int64_t>(lanes, kBufferBytes / static_cast<int64_t>(sizeof(T)) / (icg_ * nto + 1) - span);
+    qseg_ = std::max<int64_t>(lanes, std::min(per_row, (qmax_ + lanes - 1) / lanes * lanes) / lanes * lanes);
+    nseg_ = std::max<int64_t>(1, (qmax_ + qseg_ - 1) / qseg_);
+    pitch_ = qseg_ + span;
+
+    // Outer residue combinations, and per combination the outer tap tuples (kernel offset of each).
+    const Dims k_st = detail::row_major_strides(p.k);
+    Dims res_ext(static_cast<size_t>(L));
+    for (int a = 0; a < L; ++a) res_ext[a] = p.s[a];
+    ncombo_ = detail::prod(res_ext);
+    std::vector<std::vector<int64_t>> combo_koff;
+    detail::for_each_index(res_ext, [&](const int64_t* r) {
+        std::vector<int64_t> koff = {0};
+        for (int a = 0; a < L; ++a) {
+            std::vector<int64_t> next;
+            for (int64_t base : koff)
+                for (int64_t kk : outer_[a][r[a]].k) next.push_back(base + kk * k_st[a]);
+            koff = std::move(next);
+        }
+        combo_ntap_.push_back(static_cast<int64_t>(koff.size()));
+        combo_koff.push_back(std::move(koff));
+    });
+    if (L == 0) {  // no outer axes: one combination with the empty tap tuple
+        combo_ntap_ = {1};
+        combo_koff = {{0}};
+    }
+    int64_t total = 0;
+    for (int64_t grp = 0; grp < p.g; ++grp)
+        for (int64_t cb = 0; cb < ncombo_; ++cb) {
+            std::vector<int64_t> ofs;
+            for (const auto& ph : xph_) {
+                ofs.push_back(total);
+                total += icg_ * combo_ntap_[cb] * static_cast<int64_t>(ph.k.size()) * ocg_;
+            }
+            wofs_.push_back(std::move(ofs));
+        }
+    w_.resize(static_cast<size_t>(total));
+    const int64_t ksz = detail::prod(p.k);
+    for (int64_t grp = 0; grp < p.g; ++grp)
+        for (int64_t cb = 0; cb < ncombo_; ++cb)
+            for (size_t rx = 0; rx < xph_.size(); ++rx) {
+                T* d = w_.data() + wofs_[grp * ncombo_ + cb][rx];
+                for (int64_t c = 0; c < icg_; ++c)
+                    for (int64_t ko : combo_koff[cb])
+                        for (int64_t kx : xph_[rx].k)
+                            for (int64_t oc = 0; oc < ocg_; ++oc)
+                                *d++ = wei[((grp * icg_ + c) * ocg_ + oc) * ksz + ko + kx];
+            }
+    bias_.assign(static_cast<size_t>(p.oc), T(0));
+    if (bia) std::copy(bia, bia + p.oc, bias_.begin());
+
+    // The outer rows, decoded once.
+    nin_ = isz_ / std::max<int64_t>(iw_, 1);
+    Dims y(static_cast<size_t>(L)), qy(static_cast<size_t>(L)), res(static_cast<size_t>(L)), idx;
+    for (int64_t yf = 0; yf < nout_; ++yf) {
+        int64_t f = yf, combo = 0;
+        for (int a = L - 1; a >= 0; --a) y[a] = f % oo_[a], f /= oo_[a];
+        for (int a = 0; a < L; ++a) {
+            res[a] = ((y[a] + p.pb[a]) % p.s[a] + p.s[a]) % p.s[a];
+            qy[a] = (y[a] - outer_[a][res[a]].o0) / p.s[a];
+            combo = combo * p.s[a] + res[a];
+        }
+        ycombo_.push_back(combo);
+        yofs_.push_back(static_cast<int64_t>(rowin_.size()));
+        idx.assign(static_cast<size_t>(L), 0);
+        for (int64_t tt = 0; tt < combo_ntap_[combo]; ++tt) {  // tap tuples in packing order (axis 0 outermost)
+            int64_t off = 0;
+            bool ok = true;
+            for (int a = 0; a < L; ++a) {
+                const int64_t iy = qy[a] + outer_[a][res[a]].base[idx[a]];
+                ok = ok && iy >= 0 && iy < p.i[a];
+                off = off * p.i[a] + iy;
+            }
+            rowin_.push_back(ok ? off : -1);
+            for (int a = L - 1; a >= 0; --a) {
+                if (++idx[a] < static_cast<int64_t>(outer_[a][res[a]].k.size())) break;
+                idx[a] = 0;
+            }
+        }
+    }
+    plane_ = icg_ * (nin_ + 1) * pitch_ * static_cast<int64_t>(sizeof(T)) <= kBufferBytes;
+}
+
+template <class T>
+void RowsPlan<T>::run(const T* src, T* dst) const {
+    // Plane mode: a task is (image, group, segment) and copies every input row of the group once; row
+    // mode: a task is one output row (and segment) and copies only the rows its taps read.
+    const int64_t ntask = p_.mb * p_.g * nseg_ * (plane_ ? 1 : nout_);
+    parallel::parallel_for(ntask, [&](int64_t b, int64_t e, int) {
+        thread_local Scratch ws;  // per thread, grown once: the plan stays reentrant
+        for (int64_t t = b; t < e; ++t) {
+            const int64_t seg = t % nseg_;
+            const int64_t rest = t / nseg_;
+            if (plane_) {
+                const int64_t grp = rest % p_.g, n = rest / p_.g;
+                fill_plane(src, n, grp, seg, ws);
+                for (int64_t y = 0; y < nout_; ++y) row(dst, n, grp, seg, y, ws);
+            } else {
+                const int64_t y = rest % nout_, grp = rest / nout_ % p_.g, n = rest / nout_ / p_.g;
+                fill_rows(src, n, grp, seg, y, ws);
+                row(dst, n, grp, seg, y, ws);
+            }
+        }
+    });
+}
+
+// Copies input [x0, x0 + pitch) of one row into a buffer row, zeros outside the input.
+template <class T>
+void RowsPlan<T>::copy_row(const T* s, int64_t seg, T* b) const {
+    const int64_t x0 = seg * qseg_ + bmin_;  // input index at buffer position 0
+    const int64_t lo = std::clamp<int64_t>(-x0, 0, pitch_), hi = std::clamp<int64_t>(iw_ - x0, lo, pitch_);
+    std::fill(b, b + lo, T(0));
+    if (hi > lo) std::memcpy(b + lo, s + x0 + lo, static_cast<size_t>(hi - lo) * sizeof(T));
+    std::fill(b + hi, b + pitch_, T(0));
+}
+
+template <class T>
+T* RowsPlan<T>::buffer(Scratch& ws, int64_t nrows) const {
+    const size_t need = static_cast<size_t>(nrows + 1) * static_cast<size_t>(pitch_);
+    if (ws.buf.size() < need) ws.buf.resize(need);
+    T* zero = ws.buf.data() + static_cast<size_t>(nrows) * static_cast<size_t>(pitch_);  // last row: zeros
+    std::fill(zero, zero + pitch_, T(0));
+    return ws.buf.data();
+}
+
+template <class T>
+void RowsPlan<T>::fill_plane(const T* src, int64_t n, int64_t grp, int64_t seg, Scratch& ws) const {
+    T* buf = buffer(ws, icg_ * nin_);
+    const T* sbase = src + (n * p_.ic + grp * icg_) * isz_;
+    for (int64_t r = 0; r < icg_ * nin_; ++r) copy_row(sbase + r * iw_, seg, buf + r * pitch_);
+    ws.plane = buf;
+}
+
+template <class T>
+void RowsPlan<T>::fill_rows(const T* src, int64_t n, int64_t grp, int64_t seg, int64_t y, Scratch& ws) const {
+    const int64_t nto = combo_ntap_[ycombo_[y]];
+    const int64_t* rin = rowin_.data() + yofs_[y];
+    T* buf = buffer(ws, icg_ * nto);
+    const T* sbase = src + (n * p_.ic + grp * icg_) * isz_;
+    ws.rows.resize(static_cast<size_t>(icg_ * nto));
+    for (int64_t c = 0; c < icg_; ++c)
+        for (int64_t tt = 0; tt < nto; ++tt) {
+            const int64_t j = c * nto + tt;
+            if (rin[tt] < 0) {
+                ws.rows[j] = buf + icg_ * nto * pitch_;
+                continue;
+            }
+            copy_row(sbase + c * isz_ + rin[tt] * iw_, seg, buf + j * pitch_);
+            ws.rows[j] = buf + j * pitch_;
+        }
+}
+
+template <class T>
+void RowsPlan<T>::row(T* dst, int64_t n, int64_t grp, int64_t seg, int64_t y, Scratch& ws) const {
+    const int64_t lanes = static_cast<int64_t>(k_.lanes);
+    const int64_t combo = ycombo_[y];
+    const int64_t nto = combo_ntap_[combo];
+    if (plane_) {  // point at the plane's rows (or the zero row)
+        const int64_t* rin = rowin_.data() + yofs_[y];
+        ws.rows.resize(static_cast<size_t>(icg_ * nto));
+        for (int64_t c = 0; c < icg_; ++c)
+            for (int64_t tt = 0; tt < nto; ++tt)
+                ws.rows[c * nto + tt] = ws.plane + (rin[tt] < 0 ? icg_ * nin_ : c * nin_ + rin[tt]) * pitch_;
+    }
+    const int64_t q0 = seg * qseg_;
+    const int64_t qn = std::min(qseg_, qmax_ - q0);  // positions of the longest phase in this segment
+    const int64_t nvec = (qn + lanes - 1) / lanes;
+
+    // Stride 2 with both phases full over this segment and one or two channels: one pass, interleaved
+    // straight into the output (with more channels, the phase rows below measured faster).
+    if (sx_ == 2 && ocg_ <= 2 && xph_[0].Q >= q0 + qn && xph_[1].Q >= q0 + qn) {
+        const int ra = xph_[0].o0 == 0 ? 0 : 1, rb = 1 - ra;
+        auto build = [&](int rx, std::vector<const T*>& terms) {
+            const AxisTaps& ph = xph_[rx];
+            const int64_t ntx = static_cast<int64_t>(ph.k.size());
+            terms.resize(static_cast<size_t>(icg_ * nto * ntx));
+            size_t j = 0;
+            for (int64_t ct = 0; ct < icg_ * nto; ++ct)
+                for (int64_t tx = 0; tx < ntx; ++tx) terms[j++] = ws.rows[ct] + (ph.base[tx] - bmin_);
+        };
+        build(ra, ws.terms);
+        build(rb, ws.terms2);
+        const auto& wo = wofs_[grp * ncombo_ + combo];
+        T* drow = dst + (n * p_.oc + grp * ocg_) * osz_ + y * ow_;
+        k_.rows2(ws.terms.data(), w_.data() + wo[ra], ws.terms.size(), ws.terms2.data(), w_.data() + wo[rb],
+                 ws.terms2.size(), static_cast<size_t>(ocg_), static_cast<size_t>(qn), bias_.data() + grp * ocg_,
+                 drow + 2 * q0, static_cast<size_t>(osz_));
+        if (epi_.kind != Epilogue::Kind::none)
+            for (int64_t oc = 0; oc < ocg_; ++oc)
+                apply_epilogue(epi_, drow + oc * osz_ + 2 * q0, std::min(ow_, 2 * (q0 + qn)) - 2 * q0);
+        return;
+    }
+
+    // Phase rows: tmp[rx][oc][q], q < nvec * lanes.
+    const int64_t ldo = nvec * lanes;
+    const size_t ntmp = static_cast<size_t>(sx_ * ocg_ * ldo);
+    if (ws.tmp.size() < ntmp) ws.tmp.resize(ntmp);
+    std::vector<const T*>& terms = ws.terms;
+    for (int64_t rx = 0; rx < sx_; ++rx) {
+        const AxisTaps& ph = xph_[rx];
+        T* out = ws.tmp.data() + rx * ocg_ * ldo;
+        const int64_t ntx = static_cast<int64_t>(ph.k.size());
+        if (ph.Q <= q0) continue;
+        terms.resize(static_cast<size_t>(icg_ * nto * ntx));
+        size_t j = 0;
+        for (int64_t ct = 0; ct < icg_ * nto; ++ct)
+            for (int64_t tx = 0; tx < ntx; ++tx) terms[j++] = ws.rows[ct] + (ph.base[tx] - bmin_);
+        k_.rows(terms.data(), w_.data() + wofs_[grp * ncombo_ + combo][rx], terms.size(), static_cast<size_t>(ocg_),
+                static_cast<size_t>(nvec), out, static_cast<size_t>(ldo));
+    }
+
+    // Interleave the phase rows into the output row, with bias and epilogue.
+    for (int64_t oc = 0; oc < ocg_; ++oc) {
+        const int64_t ocf = grp * ocg_ + oc;
+        T* drow = dst + (n * p_.oc + ocf) * osz_ + y * ow_;
+        const T bias = bias_[ocf];
+        const T* phase_row[2] = {nullptr, nullptr};
+        bool fast = sx_ <= 2;
+        if (fast)
+            for (int64_t rx = 0; rx < sx_; ++rx) {
+                const AxisTaps& ph = xph_[rx];
+                phase_row[ph.o0] = ws.tmp.data() + (rx * ocg_ + oc) * ldo;
+                fast = fast && ph.Q >= q0 + qn;  // every phase full over this segment
+            }
+        if (fast) {
+            k_.store(phase_row, static_cast<size_t>(sx_), static_cast<size_t>(qn), bias, drow + q0 * sx_);
+        } else {
+            for (int64_t rx = 0; rx < sx_; ++rx) {
+                const AxisTaps& ph = xph_[rx];
+                const T* tr = ws.tmp.data() + (rx * ocg_ + oc) * ldo;
+                const int64_t qe = std::min(ph.Q, q0 + qn);
+                for (int64_t q = q0; q < qe; ++q) drow[ph.o0 + q * sx_] = tr[q - q0] + bias;
+            }
+        }
+        if (epi_.kind != Epilogue::Kind::none) {
+            const int64_t xb = q0 * sx_, xe = std::min(ow_, (q0 + qn) * sx_);
+            apply_epilogue(epi_, drow + xb, xe - xb);
+        }
+    }
+}
+
+int64_t outer_taps(const Problem& p) {
+    int64_t nto = 1;
+    for (int a = 0; a + 1 < p.rank(); ++a) nto *= (p.k[a] + p.s[a] - 1) / p.s[a] + 1;
+    return nto;
+}
+
+std::string supports(const Problem& p, Direction dir) {
+    if (dir != Direction::forward) return "implements the forward direction only";
+    const int64_t ocg = p.oc / p.g;
+    if (ocg > kMaxOcg) return detail::cat("made for 1 to ", kMaxOcg, " output channels per group; this layer has ", ocg);
+    // The buffer holds icg x (outer taps) input rows of at least one vector each.
+    const int64_t rows = (p.ic / p.g) * outer_taps(p);
+    if (rows > kBufferBytes / 16) return detail::cat("needs ", rows, " buffered input rows per output row (over ", kBufferBytes / 16, ")");
+    return {};
+}
+
+template <class T>
+void forward(const Problem& p, const T* src, const T* wei, const T* bia, T* dst) {
+    const CallContext& ctx = call_context();
+    RowsPlan<T> plan(p, wei, bia, ctx.epilogue ? *ctx.epilogue : Epilogue{}, ctx.simd);
+    plan.run(src, dst);
+}
+
+}  // namespace
+
+Algorithm rows() {
+    Algorithm a;
+    a.name = "rows";
+    a.summary = "small-channel path (1-4 output channels per group, depthwise): vectors along the output rows of each phase";
+    a.supports = supports;
+    a.fused_epilogue = true;
+    a.simd = true;
+    a.f32.fwd = forward<float>;
+    a.f64.fwd = forward<double>;
+    return a;
+}
+
+}  // namespace tconv::algo

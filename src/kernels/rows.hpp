@@ -1,0 +1,42 @@
+// Row kernels of the small-channel path, written once with Highway (src/kernels/rows.cpp), one set per SIMD
+// target of kernel_targets(). Raw pointers only: no allocation, threads or logging.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "src/kernels/gemm.hpp"
+
+namespace tconv::kernels {
+
+// out[oc*ldo + q] = sum over j < nterms of w[j*ocg + oc] * rows[j][q], for oc < ocg (1..4) and
+// q < nvec*lanes: every rows[j] must be readable that far.
+template <class T>
+using RowsFn = void (*)(const T* const* rows, const T* w, size_t nterms, size_t ocg, size_t nvec, T* out, size_t ldo);
+// dst[s*q + r] = src[r][q] + bias for q < n and r < s, s = 1 or 2 (an interleaving store for s = 2).
+template <class T>
+using StoreRowFn = void (*)(const T* const* src, size_t s, size_t n, T bias, T* dst);
+
+// Both phases of a stride-2 row, interleaved straight into the output rows with the bias:
+// dst[oc*ldd + 2q + r] = bias[oc] + sum_j w_r[j*ocg + oc] * rows_r[j][q] for q < n; rows readable to q < n
+// rounded up to whole vectors.
+template <class T>
+using Rows2Fn = void (*)(const T* const* ra, const T* wa, size_t na, const T* const* rb, const T* wb, size_t nb,
+                         size_t ocg, size_t n, const T* bias, T* dst, size_t ldd);
+
+template <class T>
+struct RowKernels {
+    RowsFn<T> rows = nullptr;
+    Rows2Fn<T> rows2 = nullptr;
+    StoreRowFn<T> store = nullptr;
+    size_t lanes = 0;
+};
+
+// The row kernels for `target` (empty: the best). Throws tconv::Error when unknown.
+template <class T>
+RowKernels<T> row_kernels(const std::string& target);
+
+
+}  // namespace tconv::kernels
