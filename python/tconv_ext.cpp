@@ -53,38 +53,40 @@ DT common_dtype(std::initializer_list<std::pair<const char*, const py::array*>> 
     return *dt;
 }
 
-tconv::Options options(const std::string& algorithm) {
+tconv::Options options(const std::string& algorithm, int threads) {
     tconv::Options o;
     o.algorithm = algorithm;
+    o.threads = threads;
     return o;
 }
 
 // Forward of a transposed (or regular) convolution problem: returns dst.
 template <class T>
 py::array forward_t(const Problem& p, const py::array& x, const py::array& w, const std::optional<py::array>& b,
-                    const std::string& algorithm) {
+                    const std::string& algorithm, int threads) {
     auto dst = empty<T>(p.dst_shape());
     auto xv = view<T>(x, "input"), wv = view<T>(w, "weight");
     tconv::View<const T> bv = b ? view<T>(*b, "bias") : tconv::View<const T>{};
     auto dv = out_view(dst);
     {
         py::gil_scoped_release release;
-        if (p.kind == tconv::Kind::transposed) tconv::conv_transpose<T>(p, xv, wv, bv, dv, options(algorithm));
-        else tconv::conv<T>(p, xv, wv, bv, dv, options(algorithm));
+        if (p.kind == tconv::Kind::transposed) tconv::conv_transpose<T>(p, xv, wv, bv, dv, options(algorithm, threads));
+        else tconv::conv<T>(p, xv, wv, bv, dv, options(algorithm, threads));
     }
     return std::move(dst);
 }
 
 py::array forward(const Problem& p, const py::array& x, const py::array& w, const std::optional<py::array>& b,
-                  const std::string& algorithm) {
+                  const std::string& algorithm, int threads) {
     const DT dt = common_dtype({{"input", &x}, {"weight", &w}, {"bias", b ? &*b : nullptr}});
-    return dt == DT::f32 ? forward_t<float>(p, x, w, b, algorithm) : forward_t<double>(p, x, w, b, algorithm);
+    return dt == DT::f32 ? forward_t<float>(p, x, w, b, algorithm, threads)
+                         : forward_t<double>(p, x, w, b, algorithm, threads);
 }
 
 // Gradients: (grad_input, grad_weight, grad_bias or None).
 template <class T>
 py::tuple backward_t(const Problem& p, const py::array& dy, const py::array& x, const py::array& w,
-                     const std::string& algorithm) {
+                     const std::string& algorithm, int threads) {
     auto dx = empty<T>(p.src_shape());
     auto dw = empty<T>(p.wei_shape());
     auto db = empty<T>(p.bias ? Dims{p.oc} : Dims{0});
@@ -94,20 +96,21 @@ py::tuple backward_t(const Problem& p, const py::array& dy, const py::array& x, 
     {
         py::gil_scoped_release release;
         if (p.kind == tconv::Kind::transposed) {
-            tconv::conv_transpose_backward_data<T>(p, dyv, wv, dxv, options(algorithm));
-            tconv::conv_transpose_backward_weights<T>(p, xv, dyv, dwv, dbv, options(algorithm));
+            tconv::conv_transpose_backward_data<T>(p, dyv, wv, dxv, options(algorithm, threads));
+            tconv::conv_transpose_backward_weights<T>(p, xv, dyv, dwv, dbv, options(algorithm, threads));
         } else {
-            tconv::conv_backward_data<T>(p, dyv, wv, dxv, options(algorithm));
-            tconv::conv_backward_weights<T>(p, xv, dyv, dwv, dbv, options(algorithm));
+            tconv::conv_backward_data<T>(p, dyv, wv, dxv, options(algorithm, threads));
+            tconv::conv_backward_weights<T>(p, xv, dyv, dwv, dbv, options(algorithm, threads));
         }
     }
     return py::make_tuple(dx, dw, p.bias ? py::object(db) : py::object(py::none()));
 }
 
 py::tuple backward(const Problem& p, const py::array& dy, const py::array& x, const py::array& w,
-                   const std::string& algorithm) {
+                   const std::string& algorithm, int threads) {
     const DT dt = common_dtype({{"grad_output", &dy}, {"input", &x}, {"weight", &w}});
-    return dt == DT::f32 ? backward_t<float>(p, dy, x, w, algorithm) : backward_t<double>(p, dy, x, w, algorithm);
+    return dt == DT::f32 ? backward_t<float>(p, dy, x, w, algorithm, threads)
+                         : backward_t<double>(p, dy, x, w, algorithm, threads);
 }
 
 tconv::Direction direction(const std::string& d) {
@@ -167,6 +170,48 @@ py::array convert_weights_t(const py::array& w, const tr::WeightLayout& from, co
 
 void bind_nn(py::module_& parent);  // nn_ext.cpp
 
+// A prepared forward pass (tconv::Plan) for float32 or float64, chosen by the weights' dtype.
+class PyPlan {
+public:
+    PyPlan(const Problem& p, const py::array& w, const std::optional<py::array>& b, const std::string& algorithm,
+           int threads) {
+        const DT dt = common_dtype({{"weight", &w}, {"bias", b ? &*b : nullptr}});
+        if (dt == DT::f32) f32_ = make<float>(p, w, b, algorithm, threads);
+        else f64_ = make<double>(p, w, b, algorithm, threads);
+    }
+    py::array run(const py::array& x) const { return f32_ ? run_t<float>(*f32_, x) : run_t<double>(*f64_, x); }
+    std::string algorithm() const { return f32_ ? f32_->algorithm() : f64_->algorithm(); }
+    std::string simd() const { return f32_ ? f32_->simd() : f64_->simd(); }
+    size_t packed_bytes() const { return f32_ ? f32_->packed_bytes() : f64_->packed_bytes(); }
+    size_t workspace_bytes() const { return f32_ ? f32_->workspace_bytes() : f64_->workspace_bytes(); }
+
+private:
+    template <class T>
+    static std::shared_ptr<tconv::Plan<T>> make(const Problem& p, const py::array& w, const std::optional<py::array>& b,
+                                                const std::string& algorithm, int threads) {
+        auto wv = view<T>(w, "weight");
+        tconv::View<const T> bv = b ? view<T>(*b, "bias") : tconv::View<const T>{};
+        return std::make_shared<tconv::Plan<T>>(p, wv, bv, options(algorithm, threads));
+    }
+    template <class T>
+    static py::array run_t(const tconv::Plan<T>& plan, const py::array& x) {
+        const DT dt = common_dtype({{"input", &x}});
+        if ((dt == DT::f32) != (sizeof(T) == 4))
+            throw tconv::Error(std::string("input has dtype ") + (dt == DT::f32 ? "float32" : "float64") +
+                               " but the plan's weights are " + (sizeof(T) == 4 ? "float32" : "float64"));
+        auto dst = empty<T>(plan.problem().dst_shape());
+        auto xv = view<T>(x, "input");
+        auto dv = out_view(dst);
+        {
+            py::gil_scoped_release release;
+            plan.run(xv, dv);
+        }
+        return std::move(dst);
+    }
+    std::shared_ptr<tconv::Plan<float>> f32_;
+    std::shared_ptr<tconv::Plan<double>> f64_;
+};
+
 PYBIND11_MODULE(_tconv, m) {
     m.doc() = "tconv core: the transposed convolution, exactly as PyTorch and ONNX define it";
     py::register_exception<tconv::Error>(m, "Error", PyExc_ValueError);
@@ -206,10 +251,18 @@ PYBIND11_MODULE(_tconv, m) {
         tconv::onnx::Attributes a{auto_pad, dilations, group, kernel_shape, output_padding, output_shape, pads, strides};
         return tconv::onnx::problem(x, w, has_bias, a);
     });
+    py::class_<PyPlan>(m, "Plan")
+        .def(py::init<const Problem&, const py::array&, const std::optional<py::array>&, const std::string&, int>(),
+             py::arg("problem"), py::arg("weight"), py::arg("bias"), py::arg("algorithm") = "auto", py::arg("threads") = 0)
+        .def("run", &PyPlan::run, py::arg("input"))
+        .def_property_readonly("algorithm", &PyPlan::algorithm)
+        .def_property_readonly("simd", &PyPlan::simd)
+        .def_property_readonly("packed_bytes", &PyPlan::packed_bytes)
+        .def_property_readonly("workspace_bytes", &PyPlan::workspace_bytes);
     m.def("forward", &forward, py::arg("problem"), py::arg("input"), py::arg("weight"), py::arg("bias"),
-          py::arg("algorithm") = "auto");
+          py::arg("algorithm") = "auto", py::arg("threads") = 0);
     m.def("backward", &backward, py::arg("problem"), py::arg("grad_output"), py::arg("input"), py::arg("weight"),
-          py::arg("algorithm") = "auto");
+          py::arg("algorithm") = "auto", py::arg("threads") = 0);
     m.def("algorithms", [] {
         std::vector<std::pair<std::string, std::string>> r;
         for (const auto& a : tconv::algorithms()) r.emplace_back(a.name, a.summary);

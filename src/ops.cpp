@@ -2,6 +2,10 @@
 // convolution runs through its adjoint transposed problem with the directions exchanged.
 #include "tconv/ops.hpp"
 
+#include <memory>
+
+#include "tconv/plan.hpp"
+
 #include <algorithm>
 
 #include "algo/algo.hpp"
@@ -206,6 +210,73 @@ void conv_backward_weights(const Problem& p, View<const T> src, View<const T> di
         diff_bia.data[c] = acc;
     }
 }
+
+// Plan: the drivers that pack (rows, phase) prepare once; the others keep a copy of the weights and run
+// their one-call function.
+template <class T>
+struct Plan<T>::Impl {
+    Problem p;
+    Options opt;
+    std::string name;
+    std::unique_ptr<algo::Prepared<T>> prepared;
+    std::vector<T> wei, bia;
+    const algo::Algorithm* a = nullptr;
+};
+
+template <class T>
+Plan<T>::Plan(const Problem& p, View<const T> wei, View<const T> bia, const Options& opt) {
+    require_kind(p, Kind::transposed, "Plan");
+    check("wei", wei, p.wei_shape());
+    check_bias("bia", bia, p);
+    auto impl = std::make_shared<Impl>();
+    impl->p = p;
+    impl->opt = opt;
+    impl->opt.log = nullptr;
+    const Epilogue* epi = has_epilogue(opt) ? &opt.epilogue : nullptr;
+    Scope scope(opt, epi);
+    const algo::Algorithm& a = algo::find(p, Direction::forward, opt.algorithm, opt.log);
+    impl->a = &a;
+    impl->name = a.name;
+    if (a.template kernels<T>().prepare) {
+        impl->prepared = a.template kernels<T>().prepare(p, wei.data, bia.data, epi ? *epi : Epilogue{}, opt.simd);
+    } else {
+        impl->wei.assign(wei.data, wei.data + detail::prod(wei.shape));
+        if (bia.data) impl->bia.assign(bia.data, bia.data + p.oc);
+    }
+    impl_ = std::move(impl);
+}
+
+template <class T>
+void Plan<T>::run(View<const T> src, View<T> dst) const {
+    const Impl& m = *impl_;
+    check("src", src, m.p.src_shape());
+    check("dst", dst, m.p.dst_shape());
+    check_disjoint<T>("dst", dst, {{"src", src}});
+    const Epilogue* epi = has_epilogue(m.opt) ? &m.opt.epilogue : nullptr;
+    Scope scope(m.opt, epi);
+    if (m.prepared) {
+        m.prepared->run(src.data, dst.data);
+        return;
+    }
+    m.a->template kernels<T>().fwd(m.p, src.data, m.wei.data(), m.bia.empty() ? nullptr : m.bia.data(), dst.data);
+    if (epi && !m.a->fused_epilogue) apply_epilogue(*epi, dst.data, detail::prod(m.p.dst_shape()));
+}
+
+template <class T>
+const Problem& Plan<T>::problem() const { return impl_->p; }
+template <class T>
+const std::string& Plan<T>::algorithm() const { return impl_->name; }
+template <class T>
+std::string Plan<T>::simd() const { return impl_->prepared ? impl_->prepared->target() : std::string(); }
+template <class T>
+size_t Plan<T>::packed_bytes() const {
+    return impl_->prepared ? impl_->prepared->packed_bytes() : (impl_->wei.size() + impl_->bia.size()) * sizeof(T);
+}
+template <class T>
+size_t Plan<T>::workspace_bytes() const { return impl_->prepared ? impl_->prepared->workspace_bytes() : 0; }
+
+template class Plan<float>;
+template class Plan<double>;
 
 #define TCONV_INSTANTIATE(T)                                                                                       \
     template void conv_transpose<T>(const Problem&, View<const T>, View<const T>, View<const T>, View<T>,          \

@@ -10,6 +10,7 @@
 #include "tconv/npy.hpp"
 #include "tconv/onnx.hpp"
 #include "tconv/ops.hpp"
+#include "tconv/plan.hpp"
 #include "tconv/problem.hpp"
 #include "tconv/tensor.hpp"
 #include "tconv/translate.hpp"

@@ -11,7 +11,7 @@ from . import _tconv
 from ._tconv import Problem
 
 __all__ = ["conv_transpose", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "conv1d", "conv2d",
-           "conv3d", "conv_transpose_backward", "conv_backward", "algorithms", "explain_choice", "Problem", "onnx", "translate", "conventions"]
+           "conv3d", "Plan", "conv_transpose_backward", "conv_backward", "algorithms", "explain_choice", "Problem", "onnx", "translate", "conventions"]
 
 
 def _array(x, name):
@@ -104,13 +104,45 @@ def conv_transpose(input, weight, bias=None, stride=1, padding=0, output_padding
 
     weight: (C_in, C_out/groups, k...). padding: int, per-axis ints, or per-axis (begin, end) pairs.
     output_size: spatial sizes (or the full shape) as in PyTorch's ConvTranspose forward(output_size=...).
-    threads: accepted for API stability; the current engine is single-threaded.
+    threads: how many threads the engine uses (None: every core); the result does not depend on it.
     """
     _check_threads(threads)
     input, weight = _array(input, "input"), _array(weight, "weight")
     bias = None if bias is None else _array(bias, "bias")
     p = _problem(input, weight, bias, stride, padding, output_padding, groups, dilation, True, output_size)
-    return _tconv.forward(p, input, weight, bias, algorithm)
+    return _tconv.forward(p, input, weight, bias, algorithm, threads or 0)
+
+
+class Plan:
+    """A transposed convolution prepared once for an input shape (weights packed, kernels chosen), then run
+    many times: ``Plan(x.shape, weight, bias, stride=2, padding=1)(x)`` equals ``conv_transpose(x, weight,
+    bias, stride=2, padding=1)``. Arguments as conv_transpose; the plan keeps its own copy of the weights.
+    Calls may come from several Python threads at once (the GIL is released while it runs)."""
+
+    def __init__(self, input_shape, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1,
+                 *, output_size=None, algorithm="auto", threads=None):
+        _check_threads(threads)
+        weight = _array(weight, "weight")
+        bias = None if bias is None else _array(bias, "bias")
+        shape = tuple(int(n) for n in input_shape)
+        self.problem = _problem(np.empty(shape, weight.dtype), weight, bias, stride, padding, output_padding,
+                                groups, dilation, True, output_size)
+        self._plan = _tconv.Plan(self.problem, weight, bias, algorithm, threads or 0)
+        self.input_shape = shape
+
+    def __call__(self, input):
+        input = _array(input, "input")
+        if tuple(input.shape) != self.input_shape:
+            raise ValueError(f"input has shape {tuple(input.shape)} but the plan was made for {self.input_shape}")
+        return self._plan.run(input)
+
+    @property
+    def algorithm(self):
+        return self._plan.algorithm
+
+    @property
+    def simd(self):
+        return self._plan.simd
 
 
 def _ranked(rank, fn):
@@ -124,12 +156,13 @@ def _ranked(rank, fn):
     return wrapper
 
 
-def conv(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, algorithm="auto"):
+def conv(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, algorithm="auto", threads=None):
     """Regular convolution (torch.nn.functional.conv{1,2,3}d semantics); weight (C_out, C_in/groups, k...)."""
+    _check_threads(threads)
     input, weight = _array(input, "input"), _array(weight, "weight")
     bias = None if bias is None else _array(bias, "bias")
     p = _problem(input, weight, bias, stride, padding, 0, groups, dilation, False)
-    return _tconv.forward(p, input, weight, bias, algorithm)
+    return _tconv.forward(p, input, weight, bias, algorithm, threads or 0)
 
 
 conv_transpose1d, conv_transpose2d, conv_transpose3d = (_ranked(r, conv_transpose) for r in (1, 2, 3))
@@ -137,22 +170,25 @@ conv1d, conv2d, conv3d = (_ranked(r, conv) for r in (1, 2, 3))
 
 
 def conv_transpose_backward(grad_output, input, weight, stride=1, padding=0, output_padding=0, groups=1, dilation=1,
-                            *, output_size=None, algorithm="auto"):
+                            *, output_size=None, algorithm="auto", threads=None):
     """Gradients of conv_transpose: (grad_input, grad_weight, grad_bias)."""
+    _check_threads(threads)
     grad_output, input, weight = (_array(a, n) for a, n in ((grad_output, "grad_output"), (input, "input"),
                                                               (weight, "weight")))
     p = _problem(input, weight, None, stride, padding, output_padding, groups, dilation, True, output_size)
     p.bias = True  # grad_bias is always returned, as the sum of grad_output per channel
-    return _tconv.backward(p, grad_output, input, weight, algorithm)
+    return _tconv.backward(p, grad_output, input, weight, algorithm, threads or 0)
 
 
-def conv_backward(grad_output, input, weight, stride=1, padding=0, dilation=1, groups=1, *, algorithm="auto"):
+def conv_backward(grad_output, input, weight, stride=1, padding=0, dilation=1, groups=1, *, algorithm="auto",
+                  threads=None):
     """Gradients of conv: (grad_input, grad_weight, grad_bias)."""
+    _check_threads(threads)
     grad_output, input, weight = (_array(a, n) for a, n in ((grad_output, "grad_output"), (input, "input"),
                                                               (weight, "weight")))
     p = _problem(input, weight, None, stride, padding, 0, groups, dilation, False)
     p.bias = True
-    return _tconv.backward(p, grad_output, input, weight, algorithm)
+    return _tconv.backward(p, grad_output, input, weight, algorithm, threads or 0)
 
 
 def algorithms():

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <iosfwd>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -21,11 +22,25 @@ using BwdDataFn = void (*)(const Problem& p, const T* diff_dst, const T* wei, T*
 template <class T>
 using BwdWeiFn = void (*)(const Problem& p, const T* src, const T* diff_dst, T* diff_wei, T* diff_bia);
 
+// A forward pass prepared once (weights packed, kernels chosen), run many times; run is reentrant.
+template <class T>
+struct Prepared {
+    virtual ~Prepared() = default;
+    virtual void run(const T* src, T* dst) const = 0;
+    virtual size_t packed_bytes() const = 0;
+    virtual size_t workspace_bytes() const = 0;  // scratch per thread
+    virtual std::string target() const = 0;      // SIMD target of its kernels
+};
+template <class T>
+using PrepareFn = std::unique_ptr<Prepared<T>> (*)(const Problem& p, const T* wei, const T* bia, const Epilogue& epi,
+                                                   const std::string& simd);
+
 template <class T>
 struct Kernels {
     FwdFn<T> fwd = nullptr;
     BwdDataFn<T> bwd_data = nullptr;
     BwdWeiFn<T> bwd_wei = nullptr;
+    PrepareFn<T> prepare = nullptr;  // forward only; set by the drivers that pack
 };
 
 struct Algorithm {

@@ -54,6 +54,13 @@ class RowsPlan {
 public:
     RowsPlan(const Problem& p, const T* wei, const T* bia, const Epilogue& epi, const std::string& target);
     void run(const T* src, T* dst) const;
+    size_t packed_bytes() const { return (w_.size() + bias_.size()) * sizeof(T); }
+    size_t workspace_bytes() const {  // the row buffer (plane or rows) and the phase rows
+        const int64_t rows = plane_ ? icg_ * (nin_ + 1) : icg_ * max_nto_ + 1;
+        return static_cast<size_t>(rows * pitch_ + sx_ * ocg_ * (qseg_ + 2 * static_cast<int64_t>(k_.lanes))) * sizeof(T) +
+               static_cast<size_t>(3 * icg_ * max_nto_ * p_.k.back()) * sizeof(T*);
+    }
+    const std::string& target() const { return target_; }
 
 private:
     struct Scratch {
@@ -85,12 +92,14 @@ private:
     // the input row it reads (flat over the outer input axes; -1: outside the input).
     std::vector<int64_t> ycombo_, yofs_, rowin_;
     int64_t nin_ = 1;    // input rows per channel
+    int64_t max_nto_ = 1;
+    std::string target_;
     bool plane_ = false;  // every input row of a group fits the buffer
 };
 
 template <class T>
 RowsPlan<T>::RowsPlan(const Problem& p, const T* wei, const T* bia, const Epilogue& epi, const std::string& target)
-    : p_(p), epi_(epi), k_(kernels::row_kernels<T>(target)), rank_(p.rank()) {
+    : p_(p), epi_(epi), k_(kernels::row_kernels<T>(target)), rank_(p.rank()), target_(kernels::kernel_set(target).target) {
     const Dims o = p.o();
     const int L = rank_ - 1;
     icg_ = p.ic / p.g;
@@ -142,6 +151,7 @@ RowsPlan<T>::RowsPlan(const Problem& p, const T* wei, const T* bia, const Epilog
             koff = std::move(next);
         }
         combo_ntap_.push_back(static_cast<int64_t>(koff.size()));
+        max_nto_ = std::max<int64_t>(max_nto_, static_cast<int64_t>(koff.size()));
         combo_koff.push_back(std::move(koff));
     });
     if (L == 0) {  // no outer axes: one combination with the empty tap tuple
@@ -386,6 +396,23 @@ void forward(const Problem& p, const T* src, const T* wei, const T* bia, T* dst)
     plan.run(src, dst);
 }
 
+template <class T>
+struct PreparedRows : Prepared<T> {
+    RowsPlan<T> plan;
+    PreparedRows(const Problem& p, const T* wei, const T* bia, const Epilogue& epi, const std::string& simd)
+        : plan(p, wei, bia, epi, simd) {}
+    void run(const T* src, T* dst) const override { plan.run(src, dst); }
+    size_t packed_bytes() const override { return plan.packed_bytes(); }
+    size_t workspace_bytes() const override { return plan.workspace_bytes(); }
+    std::string target() const override { return plan.target(); }
+};
+
+template <class T>
+std::unique_ptr<Prepared<T>> prepare(const Problem& p, const T* wei, const T* bia, const Epilogue& epi,
+                                     const std::string& simd) {
+    return std::make_unique<PreparedRows<T>>(p, wei, bia, epi, simd);
+}
+
 }  // namespace
 
 Algorithm rows() {
@@ -397,6 +424,8 @@ Algorithm rows() {
     a.simd = true;
     a.f32.fwd = forward<float>;
     a.f64.fwd = forward<double>;
+    a.f32.prepare = prepare<float>;
+    a.f64.prepare = prepare<double>;
     return a;
 }
 

@@ -1,0 +1,158 @@
+// tconv::Plan: prepared once, run many times, from several threads at once; the same results as the
+// one-call function and the scatter reference; its own memory within the fast engine's budget.
+#include <algorithm>
+#include <fstream>
+#include <functional>
+#include <sstream>
+#include <thread>
+
+#include "test_util.hpp"
+
+namespace tconv::test {
+namespace {
+
+std::string error_of(const std::function<void()>& f) {
+    try {
+        f();
+    } catch (const Error& e) {
+        return e.what();
+    }
+    return "(no error)";
+}
+#define EXPECT_ERROR(stmt, text) EXPECT_NE(error_of([&] { stmt; }).find(text), std::string::npos) << error_of([&] { stmt; })
+
+int64_t elems(const Dims& d) {
+    int64_t n = 1;
+    for (auto x : d) n *= x;
+    return n;
+}
+
+// Layers reaching each path: rows (plane and row mode, stride-2 interleave), phase (GEMM; batch-inner
+// blocks), and with a bias.
+const char* kLayers[] = {"mb2_g4_ic4_oc4_i9x8_k4_s2_p1_bias", "mb3_ic5_oc3_i6x7_k4_s2_p1",
+                         "mb1_ic80_oc2_i30x40_k3_s2_p1_op1", "mb13_ic7_oc40_i3x4_k3_s2_p1_bias",
+                         "mb1_ic3_oc33_i11_k16_s8_p4", "mb2_ic6_oc5_i4x3x2_k2_s2_bias"};
+
+TEST(Plan, SameAsOneCallAndReference) {
+    for (const char* s : kLayers) {
+        const Problem p = Problem::parse(s);
+        const auto src = small_ints<float>(p.src_shape(), 1), wei = small_ints<float>(p.wei_shape(), 2);
+        const auto bia = small_ints<float>({p.oc}, 3);
+        const Tensor<float>* b = p.bias ? &bia : nullptr;
+        const auto ref = forward<float>(p, src, wei, b, "scatter");
+        Plan<float> plan(p, wei.view(), b ? b->view() : View<const float>{});
+        EXPECT_EQ(plan.algorithm(), choose_algorithm(p, Direction::forward)) << s;
+        EXPECT_FALSE(plan.simd().empty()) << s;
+        EXPECT_GT(plan.packed_bytes(), 0u) << s;
+        for (int rep = 0; rep < 2; ++rep) {  // runs again with the same packed weights
+            Tensor<float> dst(p.dst_shape(), 12345.f);
+            plan.run(src.view(), dst.view());
+            EXPECT_EQ(dst.data, ref.data) << s << " run " << rep;
+        }
+        EXPECT_EQ(forward<float>(p, src, wei, b, "auto").data, ref.data) << s;
+    }
+}
+
+TEST(Plan, KeepsItsOwnCopyOfTheWeights) {
+    for (const char* algo : {"auto", "col2im", "scatter"}) {  // packing drivers and the copying fallback
+        const Problem p = Problem::parse("mb2_ic3_oc5_i4x5_k3_s2_p1_bias");
+        auto src = small_ints<double>(p.src_shape(), 4), wei = small_ints<double>(p.wei_shape(), 5);
+        auto bia = small_ints<double>({p.oc}, 6);
+        const auto ref = forward<double>(p, src, wei, &bia, "scatter");
+        Options o;
+        o.algorithm = algo;
+        Plan<double> plan(p, wei.view(), bia.view(), o);
+        std::fill(wei.data.begin(), wei.data.end(), 0.0);
+        std::fill(bia.data.begin(), bia.data.end(), 0.0);
+        Tensor<double> dst(p.dst_shape());
+        plan.run(src.view(), dst.view());
+        EXPECT_EQ(dst.data, ref.data) << algo;
+    }
+}
+
+TEST(Plan, ReentrantFromSeveralThreads) {
+    for (const char* s : {"mb4_ic16_oc24_i12x12_k4_s2_p1_bias", "mb4_g8_ic8_oc8_i16x16_k4_s2_p1_bias"}) {
+        const Problem p = Problem::parse(s);
+        const auto wei = uniform<float>(p.wei_shape(), 7), bia = uniform<float>({p.oc}, 8);
+        Options o;
+        o.threads = 1;
+        const Plan<float> plan(p, wei.view(), bia.view(), o);
+        constexpr int kThreads = 4;
+        std::vector<Tensor<float>> src, want, got;
+        for (int t = 0; t < kThreads; ++t) {
+            src.push_back(uniform<float>(p.src_shape(), 100 + t));
+            want.push_back(forward<float>(p, src[t], wei, &bia, "auto", o));
+            got.emplace_back(p.dst_shape());
+        }
+        std::vector<std::thread> pool;
+        for (int t = 0; t < kThreads; ++t)
+            pool.emplace_back([&, t] {
+                for (int rep = 0; rep < 20; ++rep) plan.run(src[t].view(), got[t].view());
+            });
+        for (auto& th : pool) th.join();
+        for (int t = 0; t < kThreads; ++t) EXPECT_EQ(got[t].data, want[t].data) << s << " thread " << t;
+    }
+}
+
+TEST(Plan, ThreadCountAndEpilogue) {
+    const Problem p = Problem::parse("mb3_ic20_oc36_i9x10_k4_s2_p1_bias");
+    const auto src = uniform<float>(p.src_shape(), 9), wei = uniform<float>(p.wei_shape(), 10);
+    const auto bia = uniform<float>({p.oc}, 11);
+    Options o;
+    o.epilogue.kind = Epilogue::Kind::relu;
+    std::vector<float> first;
+    for (int threads : {1, 2, 3}) {
+        o.threads = threads;
+        Plan<float> plan(p, wei.view(), bia.view(), o);
+        Tensor<float> dst(p.dst_shape());
+        plan.run(src.view(), dst.view());
+        EXPECT_EQ(dst.data, forward<float>(p, src, wei, &bia, "auto", o).data) << threads;
+        EXPECT_GE(*std::min_element(dst.data.begin(), dst.data.end()), 0.f);
+        if (first.empty()) first = dst.data;
+        EXPECT_EQ(dst.data, first) << "results must not depend on the thread count (" << threads << ")";
+    }
+}
+
+TEST(Plan, Errors) {
+    const Problem p = Problem::parse("mb1_ic2_oc3_i4x4_k3_s2_bias");
+    Tensor<float> wei(p.wei_shape()), bia(Dims{p.oc}), src(p.src_shape()), dst(p.dst_shape());
+    EXPECT_ERROR((Plan<float>(p, src.view(), bia.view())), "wei has shape");
+    EXPECT_ERROR((Plan<float>(p, wei.view(), {})), "bia is missing");
+    EXPECT_ERROR((Plan<float>(p.adjoint(), wei.view(), bia.view())), "use tconv::conv");
+    Options o;
+    o.algorithm = "fft";
+    EXPECT_ERROR((Plan<float>(p, wei.view(), bia.view(), o)), "algorithm='fft' is unknown");
+    o.algorithm = "auto";
+    o.simd = "NEON9";
+    EXPECT_ERROR((Plan<float>(p, wei.view(), bia.view(), o)), "SIMD target 'NEON9' is not available");
+    Plan<float> plan(p, wei.view(), bia.view());
+    EXPECT_ERROR(plan.run(dst.view(), dst.view()), "src has shape");
+    EXPECT_ERROR(plan.run(src.view(), src.view()), "dst has shape");
+    EXPECT_ERROR(plan.run(src.view(), View<float>(src.data.data(), p.dst_shape())), "dst overlaps src");
+}
+
+// The fast engine's memory rule on the benchmark suite: what a run needs beyond the packed weights (scratch
+// on each of 2 threads) stays within max(1 MiB, 25% of the output tensor).
+TEST(Plan, ExtraMemoryWithinBudgetOnTheSuite) {
+    std::ifstream in(TCONV_TEST_DATA "/../bench/suite.txt");
+    ASSERT_TRUE(in) << "bench/suite.txt";
+    std::string line;
+    int n = 0;
+    while (std::getline(in, line)) {
+        if (line.empty() || line[0] == '#') continue;
+        std::istringstream ss(line);
+        std::string name, prob;
+        ss >> name >> prob;
+        const Problem p = Problem::parse(prob);
+        Tensor<float> wei(p.wei_shape());
+        const Plan<float> plan(p, wei.view(), {});
+        const double out_bytes = 4.0 * static_cast<double>(elems(p.dst_shape()));
+        const double budget = std::max(1024.0 * 1024.0, 0.25 * out_bytes);
+        EXPECT_LE(2.0 * static_cast<double>(plan.workspace_bytes()), budget) << name << " (" << plan.algorithm() << ")";
+        ++n;
+    }
+    EXPECT_EQ(n, 14);
+}
+
+}  // namespace
+}  // namespace tconv::test
