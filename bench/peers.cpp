@@ -1,6 +1,7 @@
-// Peer comparison in one run: tconv against oneDNN's deconvolution (its own blocked layouts, timed without
-// and with the reorders from and to plain NCHW) on the suite of bench/suite.txt, at 1 and 2 threads, plus
-// the machine's measured FMA ceiling and copy bandwidth. Every timed result is checked against tconv's
+// Peer comparison in one run: tconv (a prepared Plan, and the one-call function) against oneDNN's
+// deconvolution (its own blocked layouts, timed without and with the reorders from and to plain NCHW) and
+// XNNPACK's NHWC deconvolution, on the suite of bench/suite.txt, at 1 and 2 threads, plus the machine's
+// measured FMA ceiling and copy bandwidth. PyTorch is timed by bench/torch_peer.py through the Python package. Every timed result is checked against tconv's
 // reference-checked output first. Medians of alternating repetitions. Prints a Markdown table.
 //   build/bin/tconv_peers [--suite bench/suite.txt] [--threads 1,2] [--min-time 0.2] [--only NAME]
 #include <immintrin.h>
@@ -20,6 +21,10 @@
 
 #include "oneapi/dnnl/dnnl.hpp"
 #include "tconv/tconv.hpp"
+#ifdef TCONV_HAVE_XNNPACK
+#include <pthreadpool.h>
+#include <xnnpack.h>
+#endif
 
 namespace {
 
@@ -205,6 +210,70 @@ struct OneDnn {
     }
 };
 
+#ifdef TCONV_HAVE_XNNPACK
+// XNNPACK's 2-D deconvolution in its native NHWC layout (a 1-D case runs as height 1). Weights are
+// reordered to its (g, oc/g, kh, kw, ic/g) layout once, untimed; the input is transposed to NHWC once.
+struct Xnn {
+    xnn_operator_t op = nullptr;
+    pthreadpool_t pool = nullptr;
+    std::vector<float> in, out, wei, bias;
+    Dims od;
+    bool ok = false;
+
+    static bool supports(const Problem& p) {
+        if (p.rank() > 2) return false;
+        for (int a = 0; a < p.rank(); ++a)
+            if (p.pb[a] < 0 || p.pe[a] < 0 || p.op[a] >= p.s[a]) return false;
+        return true;
+    }
+    Xnn(const Problem& p, const std::vector<float>& src, const std::vector<float>& w, int threads) {
+        static const bool init = xnn_initialize(nullptr) == xnn_status_success;
+        if (!init || !supports(p)) return;
+        const bool one = p.rank() == 1;
+        auto ax = [&](const Dims& v, int a, int64_t dflt) { return one ? (a == 0 ? dflt : v[0]) : v[a]; };
+        const int64_t ih = ax(p.i, 0, 1), iw = ax(p.i, 1, 1), kh = ax(p.k, 0, 1), kw = ax(p.k, 1, 1);
+        const Dims o = p.o();
+        const int64_t oh = ax(o, 0, 1), ow = ax(o, 1, 1);
+        const int64_t icg = p.ic / p.g, ocg = p.oc / p.g, ksz = kh * kw;
+        in.resize(p.mb * ih * iw * p.ic);
+        for (int64_t n = 0; n < p.mb; ++n)
+            for (int64_t c = 0; c < p.ic; ++c)
+                for (int64_t x = 0; x < ih * iw; ++x) in[(n * ih * iw + x) * p.ic + c] = src[(n * p.ic + c) * ih * iw + x];
+        wei.resize(p.g * ocg * ksz * icg);
+        for (int64_t g = 0; g < p.g; ++g)
+            for (int64_t c = 0; c < icg; ++c)
+                for (int64_t oc = 0; oc < ocg; ++oc)
+                    for (int64_t k = 0; k < ksz; ++k)
+                        wei[((g * ocg + oc) * ksz + k) * icg + c] = w[((g * icg + c) * ocg + oc) * ksz + k];
+        bias.assign(p.oc, 0.f);
+        out.resize(p.mb * oh * ow * p.oc);
+        od = {p.mb, oh, ow, p.oc};
+        const uint32_t pt = one ? 0 : p.pb[0], pbm = one ? 0 : p.pe[0], pl = p.pb[p.rank() - 1], pr = p.pe[p.rank() - 1];
+        const uint32_t sh = one ? 1 : p.s[0], sw = p.s[p.rank() - 1], dh = one ? 1 : p.d[0], dw = p.d[p.rank() - 1];
+        if (xnn_create_deconvolution2d_nhwc_f32(pt, pr, pbm, pl, kh, kw, sh, sw, dh, dw, p.g, icg, ocg, p.ic, p.oc,
+                                                wei.data(), bias.data(), -INFINITY, INFINITY, 0, &op) != xnn_status_success)
+            return;
+        if (threads > 1) pool = pthreadpool_create(threads);
+        const uint32_t adj_h = one ? 0 : p.op[0], adj_w = p.op[p.rank() - 1];
+        ok = xnn_setup_deconvolution2d_nhwc_f32(op, p.mb, ih, iw, adj_h, adj_w, in.data(), out.data(), pool) ==
+             xnn_status_success;
+    }
+    ~Xnn() {
+        if (op) xnn_delete_operator(op);
+        if (pool) pthreadpool_destroy(pool);
+    }
+    void run() { xnn_run_operator(op, pool); }
+    std::vector<float> result_nchw() const {  // (n, h, w, c) -> (n, c, h, w)
+        std::vector<float> r(out.size());
+        const int64_t hw = od[1] * od[2];
+        for (int64_t n = 0; n < od[0]; ++n)
+            for (int64_t x = 0; x < hw; ++x)
+                for (int64_t c = 0; c < od[3]; ++c) r[(n * od[3] + c) * hw + x] = out[(n * hw + x) * od[3] + c];
+        return r;
+    }
+};
+#endif
+
 double max_rel_diff(const float* a, const float* b, size_t n) {
     double m = 0, scale = 1e-30;
     for (size_t j = 0; j < n; ++j) scale = std::max(scale, std::abs(double(b[j])));
@@ -234,46 +303,80 @@ int main(int argc, char** argv) {
         }
     }
     const auto cases = read_suite(suite, only);
+    const double ceil1 = fma_ceiling_avx512(1), ceil2 = fma_ceiling_avx512(2);
     std::printf("SIMD target: %s; FMA ceiling (f32): 1 thread %.1f GFLOP/s, 2 threads %.1f GFLOP/s; copy %.1f GB/s\n\n",
-                tconv::simd_targets().front().c_str(), fma_ceiling_avx512(1), fma_ceiling_avx512(2), copy_bandwidth());
+                tconv::simd_targets().front().c_str(), ceil1, ceil2, copy_bandwidth());
+#ifdef TCONV_HAVE_XNNPACK
+    const bool have_xnn = true;
+#else
+    const bool have_xnn = false;
+#endif
     for (int nt : threads) {
         omp_set_num_threads(nt);
+        const double ceil = nt == 1 ? ceil1 : ceil2;
         std::printf("### %d thread%s\n\n", nt, nt > 1 ? "s" : "");
-        std::printf("| case | GFLOP | tconv GFLOP/s | oneDNN GFLOP/s | oneDNN+reorders GFLOP/s | tconv / best oneDNN |\n");
-        std::printf("|---|---|---|---|---|---|\n");
+        std::printf("| case | GFLOP | tconv plan | tconv one-call | oneDNN | oneDNN+reorders | XNNPACK (NHWC) | "
+                    "plan / best peer | %% of ceiling | algorithm | packed MiB | scratch KiB/thread |\n");
+        std::printf("|---|---|---|---|---|---|---|---|---|---|---|---|\n");
         for (const auto& c : cases) {
             const Problem& p = c.p;
             std::mt19937 rng(1);
             std::uniform_real_distribution<float> u(-1, 1);
-            std::vector<float> src(p.src_elems()), wei(p.wei_elems()), dst(p.dst_elems()), ref(p.dst_elems());
+            std::vector<float> src(p.src_elems()), wei(p.wei_elems()), dst(p.dst_elems()), dst2(p.dst_elems()),
+                ref(p.dst_elems());
             for (auto& v : src) v = u(rng);
             for (auto& v : wei) v = u(rng);
             tconv::Options opt;
             opt.threads = nt;
             tconv::View<const float> nob;
-            auto run_tconv = [&] {
+            const tconv::Plan<float> plan(p, {wei.data(), p.wei_shape()}, nob, opt);
+            auto run_plan = [&] { plan.run({src.data(), p.src_shape()}, {dst.data(), p.dst_shape()}); };
+            auto run_call = [&] {
                 tconv::conv_transpose<float>(p, {src.data(), p.src_shape()}, {wei.data(), p.wei_shape()}, nob,
-                                             {dst.data(), p.dst_shape()}, opt);
+                                             {dst2.data(), p.dst_shape()}, opt);
             };
             // Reference for the checks: col2im (itself conformance-tested against scatter).
             tconv::Options ro;
             ro.algorithm = "col2im";
             tconv::conv_transpose<float>(p, {src.data(), p.src_shape()}, {wei.data(), p.wei_shape()}, nob,
                                          {ref.data(), p.dst_shape()}, ro);
-            run_tconv();
-            const double e1 = max_rel_diff(dst.data(), ref.data(), ref.size());
+            run_plan();
+            run_call();
             OneDnn dn(p, src, wei);
             dn.run();
-            const double e2 = max_rel_diff(dn.result(), ref.data(), ref.size());
-            if (e1 > 1e-4 || e2 > 1e-4) {
-                std::printf("| %s | CHECK FAILED: tconv %.2e, oneDNN %.2e |\n", c.name.c_str(), e1, e2);
-                continue;
+            std::vector<std::pair<const char*, double>> errs = {{"tconv plan", max_rel_diff(dst.data(), ref.data(), ref.size())},
+                                                                {"tconv one-call", max_rel_diff(dst2.data(), ref.data(), ref.size())},
+                                                                {"oneDNN", max_rel_diff(dn.result(), ref.data(), ref.size())}};
+            std::vector<std::function<void()>> fns = {run_plan, run_call, [&] { dn.run(); }, [&] { dn.run_with_reorders(); }};
+#ifdef TCONV_HAVE_XNNPACK
+            Xnn xn(p, src, wei, nt);
+            if (xn.ok) {
+                xn.run();
+                const auto r = xn.result_nchw();
+                errs.push_back({"XNNPACK", max_rel_diff(r.data(), ref.data(), ref.size())});
+                fns.push_back([&] { xn.run(); });
             }
-            const auto t = time_alternating({run_tconv, [&] { dn.run(); }, [&] { dn.run_with_reorders(); }}, min_time);
+            const bool xok = xn.ok;
+#else
+            const bool xok = false;
+#endif
+            bool bad = false;
+            for (const auto& [who, e] : errs)
+                if (e > 1e-4) {
+                    std::printf("| %s | CHECK FAILED: %s differs from the reference by %.2e |\n", c.name.c_str(), who, e);
+                    bad = true;
+                }
+            if (bad) continue;
+            const auto t = time_alternating(fns, min_time);
             const double g = gflop(p);
-            const double best = std::min(t[1], t[2]);
-            std::printf("| %s | %.3f | %.1f | %.1f | %.1f | %.2f |\n", c.name.c_str(), g, g / t[0], g / t[1], g / t[2],
-                        best / t[0]);
+            double best = std::min(t[2], t[3]);
+            if (xok) best = std::min(best, t[4]);
+            char xs[32] = "n/a";
+            if (xok) std::snprintf(xs, sizeof xs, "%.1f", g / t[4]);
+            else if (have_xnn) std::snprintf(xs, sizeof xs, "n/a (3-D)");
+            std::printf("| %s | %.3f | %.1f | %.1f | %.1f | %.1f | %s | %.2f | %.0f%% | %s | %.2f | %.0f |\n", c.name.c_str(), g,
+                        g / t[0], g / t[1], g / t[2], g / t[3], xs, best / t[0], 100.0 * g / t[0] / ceil,
+                        plan.algorithm().c_str(), plan.packed_bytes() / 1048576.0, plan.workspace_bytes() / 1024.0);
             std::fflush(stdout);
         }
         std::printf("\n");
