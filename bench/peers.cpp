@@ -17,6 +17,7 @@
 #include <random>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "oneapi/dnnl/dnnl.hpp"
@@ -49,8 +50,11 @@ std::vector<double> time_alternating(const std::vector<std::function<void()>>& f
     std::vector<std::vector<double>> t(fs.size());
     double total = 0;
     int reps = 0;
-    while ((total < min_time * static_cast<double>(fs.size()) || reps < 5) && reps < 1000) {
+    while ((total < min_time * static_cast<double>(fs.size()) || reps < 5) && reps < 300) {
         for (size_t j = 0; j < fs.size(); ++j) {
+            // A pause first: the previous contender's worker threads (XNNPACK's pthreadpool, OpenMP) spin
+            // for a while after a run and would take a core from this one.
+            std::this_thread::sleep_for(std::chrono::milliseconds(3));
             const double s = seconds(fs[j]);
             t[j].push_back(s);
             total += s;
