@@ -4,14 +4,15 @@
 //   build/bin/tconv_bench [--suite bench/suite.txt] [Google Benchmark flags, e.g. --benchmark_filter=dcgan]
 #include <benchmark/benchmark.h>
 
-#include <fstream>
+#include <cstdio>
+#include <exception>
 #include <memory>
 #include <random>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "tconv/tconv.hpp"
+#include "bench/suite.hpp"
 
 namespace {
 
@@ -29,10 +30,8 @@ void run_plan(benchmark::State& state, const tconv::Problem& p, int threads) {
         benchmark::DoNotOptimize(dst.data());
         benchmark::ClobberMemory();
     }
-    double flop = 2.0 * p.mb * (p.ic / p.g) * p.oc;
-    for (auto x : p.i) flop *= x;
-    for (auto x : p.k) flop *= x;
-    state.counters["GFLOP/s"] = benchmark::Counter(flop * state.iterations() / 1e9, benchmark::Counter::kIsRate);
+    state.counters["GFLOP/s"] =
+        benchmark::Counter(tconv::bench::gflop(p) * static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
     state.SetLabel(plan.algorithm() + " " + plan.simd());
 }
 
@@ -45,18 +44,15 @@ int main(int argc, char** argv) {
         if (std::string(argv[j]) == "--suite" && j + 1 < argc) suite = argv[++j];
         else rest.push_back(argv[j]);
     }
-    std::ifstream in(suite);
-    if (!in) {
-        std::fprintf(stderr, "cannot open %s (run from the repository root or pass --suite)\n", suite.c_str());
+    std::vector<tconv::bench::Case> cases;
+    try {
+        cases = tconv::bench::read_suite(suite);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "%s\n", e.what());
         return 2;
     }
-    std::string line;
-    while (std::getline(in, line)) {
-        if (line.empty() || line[0] == '#') continue;
-        std::istringstream ss(line);
-        std::string name, prob;
-        ss >> name >> prob;
-        const tconv::Problem p = tconv::Problem::parse(prob);
+    for (const auto& c : cases) {
+        const tconv::Problem p = c.p;
         for (int threads : {1, 2})
             benchmark::RegisterBenchmark((p.str() + "/threads:" + std::to_string(threads)).c_str(),
                                          [p, threads](benchmark::State& s) { run_plan(s, p, threads); })

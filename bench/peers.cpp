@@ -22,6 +22,7 @@
 
 #include "oneapi/dnnl/dnnl.hpp"
 #include "tconv/tconv.hpp"
+#include "bench/suite.hpp"
 #ifdef TCONV_HAVE_XNNPACK
 #include <pthreadpool.h>
 #include <xnnpack.h>
@@ -101,33 +102,7 @@ double copy_bandwidth() {
     return 2.0 * n / median(t) / 1e9;  // bytes read + written
 }
 
-struct Case {
-    std::string name;
-    Problem p;
-};
-
-std::vector<Case> read_suite(const std::string& path, const std::string& only) {
-    std::ifstream in(path);
-    if (!in) throw std::runtime_error("cannot open " + path);
-    std::vector<Case> r;
-    std::string line;
-    while (std::getline(in, line)) {
-        if (line.empty() || line[0] == '#') continue;
-        std::istringstream ss(line);
-        std::string name, prob;
-        ss >> name >> prob;
-        if (!only.empty() && name != only) continue;
-        r.push_back({name, Problem::parse(prob)});
-    }
-    return r;
-}
-
-double gflop(const Problem& p) {
-    double f = 2.0 * p.mb * (p.ic / p.g) * p.oc;
-    for (auto x : p.i) f *= x;
-    for (auto x : p.k) f *= x;
-    return f / 1e9;
-}
+using tconv::bench::gflop;
 
 dnnl::memory::dims dd(const Dims& v) { return dnnl::memory::dims(v.begin(), v.end()); }
 
@@ -306,7 +281,7 @@ int main(int argc, char** argv) {
             return 2;
         }
     }
-    const auto cases = read_suite(suite, only);
+    const auto cases = tconv::bench::read_suite(suite, only);
     const double ceil1 = fma_ceiling_avx512(1), ceil2 = fma_ceiling_avx512(2);
     std::printf("SIMD target: %s; FMA ceiling (f32): 1 thread %.1f GFLOP/s, 2 threads %.1f GFLOP/s; copy %.1f GB/s\n\n",
                 tconv::simd_targets().front().c_str(), ceil1, ceil2, copy_bandwidth());

@@ -8,17 +8,6 @@
 namespace tconv::test {
 namespace {
 
-std::string error_of(const std::function<void()>& f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    return "no error";
-}
-
-#define EXPECT_ERROR(stmt, text) EXPECT_NE(error_of([&] { stmt; }).find(text), std::string::npos) << error_of([&] { stmt; })
-
 TEST(Problem, OutputSizeFormula) {
     // o = (i-1)*s - 2p + d*(k-1) + op + 1, PyTorch's documented formula.
     EXPECT_EQ(pytorch_problem(1, 1, 1, {4}, {3}, {2}, {1}, {1}).o(), Dims{8});

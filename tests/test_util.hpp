@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <functional>
 #include <random>
 #include <string>
 #include <vector>
@@ -11,6 +12,18 @@
 #include "tconv/tconv.hpp"
 
 namespace tconv::test {
+
+// The message of the tconv::Error that f throws, or "(no error)".
+inline std::string error_of(const std::function<void()>& f) {
+    try {
+        f();
+    } catch (const Error& e) {
+        return e.what();
+    }
+    return "(no error)";
+}
+#define EXPECT_ERROR(stmt, text) \
+    EXPECT_NE(::tconv::test::error_of([&] { stmt; }).find(text), std::string::npos) << ::tconv::test::error_of([&] { stmt; })
 
 // Small integers in [-range, range]: float32 sums of such products stay exact for the test sizes.
 template <class T>

@@ -124,7 +124,10 @@ class Plan:
         _check_threads(threads)
         weight = _array(weight, "weight")
         bias = None if bias is None else _array(bias, "bias")
-        shape = tuple(int(n) for n in input_shape)
+        shape = tuple(input_shape)
+        if not all(isinstance(n, numbers.Integral) and n > 0 for n in shape):
+            raise ValueError(f"input_shape={shape!r} must be positive ints (N, C_in, spatial...)")
+        shape = tuple(int(n) for n in shape)
         self.problem = _problem(np.empty(shape, weight.dtype), weight, bias, stride, padding, output_padding,
                                 groups, dilation, True, output_size)
         self._plan = _tconv.Plan(self.problem, weight, bias, algorithm, threads or 0)

@@ -35,6 +35,23 @@ template <class T>
 using PrepareFn = std::unique_ptr<Prepared<T>> (*)(const Problem& p, const T* wei, const T* bia, const Epilogue& epi,
                                                    const std::string& simd);
 
+// The PrepareFn of a driver whose plan class P is built from (p, wei, bia, epi, simd) and offers run,
+// packed_bytes, workspace_bytes and target.
+template <class T, class P>
+std::unique_ptr<Prepared<T>> prepare_plan(const Problem& p, const T* wei, const T* bia, const Epilogue& epi,
+                                          const std::string& simd) {
+    struct Held : Prepared<T> {
+        P plan;
+        Held(const Problem& p, const T* wei, const T* bia, const Epilogue& epi, const std::string& simd)
+            : plan(p, wei, bia, epi, simd) {}
+        void run(const T* src, T* dst) const override { plan.run(src, dst); }
+        size_t packed_bytes() const override { return plan.packed_bytes(); }
+        size_t workspace_bytes() const override { return plan.workspace_bytes(); }
+        std::string target() const override { return plan.target(); }
+    };
+    return std::make_unique<Held>(p, wei, bia, epi, simd);
+}
+
 template <class T>
 struct Kernels {
     FwdFn<T> fwd = nullptr;

@@ -396,23 +396,6 @@ void forward(const Problem& p, const T* src, const T* wei, const T* bia, T* dst)
     plan.run(src, dst);
 }
 
-template <class T>
-struct PreparedRows : Prepared<T> {
-    RowsPlan<T> plan;
-    PreparedRows(const Problem& p, const T* wei, const T* bia, const Epilogue& epi, const std::string& simd)
-        : plan(p, wei, bia, epi, simd) {}
-    void run(const T* src, T* dst) const override { plan.run(src, dst); }
-    size_t packed_bytes() const override { return plan.packed_bytes(); }
-    size_t workspace_bytes() const override { return plan.workspace_bytes(); }
-    std::string target() const override { return plan.target(); }
-};
-
-template <class T>
-std::unique_ptr<Prepared<T>> prepare(const Problem& p, const T* wei, const T* bia, const Epilogue& epi,
-                                     const std::string& simd) {
-    return std::make_unique<PreparedRows<T>>(p, wei, bia, epi, simd);
-}
-
 }  // namespace
 
 Algorithm rows() {
@@ -424,8 +407,8 @@ Algorithm rows() {
     a.simd = true;
     a.f32.fwd = forward<float>;
     a.f64.fwd = forward<double>;
-    a.f32.prepare = prepare<float>;
-    a.f64.prepare = prepare<double>;
+    a.f32.prepare = prepare_plan<float, RowsPlan<float>>;
+    a.f64.prepare = prepare_plan<double, RowsPlan<double>>;
     return a;
 }
 

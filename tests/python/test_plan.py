@@ -76,6 +76,8 @@ def test_threads_for_gradients_and_conv():
 
 @pytest.mark.parametrize("make,msg", [
     (lambda: tconv.Plan((1, 2, 3, 3), np.ones((2, 1, 3, 3)), threads=0), "threads=0"),
+    (lambda: tconv.Plan((1, 2, -3, 3), np.ones((2, 1, 3, 3))), "input_shape=(1, 2, -3, 3) must be positive ints"),
+    (lambda: tconv.Plan((1, 2, 3.5, 3), np.ones((2, 1, 3, 3))), "input_shape=(1, 2, 3.5, 3) must be positive ints"),
     (lambda: tconv.Plan((1, 2, 3, 3), np.ones((2, 1, 3, 3)), algorithm="fft"), "algorithm='fft' is unknown"),
     (lambda: tconv.Plan((1, 3, 3, 3), np.ones((2, 1, 3, 3))), "weight"),
     (lambda: tconv.Plan((1, 2, 3, 3), np.ones((2, 1, 3, 3)))(np.ones((1, 2, 4, 3))), "but the plan was made for"),
