@@ -294,9 +294,9 @@ int main(int argc, char** argv) {
         omp_set_num_threads(nt);
         const double ceil = nt == 1 ? ceil1 : ceil2;
         std::printf("### %d thread%s\n\n", nt, nt > 1 ? "s" : "");
-        std::printf("| case | GFLOP | tconv plan | tconv one-call | oneDNN | oneDNN+reorders | XNNPACK (NHWC) | "
-                    "plan / best peer | %% of ceiling | algorithm | packed MiB | scratch KiB/thread |\n");
-        std::printf("|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+        std::printf("| case | GFLOP | tconv plan | tconv one-call | tconv plan NHWC | oneDNN | oneDNN+reorders | XNNPACK (NHWC) | "
+                    "plan / best peer | NHWC plan / best peer | %% of ceiling | algorithm (NHWC) | packed MiB | scratch KiB/thread |\n");
+        std::printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
         for (const auto& c : cases) {
             const Problem& p = c.p;
             std::mt19937 rng(1);
@@ -310,6 +310,15 @@ int main(int argc, char** argv) {
             tconv::View<const float> nob;
             const tconv::Plan<float> plan(p, {wei.data(), p.wei_shape()}, nob, opt);
             auto run_plan = [&] { plan.run({src.data(), p.src_shape()}, {dst.data(), p.dst_shape()}); };
+            // The same plan for channels-last data (tconv::Options::layout), XNNPACK's layout.
+            tconv::Options lopt = opt;
+            lopt.layout = tconv::Layout::channels_last;
+            const tconv::Plan<float> lplan(p, {wei.data(), p.wei_shape()}, nob, lopt);
+            const Dims ls = tconv::data_shape(p.src_shape(), lopt.layout), ld = tconv::data_shape(p.dst_shape(), lopt.layout);
+            std::vector<float> lsrc(src.size()), ldst(dst.size()), ldst_first(dst.size());
+            tconv::convert_layout<float>({src.data(), p.src_shape()}, tconv::Layout::channels_first, {lsrc.data(), ls},
+                                         lopt.layout);
+            auto run_lplan = [&] { lplan.run({lsrc.data(), ls}, {ldst.data(), ld}); };
             auto run_call = [&] {
                 tconv::conv_transpose<float>(p, {src.data(), p.src_shape()}, {wei.data(), p.wei_shape()}, nob,
                                              {dst2.data(), p.dst_shape()}, opt);
@@ -321,12 +330,17 @@ int main(int argc, char** argv) {
                                          {ref.data(), p.dst_shape()}, ro);
             run_plan();
             run_call();
+            run_lplan();
+            tconv::convert_layout<float>({ldst.data(), ld}, lopt.layout, {ldst_first.data(), p.dst_shape()},
+                                         tconv::Layout::channels_first);
             OneDnn dn(p, src, wei);
             dn.run();
             std::vector<std::pair<const char*, double>> errs = {{"tconv plan", max_rel_diff(dst.data(), ref.data(), ref.size())},
                                                                 {"tconv one-call", max_rel_diff(dst2.data(), ref.data(), ref.size())},
+                                                                {"tconv plan NHWC", max_rel_diff(ldst_first.data(), ref.data(), ref.size())},
                                                                 {"oneDNN", max_rel_diff(dn.result(), ref.data(), ref.size())}};
-            std::vector<std::function<void()>> fns = {run_plan, run_call, [&] { dn.run(); }, [&] { dn.run_with_reorders(); }};
+            std::vector<std::function<void()>> fns = {run_plan, run_call, [&] { dn.run(); }, [&] { dn.run_with_reorders(); },
+                                                      run_lplan};
 #ifdef TCONV_HAVE_XNNPACK
             Xnn xn(p, src, wei, nt);
             if (xn.ok) {
@@ -349,13 +363,14 @@ int main(int argc, char** argv) {
             const auto t = time_alternating(fns, min_time);
             const double g = gflop(p);
             double best = std::min(t[2], t[3]);
-            if (xok) best = std::min(best, t[4]);
+            if (xok) best = std::min(best, t[5]);
             char xs[32] = "n/a";
-            if (xok) std::snprintf(xs, sizeof xs, "%.1f", g / t[4]);
+            if (xok) std::snprintf(xs, sizeof xs, "%.1f", g / t[5]);
             else if (have_xnn) std::snprintf(xs, sizeof xs, "n/a (3-D)");
-            std::printf("| %s | %.3f | %.1f | %.1f | %.1f | %.1f | %s | %.2f | %.0f%% | %s | %.2f | %.0f |\n", c.name.c_str(), g,
-                        g / t[0], g / t[1], g / t[2], g / t[3], xs, best / t[0], 100.0 * g / t[0] / ceil,
-                        plan.algorithm().c_str(), plan.packed_bytes() / 1048576.0, plan.workspace_bytes() / 1024.0);
+            std::printf("| %s | %.3f | %.1f | %.1f | %.1f | %.1f | %.1f | %s | %.2f | %.2f | %.0f%% | %s (%s) | %.2f | %.0f |\n",
+                        c.name.c_str(), g, g / t[0], g / t[1], g / t[4], g / t[2], g / t[3], xs, best / t[0], best / t[4],
+                        100.0 * g / std::min(t[0], t[4]) / ceil, plan.algorithm().c_str(), lplan.algorithm().c_str(),
+                        plan.packed_bytes() / 1048576.0, plan.workspace_bytes() / 1024.0);
             std::fflush(stdout);
         }
         std::printf("\n");

@@ -35,9 +35,79 @@ template void apply_epilogue<float>(const Epilogue&, float*, int64_t);
 template void apply_epilogue<double>(const Epilogue&, double*, int64_t);
 
 
+Dims data_shape(const Dims& nc_shape, Layout layout) {
+    if (layout == Layout::channels_first || nc_shape.size() < 3) return nc_shape;
+    Dims r(nc_shape.begin(), nc_shape.end());
+    std::rotate(r.begin() + 1, r.begin() + 2, r.end());
+    return r;
+}
+
 namespace {
 
 using detail::cat;
+
+// Moves the channel axis of a (mb, c, sp) tensor last, (mb, sp, c), or back. Tiles of 32 x 32 keep both
+// sides' accesses within cache lines; threads take whole tiles.
+template <class T>
+void move_channels(const T* in, T* out, int64_t mb, int64_t c, int64_t sp, bool to_last) {
+    constexpr int64_t B = 32;
+    const int64_t rows = to_last ? c : sp, cols = to_last ? sp : c;  // in is (mb, rows, cols)
+    const int64_t rb = (rows + B - 1) / B, cb = (cols + B - 1) / B;
+    parallel::parallel_for(mb * rb * cb, [&](int64_t b, int64_t e, int) {
+        for (int64_t task = b; task < e; ++task) {
+            const int64_t n = task / (rb * cb), r0 = task / cb % rb * B, c0 = task % cb * B;
+            const T* src = in + n * rows * cols;
+            T* dst = out + n * rows * cols;
+            const int64_t r1 = std::min(rows, r0 + B), c1 = std::min(cols, c0 + B);
+            for (int64_t r = r0; r < r1; ++r)
+                for (int64_t x = c0; x < c1; ++x) dst[x * rows + r] = src[r * cols + x];
+        }
+    });
+}
+
+}  // namespace
+
+template <class T>
+void convert_layout(View<const T> in, Layout from, View<T> out, Layout to) {
+    if (in.data == nullptr || out.data == nullptr) throw Error("convert_layout: in and out must both be given");
+    if (in.shape.size() < 3)
+        throw Error(cat("convert_layout: in has shape (", dims_str(in.shape, ','), "); a data tensor has at least 3 axes (mb, c, spatial...)"));
+    Dims nc = in.shape;
+    if (from == Layout::channels_last) std::rotate(nc.begin() + 1, nc.end() - 1, nc.end());
+    const Dims want = data_shape(nc, to);
+    if (out.shape != want)
+        throw Error(cat("convert_layout: out has shape (", dims_str(out.shape, ','), ") but in (", dims_str(in.shape, ','),
+                        ") converted needs (", dims_str(want, ','), ")"));
+    const int64_t n = shape_elems(nc, "in");
+    const auto* ib = reinterpret_cast<const char*>(in.data);
+    const auto* ob = reinterpret_cast<const char*>(out.data);
+    if (ib < ob + n * sizeof(T) && ob < ib + n * sizeof(T)) throw Error("convert_layout: out overlaps in");
+    if (from == to) {
+        std::copy(in.data, in.data + n, out.data);
+        return;
+    }
+    const int64_t sp = n == 0 ? 0 : n / (nc[0] * nc[1]);
+    move_channels(in.data, out.data, nc[0], nc[1], sp, to == Layout::channels_last);
+}
+template void convert_layout<float>(View<const float>, Layout, View<float>, Layout);
+template void convert_layout<double>(View<const double>, Layout, View<double>, Layout);
+
+namespace {
+
+// A (mb, c, spatial...) tensor held channels-first for an algorithm that needs it.
+template <class T>
+struct FirstCopy {
+    std::vector<T> data;
+    int64_t mb, c, sp;
+    FirstCopy(const Dims& nc_shape) : mb(nc_shape[0]), c(nc_shape[1]) {
+        sp = detail::prod(nc_shape) / std::max<int64_t>(1, mb * c);
+        data.resize(static_cast<size_t>(detail::prod(nc_shape)));
+    }
+    FirstCopy(const Dims& nc_shape, const T* last) : FirstCopy(nc_shape) {
+        move_channels(last, data.data(), mb, c, sp, false);
+    }
+    void store(T* last) const { move_channels(data.data(), last, mb, c, sp, true); }
+};
 
 template <class T>
 void check(const char* name, const View<T>& v, const Dims& expected) {
@@ -83,7 +153,7 @@ public:
     Scope(const Options& opt, const Epilogue* epi) : threads_(opt.threads) {
         if (opt.threads < 0) throw Error(cat("threads=", opt.threads, " must be 0 (every core) or positive"));
         saved_ = algo::call_context();
-        algo::call_context() = {opt.simd, epi};
+        algo::call_context() = {opt.simd, epi, Layout::channels_first};
     }
     ~Scope() { algo::call_context() = saved_; }
 
@@ -94,26 +164,61 @@ private:
 
 bool has_epilogue(const Options& opt) { return opt.epilogue.kind != Epilogue::Kind::none; }
 
+bool last(const Options& opt) { return opt.layout == Layout::channels_last; }
+
+// The drivers run on the transposed problem t. Channels-last data goes straight to a driver that handles
+// it (Algorithm::channels_last, forward); otherwise it is copied channels-first around the call.
 template <class T>
 void run_forward(const Problem& t, const T* src, const T* wei, const T* bia, T* dst, const Options& opt,
                  bool epilogue = false) {
     const Epilogue* epi = epilogue && has_epilogue(opt) ? &opt.epilogue : nullptr;
     Scope scope(opt, epi);
     const algo::Algorithm& a = algo::find(t, Direction::forward, opt.algorithm, opt.log);
+    if (last(opt) && !a.channels_last) {
+        const FirstCopy<T> s(t.src_shape(), src);
+        FirstCopy<T> d(t.dst_shape());
+        a.template kernels<T>().fwd(t, s.data.data(), wei, bia, d.data.data());
+        if (epi && !a.fused_epilogue) apply_epilogue(*epi, d.data.data(), detail::prod(t.dst_shape()));
+        d.store(dst);
+        return;
+    }
+    algo::call_context().layout = opt.layout;
     a.template kernels<T>().fwd(t, src, wei, bia, dst);
     if (epi && !a.fused_epilogue) apply_epilogue(*epi, dst, detail::prod(t.dst_shape()));
 }
 template <class T>
 void run_backward_data(const Problem& t, const T* diff_dst, const T* wei, T* diff_src, const Options& opt) {
     Scope scope(opt, nullptr);
-    algo::find(t, Direction::backward_data, opt.algorithm, opt.log).template kernels<T>().bwd_data(t, diff_dst, wei, diff_src);
+    const algo::Algorithm& a = algo::find(t, Direction::backward_data, opt.algorithm, opt.log);
+    if (last(opt)) {
+        const FirstCopy<T> dd(t.dst_shape(), diff_dst);
+        FirstCopy<T> ds(t.src_shape());
+        a.template kernels<T>().bwd_data(t, dd.data.data(), wei, ds.data.data());
+        ds.store(diff_src);
+        return;
+    }
+    a.template kernels<T>().bwd_data(t, diff_dst, wei, diff_src);
 }
 template <class T>
 void run_backward_weights(const Problem& t, const T* src, const T* diff_dst, T* diff_wei, T* diff_bia, const Options& opt) {
     Scope scope(opt, nullptr);
-    algo::find(t, Direction::backward_weights, opt.algorithm, opt.log)
-        .template kernels<T>()
-        .bwd_wei(t, src, diff_dst, diff_wei, diff_bia);
+    const algo::Algorithm& a = algo::find(t, Direction::backward_weights, opt.algorithm, opt.log);
+    if (last(opt)) {
+        const FirstCopy<T> s(t.src_shape(), src), dd(t.dst_shape(), diff_dst);
+        a.template kernels<T>().bwd_wei(t, s.data.data(), dd.data.data(), diff_wei, diff_bia);
+        return;
+    }
+    a.template kernels<T>().bwd_wei(t, src, diff_dst, diff_wei, diff_bia);
+}
+
+// dst (mb, c, sp) or (mb, sp, c) += bias (c).
+template <class T>
+void add_bias(T* dst, const T* bia, const Problem& p, Layout layout) {
+    const int64_t sp = detail::prod(p.dst_shape()) / (p.mb * p.oc);
+    for (int64_t n = 0; n < p.mb; ++n)
+        for (int64_t c = 0; c < p.oc; ++c)
+            for (int64_t x = 0; x < sp; ++x)
+                dst[layout == Layout::channels_last ? (n * sp + x) * p.oc + c : (n * p.oc + c) * sp + x] += bia[c];
 }
 
 }  // namespace
@@ -122,10 +227,10 @@ template <class T>
 void conv_transpose(const Problem& p, View<const T> src, View<const T> wei, View<const T> bia, View<T> dst,
                     const Options& opt) {
     require_kind(p, Kind::transposed, "conv_transpose");
-    check("src", src, p.src_shape());
+    check("src", src, data_shape(p.src_shape(), opt.layout));
     check("wei", wei, p.wei_shape());
     check_bias("bia", bia, p);
-    check("dst", dst, p.dst_shape());
+    check("dst", dst, data_shape(p.dst_shape(), opt.layout));
     check_disjoint<T>("dst", dst, {{"src", src}, {"wei", wei}, {"bia", bia}});
     run_forward(p, src.data, wei.data, bia.data, dst.data, opt, true);
 }
@@ -134,9 +239,9 @@ template <class T>
 void conv_transpose_backward_data(const Problem& p, View<const T> diff_dst, View<const T> wei, View<T> diff_src,
                                   const Options& opt) {
     require_kind(p, Kind::transposed, "conv_transpose_backward_data");
-    check("diff_dst", diff_dst, p.dst_shape());
+    check("diff_dst", diff_dst, data_shape(p.dst_shape(), opt.layout));
     check("wei", wei, p.wei_shape());
-    check("diff_src", diff_src, p.src_shape());
+    check("diff_src", diff_src, data_shape(p.src_shape(), opt.layout));
     check_disjoint<T>("diff_src", diff_src, {{"diff_dst", diff_dst}, {"wei", wei}});
     run_backward_data(p, diff_dst.data, wei.data, diff_src.data, opt);
 }
@@ -145,8 +250,8 @@ template <class T>
 void conv_transpose_backward_weights(const Problem& p, View<const T> src, View<const T> diff_dst, View<T> diff_wei,
                                      View<T> diff_bia, const Options& opt) {
     require_kind(p, Kind::transposed, "conv_transpose_backward_weights");
-    check("src", src, p.src_shape());
-    check("diff_dst", diff_dst, p.dst_shape());
+    check("src", src, data_shape(p.src_shape(), opt.layout));
+    check("diff_dst", diff_dst, data_shape(p.dst_shape(), opt.layout));
     check("diff_wei", diff_wei, p.wei_shape());
     check_bias("diff_bia", diff_bia, p);
     check_disjoint<T>("diff_wei", diff_wei, {{"src", src}, {"diff_dst", diff_dst}});
@@ -158,21 +263,14 @@ void conv_transpose_backward_weights(const Problem& p, View<const T> src, View<c
 template <class T>
 void conv(const Problem& p, View<const T> src, View<const T> wei, View<const T> bia, View<T> dst, const Options& opt) {
     require_kind(p, Kind::conv, "conv");
-    check("src", src, p.src_shape());
+    check("src", src, data_shape(p.src_shape(), opt.layout));
     check("wei", wei, p.wei_shape());
     check_bias("bia", bia, p);
-    check("dst", dst, p.dst_shape());
+    check("dst", dst, data_shape(p.dst_shape(), opt.layout));
     check_disjoint<T>("dst", dst, {{"src", src}, {"wei", wei}, {"bia", bia}});
     const Problem t = p.adjoint();
     run_backward_data(t, src.data, wei.data, dst.data, opt);
-    if (!p.bias) {
-        if (has_epilogue(opt)) apply_epilogue(opt.epilogue, dst.data, detail::prod(p.dst_shape()));
-        return;
-    }
-    const int64_t sp = detail::prod(p.dst_shape()) / (p.mb * p.oc);
-    for (int64_t n = 0; n < p.mb; ++n)
-        for (int64_t c = 0; c < p.oc; ++c)
-            for (int64_t x = 0; x < sp; ++x) dst.data[(n * p.oc + c) * sp + x] += bia.data[c];
+    if (p.bias) add_bias(dst.data, bia.data, p, opt.layout);
     if (has_epilogue(opt)) apply_epilogue(opt.epilogue, dst.data, detail::prod(p.dst_shape()));
 }
 
@@ -181,9 +279,9 @@ template <class T>
 void conv_backward_data(const Problem& p, View<const T> diff_dst, View<const T> wei, View<T> diff_src,
                         const Options& opt) {
     require_kind(p, Kind::conv, "conv_backward_data");
-    check("diff_dst", diff_dst, p.dst_shape());
+    check("diff_dst", diff_dst, data_shape(p.dst_shape(), opt.layout));
     check("wei", wei, p.wei_shape());
-    check("diff_src", diff_src, p.src_shape());
+    check("diff_src", diff_src, data_shape(p.src_shape(), opt.layout));
     check_disjoint<T>("diff_src", diff_src, {{"diff_dst", diff_dst}, {"wei", wei}});
     run_forward<T>(p.adjoint(), diff_dst.data, wei.data, nullptr, diff_src.data, opt);
 }
@@ -194,8 +292,8 @@ template <class T>
 void conv_backward_weights(const Problem& p, View<const T> src, View<const T> diff_dst, View<T> diff_wei,
                            View<T> diff_bia, const Options& opt) {
     require_kind(p, Kind::conv, "conv_backward_weights");
-    check("src", src, p.src_shape());
-    check("diff_dst", diff_dst, p.dst_shape());
+    check("src", src, data_shape(p.src_shape(), opt.layout));
+    check("diff_dst", diff_dst, data_shape(p.dst_shape(), opt.layout));
     check("diff_wei", diff_wei, p.wei_shape());
     check_bias("diff_bia", diff_bia, p);
     check_disjoint<T>("diff_wei", diff_wei, {{"src", src}, {"diff_dst", diff_dst}});
@@ -206,7 +304,8 @@ void conv_backward_weights(const Problem& p, View<const T> src, View<const T> di
     for (int64_t c = 0; c < p.oc; ++c) {
         T acc = 0;
         for (int64_t n = 0; n < p.mb; ++n)
-            for (int64_t x = 0; x < sp; ++x) acc += diff_dst.data[(n * p.oc + c) * sp + x];
+            for (int64_t x = 0; x < sp; ++x)
+                acc += diff_dst.data[last(opt) ? (n * sp + x) * p.oc + c : (n * p.oc + c) * sp + x];
         diff_bia.data[c] = acc;
     }
 }
@@ -221,6 +320,7 @@ struct Plan<T>::Impl {
     std::unique_ptr<algo::Prepared<T>> prepared;
     std::vector<T> wei, bia;
     const algo::Algorithm* a = nullptr;
+    bool convert = false;  // channels_last data, copied channels-first around an algorithm without it
 };
 
 template <class T>
@@ -237,8 +337,10 @@ Plan<T>::Plan(const Problem& p, View<const T> wei, View<const T> bia, const Opti
     const algo::Algorithm& a = algo::find(p, Direction::forward, opt.algorithm, opt.log);
     impl->a = &a;
     impl->name = a.name;
+    impl->convert = last(opt) && !a.channels_last;
     if (a.template kernels<T>().prepare) {
-        impl->prepared = a.template kernels<T>().prepare(p, wei.data, bia.data, epi ? *epi : Epilogue{}, opt.simd);
+        impl->prepared = a.template kernels<T>().prepare(p, wei.data, bia.data, epi ? *epi : Epilogue{}, opt.simd,
+                                                         impl->convert ? Layout::channels_first : opt.layout);
     } else {
         impl->wei.assign(wei.data, wei.data + detail::prod(wei.shape));
         if (bia.data) impl->bia.assign(bia.data, bia.data + p.oc);
@@ -249,17 +351,25 @@ Plan<T>::Plan(const Problem& p, View<const T> wei, View<const T> bia, const Opti
 template <class T>
 void Plan<T>::run(View<const T> src, View<T> dst) const {
     const Impl& m = *impl_;
-    check("src", src, m.p.src_shape());
-    check("dst", dst, m.p.dst_shape());
+    check("src", src, data_shape(m.p.src_shape(), m.opt.layout));
+    check("dst", dst, data_shape(m.p.dst_shape(), m.opt.layout));
     check_disjoint<T>("dst", dst, {{"src", src}});
     const Epilogue* epi = has_epilogue(m.opt) ? &m.opt.epilogue : nullptr;
     Scope scope(m.opt, epi);
-    if (m.prepared) {
-        m.prepared->run(src.data, dst.data);
-        return;
-    }
-    m.a->template kernels<T>().fwd(m.p, src.data, m.wei.data(), m.bia.empty() ? nullptr : m.bia.data(), dst.data);
-    if (epi && !m.a->fused_epilogue) apply_epilogue(*epi, dst.data, detail::prod(m.p.dst_shape()));
+    auto go = [&](const T* s, T* d) {
+        if (m.prepared) {
+            m.prepared->run(s, d);
+            return;
+        }
+        if (!m.convert) algo::call_context().layout = m.opt.layout;
+        m.a->template kernels<T>().fwd(m.p, s, m.wei.data(), m.bia.empty() ? nullptr : m.bia.data(), d);
+        if (epi && !m.a->fused_epilogue) apply_epilogue(*epi, d, detail::prod(m.p.dst_shape()));
+    };
+    if (!m.convert) return go(src.data, dst.data);
+    const FirstCopy<T> s(m.p.src_shape(), src.data);
+    FirstCopy<T> d(m.p.dst_shape());
+    go(s.data.data(), d.data.data());
+    d.store(dst.data);
 }
 
 template <class T>

@@ -65,6 +65,32 @@ TEST(Cli, ProblemStringWithCheck) {
     EXPECT_NE(out.find("conv_grad: refuses: output_padding op[0]=1 is not smaller than stride s[0]=1"), std::string::npos) << out;
 }
 
+// The conformance test's repro lines: --layout, --simd and --threads.
+TEST(Cli, LayoutSimdThreads) {
+    std::string out;
+    const std::string prob = " run -q --problem mb2_g2_ic4_oc6_i3x5_k3_s2_p1_bias --check --layout channels_last";
+    ASSERT_EQ(run_command(kCli + prob + " --algorithm phase --simd " + simd_targets().back() + " --threads 2", out), 0) << out;
+    EXPECT_NE(out.find("check against scatter: max |difference| = 0"), std::string::npos) << out;
+    for (const char* dir : {"backward_data", "backward_weights"}) {
+        ASSERT_EQ(run_command(kCli + prob + " --direction " + dir, out), 0) << out;
+        EXPECT_NE(out.find(std::string("check ") + dir + " against scatter: max |difference| = 0"), std::string::npos) << out;
+    }
+    EXPECT_EQ(run_command(kCli + " run --layout nhwc", out), 2);
+    EXPECT_NE(out.find("--layout=nhwc must be channels_first or channels_last"), std::string::npos) << out;
+    // .npy files in channels-last order: x (N, W, C) gives y (N, W', C'), the channels-first result moved.
+    const std::string d = tmpdir();
+    const std::vector<double> xl = {1, 2, 3, 4, 5, 6}, xf = {1, 3, 5, 2, 4, 6}, w = {1, -1, 2, 0, 1, 3};
+    npy::save(d + "/xl.npy", {1, 3, 2}, xl.data());  // (N=1, W=3, C=2)
+    npy::save(d + "/xf.npy", {1, 2, 3}, xf.data());  // the same tensor channels-first
+    npy::save(d + "/w.npy", {2, 1, 3}, w.data());
+    ASSERT_EQ(run_command(kCli + " run -q -i " + d + "/xl.npy -w " + d + "/w.npy --stride 2 --layout channels_last -o " + d + "/yl.npy", out), 0) << out;
+    ASSERT_EQ(run_command(kCli + " run -q -i " + d + "/xf.npy -w " + d + "/w.npy --stride 2 -o " + d + "/yf.npy", out), 0) << out;
+    const auto yl = npy::load(d + "/yl.npy"), yf = npy::load(d + "/yf.npy");
+    EXPECT_EQ(yl.shape, (Dims{1, 7, 1}));
+    EXPECT_EQ(yf.shape, (Dims{1, 1, 7}));
+    EXPECT_EQ(yl.f64, yf.f64);  // one output channel: the same order
+}
+
 TEST(Cli, ClearErrors) {
     const std::string d = tmpdir();
     const std::vector<float> x = {1, 2, 3, 4}, w = {1, 2, 3};

@@ -1,5 +1,6 @@
 #include <map>
-// Conformance: every algorithm x direction x dtype x shape-file problem against the scatter reference.
+// Conformance: every algorithm x direction x dtype x shape-file problem x data layout against the scatter
+// reference (channels-first), the channels-last results compared after moving the reference's channels.
 // Small-integer fills make float32 sums exact whatever the order, so results must match bit for bit.
 #include "test_util.hpp"
 
@@ -37,6 +38,7 @@ void check_case(const Case& c) {
     const auto wei = small_ints<T>(p.wei_shape(), seed + 1);
     const auto bia = small_ints<T>({p.oc}, seed + 2);
     const auto dst = small_ints<T>(p.dst_shape(), seed + 3);  // plays diff_dst for the gradients
+    const auto src_last = channels_last(src);
     const auto names = supporting(p, c.dir);
     ASSERT_FALSE(names.empty());
     EXPECT_EQ(names.back(), "scatter") << "the reference supports every problem";
@@ -47,8 +49,10 @@ void check_case(const Case& c) {
                                   std::string(direction_name(c.dir)) + " --dtype " + dt;
         switch (c.dir) {
             case Direction::forward: {
-                const auto ref = forward<T>(p, src, wei, p.bias ? &bia : nullptr, "scatter").data;
-                // SIMD algorithms: every target here, at 1, 2 and 3 threads (results never depend on either).
+                const auto ref = forward<T>(p, src, wei, p.bias ? &bia : nullptr, "scatter");
+                const auto ref_last = channels_last(ref).data;
+                // Both data layouts; SIMD algorithms: every target here, at 1, 2 and 3 threads (results never
+                // depend on either).
                 std::vector<Options> variants(1);
                 if (simd(name))
                     for (const auto& target : simd_targets())
@@ -58,19 +62,30 @@ void check_case(const Case& c) {
                             o.threads = threads;
                             variants.push_back(o);
                         }
-                for (const auto& o : variants)
-                    EXPECT_EQ(forward<T>(p, src, wei, p.bias ? &bia : nullptr, name, o).data, ref)
-                        << repro << (o.simd.empty() ? "" : " --simd " + o.simd + " --threads " + std::to_string(o.threads));
+                for (auto o : variants) {
+                    const std::string how = o.simd.empty() ? "" : " --simd " + o.simd + " --threads " + std::to_string(o.threads);
+                    EXPECT_EQ(forward<T>(p, src, wei, p.bias ? &bia : nullptr, name, o).data, ref.data) << repro << how;
+                    o.layout = Layout::channels_last;
+                    EXPECT_EQ(forward<T>(p, src_last, wei, p.bias ? &bia : nullptr, name, o).data, ref_last)
+                        << repro << how << " --layout channels_last";
+                }
                 break;
             }
-            case Direction::backward_data:
-                EXPECT_EQ(backward_data<T>(p, dst, wei, name).data, backward_data<T>(p, dst, wei, "scatter").data) << repro;
+            case Direction::backward_data: {
+                const auto ref = backward_data<T>(p, dst, wei, "scatter");
+                EXPECT_EQ(backward_data<T>(p, dst, wei, name).data, ref.data) << repro;
+                EXPECT_EQ(backward_data<T>(p, channels_last(dst), wei, name, Layout::channels_last).data,
+                          channels_last(ref).data) << repro << " --layout channels_last";
                 break;
+            }
             case Direction::backward_weights: {
                 const auto got = backward_weights<T>(p, src, dst, name);
                 const auto ref = backward_weights<T>(p, src, dst, "scatter");
                 EXPECT_EQ(got.first.data, ref.first.data) << repro;
                 EXPECT_EQ(got.second.data, ref.second.data) << repro;
+                const auto last = backward_weights<T>(p, src_last, channels_last(dst), name, Layout::channels_last);
+                EXPECT_EQ(last.first.data, ref.first.data) << repro << " --layout channels_last";
+                EXPECT_EQ(last.second.data, ref.second.data) << repro << " --layout channels_last";
                 break;
             }
         }

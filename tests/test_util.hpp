@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <random>
@@ -52,32 +53,50 @@ Tensor<T> make(const Dims& shape, std::vector<T> values) {
     return t;
 }
 
-// One computation of a transposed problem by a named algorithm.
+// The same tensor (mb, c, spatial...) with its channel axis moved last: (mb, spatial..., c). Written here
+// with plain index arithmetic, independently of the library's own conversion.
+template <class T>
+Tensor<T> channels_last(const Tensor<T>& t) {
+    const int64_t mb = t.shape[0], c = t.shape[1], sp = t.size() / std::max<int64_t>(1, mb * c);
+    Dims shape(t.shape.begin() + 2, t.shape.end());
+    shape.insert(shape.begin(), mb);
+    shape.push_back(c);
+    Tensor<T> r(shape);
+    for (int64_t n = 0; n < mb; ++n)
+        for (int64_t ch = 0; ch < c; ++ch)
+            for (int64_t x = 0; x < sp; ++x) r.data[static_cast<size_t>((n * sp + x) * c + ch)] = t.data[static_cast<size_t>((n * c + ch) * sp + x)];
+    return r;
+}
+
+// One computation of a transposed problem by a named algorithm (data in o.layout).
 template <class T>
 Tensor<T> forward(const Problem& p, const Tensor<T>& src, const Tensor<T>& wei, const Tensor<T>* bia,
                   const std::string& algorithm, Options o = {}) {
-    Tensor<T> dst(p.dst_shape(), T(12345));  // sentinel: every element must be overwritten
+    Tensor<T> dst(data_shape(p.dst_shape(), o.layout), T(12345));  // sentinel: every element must be overwritten
     o.algorithm = algorithm;
     conv_transpose<T>(p, src.view(), wei.view(), bia ? bia->view() : View<const T>{}, dst.view(), o);
     return dst;
 }
 
 template <class T>
-Tensor<T> backward_data(const Problem& p, const Tensor<T>& diff_dst, const Tensor<T>& wei, const std::string& algorithm) {
-    Tensor<T> diff_src(p.src_shape(), T(12345));
+Tensor<T> backward_data(const Problem& p, const Tensor<T>& diff_dst, const Tensor<T>& wei, const std::string& algorithm,
+                        Layout layout = Layout::channels_first) {
+    Tensor<T> diff_src(data_shape(p.src_shape(), layout), T(12345));
     Options o;
     o.algorithm = algorithm;
+    o.layout = layout;
     conv_transpose_backward_data<T>(p, diff_dst.view(), wei.view(), diff_src.view(), o);
     return diff_src;
 }
 
 template <class T>
 std::pair<Tensor<T>, Tensor<T>> backward_weights(const Problem& p, const Tensor<T>& src, const Tensor<T>& diff_dst,
-                                                 const std::string& algorithm) {
+                                                 const std::string& algorithm, Layout layout = Layout::channels_first) {
     Tensor<T> diff_wei(p.wei_shape(), T(12345));
     Tensor<T> diff_bia(p.bias ? Dims{p.oc} : Dims{0}, T(12345));
     Options o;
     o.algorithm = algorithm;
+    o.layout = layout;
     conv_transpose_backward_weights<T>(p, src.view(), diff_dst.view(), diff_wei.view(),
                                        p.bias ? diff_bia.view() : View<T>{}, o);
     return {diff_wei, diff_bia};

@@ -20,6 +20,8 @@ using tconv::Problem;
 
 struct RunArgs {
     std::string input, weight, bias, output, problem, algorithm = "auto", direction = "forward", dtype = "f32";
+    std::string simd, layout = "channels_first";
+    int threads = 0;
     tconv::cli::Params prm;
     uint64_t seed = 1;
     bool verbose = false, check = false, quiet = false;
@@ -47,13 +49,37 @@ tconv::Tensor<T> from_npy(const tconv::npy::Array& a) {
     return t;
 }
 
+tconv::Layout layout_of(const RunArgs& r) {
+    if (r.layout == "channels_first") return tconv::Layout::channels_first;
+    if (r.layout == "channels_last") return tconv::Layout::channels_last;
+    throw Error("--layout=" + r.layout + " must be channels_first or channels_last");
+}
+
+tconv::Options options_of(const RunArgs& r) {
+    tconv::Options o;
+    o.algorithm = r.algorithm;
+    if (r.verbose) o.log = &std::cerr;
+    o.simd = r.simd;
+    o.threads = r.threads;
+    o.layout = layout_of(r);
+    return o;
+}
+
+// A channels-first tensor in layout l.
 template <class T>
-int run_typed(const RunArgs& r, const Problem& p, const tconv::Tensor<T>& src, const tconv::Tensor<T>& wei,
+tconv::Tensor<T> in_layout(const tconv::Tensor<T>& t, tconv::Layout l) {
+    tconv::Tensor<T> r(tconv::data_shape(t.shape, l));
+    tconv::convert_layout<T>(t.view(), tconv::Layout::channels_first, r.view(), l);
+    return r;
+}
+
+// src is channels-first; it is passed (and the result is printed and written) in --layout.
+template <class T>
+int run_typed(const RunArgs& r, const Problem& p, const tconv::Tensor<T>& src_first, const tconv::Tensor<T>& wei,
               const std::optional<tconv::Tensor<T>>& bia, bool show) {
-    tconv::Options opt;
-    opt.algorithm = r.algorithm;
-    if (r.verbose) opt.log = &std::cerr;
-    tconv::Tensor<T> dst(p.dst_shape());
+    const tconv::Options opt = options_of(r);
+    const tconv::Tensor<T> src = in_layout(src_first, opt.layout);
+    tconv::Tensor<T> dst(tconv::data_shape(p.dst_shape(), opt.layout));
     tconv::View<const T> bview = bia ? bia->view() : tconv::View<const T>{};
     tconv::conv_transpose<T>(p, src.view(), wei.view(), bview, dst.view(), opt);
     const std::string used = tconv::choose_algorithm(p, tconv::Direction::forward, r.algorithm);
@@ -77,10 +103,11 @@ int run_typed(const RunArgs& r, const Problem& p, const tconv::Tensor<T>& src, c
         if (!r.quiet) std::cout << "wrote " << r.output << " (" << tconv::dims_str(dst.shape, ',') << ")\n";
     }
     if (r.check) {  // compare with the scatter reference
-        tconv::Tensor<T> ref(p.dst_shape());
+        tconv::Tensor<T> ref_first(p.dst_shape());
         tconv::Options ro;
         ro.algorithm = "scatter";
-        tconv::conv_transpose<T>(p, src.view(), wei.view(), bview, ref.view(), ro);
+        tconv::conv_transpose<T>(p, src_first.view(), wei.view(), bview, ref_first.view(), ro);
+        const tconv::Tensor<T> ref = in_layout(ref_first, opt.layout);
         double worst = 0;
         for (int64_t x = 0; x < ref.size(); ++x) worst = std::max(worst, std::fabs(double(ref.data[x]) - double(dst.data[x])));
         std::cout << "check against scatter: max |difference| = " << worst << "\n";
@@ -105,18 +132,23 @@ int check_gradient(const RunArgs& r, const Problem& p) {
     const auto src = generated<T>(p.src_shape(), r.seed), wei = generated<T>(p.wei_shape(), r.seed + 1);
     const auto diff_dst = generated<T>(p.dst_shape(), r.seed + 3);
     auto compute = [&](const std::string& algorithm) {
-        tconv::Options o;
+        tconv::Options o = options_of(r);
         o.algorithm = algorithm;
-        if (r.verbose) o.log = &std::cerr;
+        if (algorithm == "scatter") o.layout = tconv::Layout::channels_first;
         std::vector<T> out;
         if (r.direction == "backward_data") {
-            tconv::Tensor<T> ds(p.src_shape());
-            tconv::conv_transpose_backward_data<T>(p, diff_dst.view(), wei.view(), ds.view(), o);
+            tconv::Tensor<T> ds(tconv::data_shape(p.src_shape(), o.layout));
+            tconv::conv_transpose_backward_data<T>(p, in_layout(diff_dst, o.layout).view(), wei.view(), ds.view(), o);
+            if (o.layout == tconv::Layout::channels_last) {  // compared channels-first
+                tconv::Tensor<T> first(p.src_shape());
+                tconv::convert_layout<T>(ds.view(), o.layout, first.view(), tconv::Layout::channels_first);
+                ds = first;
+            }
             out = ds.data;
         } else {
             tconv::Tensor<T> dw(p.wei_shape()), db(Dims{p.oc});
-            tconv::conv_transpose_backward_weights<T>(p, src.view(), diff_dst.view(), dw.view(),
-                                                      p.bias ? db.view() : tconv::View<T>{}, o);
+            tconv::conv_transpose_backward_weights<T>(p, in_layout(src, o.layout).view(), in_layout(diff_dst, o.layout).view(),
+                                                      dw.view(), p.bias ? db.view() : tconv::View<T>{}, o);
             out = dw.data;
             if (p.bias) out.insert(out.end(), db.data.begin(), db.data.end());
         }
@@ -139,7 +171,18 @@ int run(const RunArgs& r) {
     if (!r.input.empty() || !r.weight.empty()) {
         if (r.input.empty() || r.weight.empty()) throw Error("--input and --weight must be given together");
         if (!r.problem.empty()) throw Error("--problem cannot be combined with --input/--weight files");
-        const auto x = tconv::npy::load(r.input);
+        auto x = tconv::npy::load(r.input);
+        if (layout_of(r) == tconv::Layout::channels_last && x.shape.size() >= 3) {  // the problem reads it channels-first
+            tconv::npy::Array first = x;
+            std::rotate(first.shape.begin() + 1, first.shape.end() - 1, first.shape.end());
+            if (x.dtype == tconv::npy::DType::f32)
+                tconv::convert_layout<float>({x.f32.data(), x.shape}, tconv::Layout::channels_last,
+                                             {first.f32.data(), first.shape}, tconv::Layout::channels_first);
+            else
+                tconv::convert_layout<double>({x.f64.data(), x.shape}, tconv::Layout::channels_last,
+                                              {first.f64.data(), first.shape}, tconv::Layout::channels_first);
+            x = std::move(first);
+        }
         const auto w = tconv::npy::load(r.weight);
         std::optional<tconv::npy::Array> b;
         if (!r.bias.empty()) b = tconv::npy::load(r.bias);
@@ -184,7 +227,7 @@ int main(int argc, char** argv) {
 
     RunArgs r;
     auto* run_cmd = app.add_subcommand("run", "Compute a transposed convolution (default: seed 000's 2-D example)");
-    run_cmd->add_option("-i,--input", r.input, "input .npy, shape (N, C_in, spatial...), float32 or float64");
+    run_cmd->add_option("-i,--input", r.input, "input .npy, shape (N, C_in, spatial...) (with --layout channels_last: (N, spatial..., C_in)), float32 or float64");
     run_cmd->add_option("-w,--weight", r.weight, "weight .npy, shape (C_in, C_out/groups, k...)");
     run_cmd->add_option("-b,--bias", r.bias, "bias .npy, shape (C_out)");
     run_cmd->add_option("-o,--output", r.output, "write the result to this .npy file");
@@ -194,6 +237,9 @@ int main(int argc, char** argv) {
     run_cmd->add_option("--algorithm", r.algorithm, "auto or an algorithm name (see `tconv algorithms`)");
     run_cmd->add_option("--direction", r.direction, "with --problem --check: forward, backward_data or backward_weights");
     run_cmd->add_option("--dtype", r.dtype, "with --problem: f32 (default) or f64");
+    run_cmd->add_option("--layout", r.layout, "data layout of input and output: channels_first (N, C, spatial...) or channels_last (N, spatial..., C)");
+    run_cmd->add_option("--simd", r.simd, "SIMD target of the phase engine (AVX3, AVX2, SSE4, EMU128...; default: the best)");
+    run_cmd->add_option("--threads", r.threads, "threads (0: every core); results do not depend on it");
     run_cmd->add_flag("-v,--verbose", r.verbose, "print the algorithm choice and every refusal");
     run_cmd->add_flag("--check", r.check, "compare the result with the scatter reference; exit 1 on a difference");
     run_cmd->add_flag("-q,--quiet", r.quiet, "print nothing but errors");

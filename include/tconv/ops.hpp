@@ -21,17 +21,35 @@ struct Epilogue {
     double lo = 0.0, hi = 6.0;     // clamp bounds
 };
 
+// Where the channel axis of the data tensors (src, dst and their gradients) lies. Weights and bias keep
+// their layouts. channels_last is PyTorch's channels_last memory format, oneDNN's nwc/nhwc/ndhwc and
+// XNNPACK's NHWC: (mb, spatial..., channels) for any rank.
+enum class Layout { channels_first, channels_last };
+
+// A data shape (mb, c, spatial...) in a layout: unchanged for channels_first, (mb, spatial..., c) for
+// channels_last.
+Dims data_shape(const Dims& nc_shape, Layout layout);
+
+// Copies a data tensor of at least 3 axes from one layout to the other: `in` has its shape in `from`,
+// `out` must have the same tensor's shape in `to`. Throws tconv::Error naming the mismatch.
+template <class T>
+void convert_layout(View<const T> in, Layout from, View<T> out, Layout to);
+
 struct Options {
     std::string algorithm = "auto";  // or a name from algorithms()
     std::ostream* log = nullptr;     // when set: the choice and every refusal are printed here
     int threads = 0;                 // 0: every core (OpenMP's default); results do not depend on it
     std::string simd;                // phase engine's SIMD target ("AVX3", "AVX2", "EMU128"...); empty: the best
     Epilogue epilogue;               // forward only
+    Layout layout = Layout::channels_first;  // of src, dst, diff_src, diff_dst
 };
 
 // Applies an epilogue to n values in place.
 template <class T>
 void apply_epilogue(const Epilogue& e, T* data, int64_t n);
+
+// Shapes below are written channels-first; with Options::layout = channels_last every data tensor has its
+// channel axis last instead (see data_shape), and the results are the same numbers.
 
 // Transposed convolution (p.kind == Kind::transposed).
 //   dst (mb, oc, o...) = T(src (mb, ic, i...); wei (ic, oc/g, k...)) + bia (oc)

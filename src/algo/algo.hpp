@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "tconv/algorithm.hpp"
@@ -33,23 +34,32 @@ struct Prepared {
 };
 template <class T>
 using PrepareFn = std::unique_ptr<Prepared<T>> (*)(const Problem& p, const T* wei, const T* bia, const Epilogue& epi,
-                                                   const std::string& simd);
+                                                   const std::string& simd, Layout layout);
 
-// The PrepareFn of a driver whose plan class P is built from (p, wei, bia, epi, simd) and offers run,
+// The PrepareFn of a driver whose plan class P is built from (p, wei, bia, epi, simd), plus the data
+// layout when the driver handles channels_last itself (Algorithm::channels_last), and offers run,
 // packed_bytes, workspace_bytes and target.
 template <class T, class P>
 std::unique_ptr<Prepared<T>> prepare_plan(const Problem& p, const T* wei, const T* bia, const Epilogue& epi,
-                                          const std::string& simd) {
+                                          const std::string& simd, Layout layout) {
     struct Held : Prepared<T> {
         P plan;
-        Held(const Problem& p, const T* wei, const T* bia, const Epilogue& epi, const std::string& simd)
-            : plan(p, wei, bia, epi, simd) {}
+        Held(const Problem& p, const T* wei, const T* bia, const Epilogue& epi, const std::string& simd, Layout layout)
+            : plan(make(p, wei, bia, epi, simd, layout)) {}
+        static P make(const Problem& p, const T* wei, const T* bia, const Epilogue& epi, const std::string& simd,
+                      Layout layout) {
+            if constexpr (std::is_constructible_v<P, const Problem&, const T*, const T*, const Epilogue&,
+                                                  const std::string&, Layout>)
+                return P(p, wei, bia, epi, simd, layout);
+            else
+                return P(p, wei, bia, epi, simd);
+        }
         void run(const T* src, T* dst) const override { plan.run(src, dst); }
         size_t packed_bytes() const override { return plan.packed_bytes(); }
         size_t workspace_bytes() const override { return plan.workspace_bytes(); }
         std::string target() const override { return plan.target(); }
     };
-    return std::make_unique<Held>(p, wei, bia, epi, simd);
+    return std::make_unique<Held>(p, wei, bia, epi, simd, layout);
 }
 
 template <class T>
@@ -69,6 +79,9 @@ struct Algorithm {
     Kernels<double> f64;
     bool fused_epilogue = false;  // applies Options::epilogue itself (forward)
     bool simd = false;            // runs the SIMD micro-kernels (Options::simd)
+    // Its forward (and prepared plan) reads and writes channels_last data itself; for the others, and for
+    // every gradient, the operation converts channels_last data to channels_first around the call.
+    bool channels_last = false;
 
     template <class T>
     const Kernels<T>& kernels() const {
@@ -92,6 +105,7 @@ const std::vector<Algorithm>& registry();
 struct CallContext {
     std::string simd;
     const Epilogue* epilogue = nullptr;
+    Layout layout = Layout::channels_first;  // channels_last only reaches drivers with Algorithm::channels_last
 };
 CallContext& call_context();
 const Algorithm& find(const Problem& p, Direction dir, std::string_view requested, std::ostream* log);

@@ -46,8 +46,8 @@ struct PhasePlan<T>::Scratch {
 
 template <class T>
 PhasePlan<T>::PhasePlan(const Problem& p, const T* wei, const T* bia, const Epilogue& epi, const std::string& target,
-                        std::vector<T> storage)
-    : p_(p), epi_(epi) {
+                        Layout layout, std::vector<T> storage)
+    : p_(p), epi_(epi), last_(layout == Layout::channels_last) {
     const auto& ks = kernels::kernel_set(target);
     target_ = ks.target;
     if constexpr (sizeof(T) == 4) gemm_ = ks.f32; else gemm_ = ks.f64;
@@ -233,19 +233,41 @@ void PhasePlan<T>::block(const T* src, T* dst, int64_t grp, int64_t phi, int64_t
     const int64_t nocb = ocp_ / nr;
     const T* sbase = src + grp * icg_ * isz_;
     const int64_t img = p_.ic * isz_;
+    const kernels::GemmFn<T> fn = last_ ? gemm_.fn_rows : gemm_.fn;
     for (int64_t t = 0; t < nt; ++t) {
         if (!ws.active[t]) continue;
         const int64_t* off = ws.off.data() + t * mc_;
         for (int64_t c0 = 0; c0 < icg_; c0 += kc_) {
             const int64_t kcn = std::min(kc_, icg_ - c0);
             // A per tile: read in place when its MR positions are consecutive inputs of one image (the
-            // interior of a row), else packed as [c][MR] with zeros for positions outside the input.
+            // interior of a row), else packed with zeros for positions outside the input: channels-first
+            // as [c][MR] (A(c, m) at c*lda + m), channels-last as [MR][c] (A(c, m) at m*lda + c).
             T* A = ws.a.data();
             for (int64_t tile = 0; tile < ntiles; ++tile) {
                 const int64_t j0 = tile * mr;
                 bool direct = j0 + mr <= n && off[j0] >= 0;
                 for (int64_t m = 1; m < mr && direct; ++m)
                     direct = ws.mbi[j0 + m] == ws.mbi[j0] && off[j0 + m] == off[j0] + m;
+                if (last_) {
+                    if (direct) {
+                        ws.aptr[tile] = src + (ws.mbi[j0] * isz_ + off[j0]) * p_.ic + grp * icg_ + c0;
+                        ws.alda[tile] = p_.ic;
+                        continue;
+                    }
+                    T* At = A + tile * kcn * mr;
+                    ws.aptr[tile] = At;
+                    ws.alda[tile] = kcn;
+                    for (int64_t m = 0; m < mr; ++m) {
+                        const int64_t j = j0 + m;
+                        if (j >= n || off[j] < 0) {
+                            std::fill(At + m * kcn, At + (m + 1) * kcn, T(0));
+                            continue;
+                        }
+                        const T* s = src + (ws.mbi[j] * isz_ + off[j]) * p_.ic + grp * icg_ + c0;
+                        std::copy(s, s + kcn, At + m * kcn);
+                    }
+                    continue;
+                }
                 if (direct) {
                     ws.aptr[tile] = sbase + ws.mbi[j0] * img + c0 * isz_ + off[j0];
                     ws.alda[tile] = isz_;
@@ -267,13 +289,24 @@ void PhasePlan<T>::block(const T* src, T* dst, int64_t grp, int64_t phi, int64_t
             for (int64_t ocb = 0; ocb < nocb; ++ocb) {
                 const T* B = wbase + ((ocb * nt + t) * icg_ + c0) * nr;
                 for (int64_t tile = 0; tile < ntiles; ++tile)
-                    gemm_.fn(ws.aptr[tile], static_cast<size_t>(ws.alda[tile]), B, static_cast<size_t>(kcn),
-                             C + tile * mr * ocp_ + ocb * nr, static_cast<size_t>(ocp_));
+                    fn(ws.aptr[tile], static_cast<size_t>(ws.alda[tile]), B, static_cast<size_t>(kcn),
+                       C + tile * mr * ocp_ + ocb * nr, static_cast<size_t>(ocp_));
             }
         }
     }
-    // Bias, epilogue, and the strided store into dst (mb, oc, o...).
+    // Bias, epilogue, and the store into dst: (mb, oc, o...) strided by channel, or (mb, o..., oc) whole rows.
     const T* bias = bias_.data() + grp * ocg_;
+    if (last_) {
+        for (int64_t j = 0; j < n; ++j) {
+            T* d = dst + (ws.mbi[j] * osz_ + ws.oofs[j]) * p_.oc + grp * ocg_;
+            const T* c = C + j * ocp_;
+            if (epi_.kind == Epilogue::Kind::none)
+                for (int64_t oc = 0; oc < ocg_; ++oc) d[oc] = c[oc] + bias[oc];
+            else
+                for (int64_t oc = 0; oc < ocg_; ++oc) d[oc] = activate(epi_, c[oc] + bias[oc]);
+        }
+        return;
+    }
     for (int64_t j = 0; j < n; ++j) {
         T* d = dst + (ws.mbi[j] * p_.oc + grp * ocg_) * osz_ + ws.oofs[j];
         const T* c = C + j * ocp_;
@@ -296,7 +329,7 @@ void forward(const Problem& p, const T* src, const T* wei, const T* bia, T* dst)
     const CallContext& ctx = call_context();
     // The one-call path packs the weights on every call, into a buffer kept per thread (no page faults).
     thread_local std::vector<T> storage;
-    PhasePlan<T> plan(p, wei, bia, ctx.epilogue ? *ctx.epilogue : Epilogue{}, ctx.simd, std::move(storage));
+    PhasePlan<T> plan(p, wei, bia, ctx.epilogue ? *ctx.epilogue : Epilogue{}, ctx.simd, ctx.layout, std::move(storage));
     plan.run(src, dst);
     storage = plan.release();
 }
@@ -310,6 +343,7 @@ Algorithm phase() {
     a.supports = supports;
     a.fused_epilogue = true;
     a.simd = true;
+    a.channels_last = true;
     a.f32.fwd = forward<float>;
     a.f64.fwd = forward<double>;
     a.f32.prepare = prepare_plan<float, PhasePlan<float>>;

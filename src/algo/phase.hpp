@@ -26,7 +26,7 @@ class PhasePlan {
 public:
     // `storage` is reused for the packed weights when its capacity suffices (the one-call path keeps one).
     PhasePlan(const Problem& p, const T* wei, const T* bia, const Epilogue& epi, const std::string& target,
-              std::vector<T> storage = {});
+              Layout layout, std::vector<T> storage = {});
     // Reentrant: every thread uses its own scratch.
     void run(const T* src, T* dst) const;
     std::vector<T> release() { return std::move(packed_); }
@@ -44,6 +44,7 @@ private:
     kernels::Gemm<T> gemm_;
     int64_t icg_, ocg_, ocp_, isz_, osz_, ksz_;
     Dims i_st_, o_st_;
+    bool last_;                        // channels_last data
     bool mb_inner_;                    // positions ordered (q..., mb) instead of (mb, q...)
     std::vector<Phase> phases_;
     std::vector<int64_t> wofs_;        // per (group, phase): offset of its panels in packed_

@@ -48,6 +48,48 @@ HWY_ATTR void GemmT(const T* HWY_RESTRICT a, size_t lda, const T* HWY_RESTRICT b
     }
 }
 
+// The same with A stored by rows: A(k, m) = a[m*lda + k] (channels-last data read in place, or a panel
+// packed as [MR][kc]). Rows are addressed from one base per 3 rows plus 0, lda and 2*lda, so every
+// broadcast is a single load with a scaled index and few registers hold pointers.
+template <class T>
+HWY_ATTR void GemmRowsT(const T* HWY_RESTRICT a, size_t lda, const T* HWY_RESTRICT b, size_t kc, T* HWY_RESTRICT c,
+                        size_t ldc) {
+    static_assert(kMR % 3 == 0);
+    const hn::ScalableTag<T> d;
+    const size_t N = hn::Lanes(d);
+    using V = hn::Vec<decltype(d)>;
+    V acc0[kMR], acc1[kMR];
+#pragma GCC unroll 16
+    for (size_t m = 0; m < kMR; ++m) {
+        acc0[m] = hn::LoadU(d, c + m * ldc);
+        acc1[m] = hn::LoadU(d, c + m * ldc + N);
+    }
+    const T* base[kMR / 3];
+#pragma GCC unroll 16
+    for (size_t r = 0; r < kMR / 3; ++r) base[r] = a + 3 * r * lda;
+    for (size_t k = 0; k < kc; ++k) {
+        const V b0 = hn::LoadU(d, b + k * 2 * N);
+        const V b1 = hn::LoadU(d, b + k * 2 * N + N);
+#pragma GCC unroll 16
+        for (size_t m = 0; m < kMR; ++m) {
+            const V am = hn::Set(d, base[m / 3][k + (m % 3) * lda]);
+            acc0[m] = hn::MulAdd(am, b0, acc0[m]);
+            acc1[m] = hn::MulAdd(am, b1, acc1[m]);
+        }
+    }
+#pragma GCC unroll 16
+    for (size_t m = 0; m < kMR; ++m) {
+        hn::StoreU(acc0[m], d, c + m * ldc);
+        hn::StoreU(acc1[m], d, c + m * ldc + N);
+    }
+}
+
+HWY_ATTR void GemmRowsF32(const float* a, size_t lda, const float* b, size_t kc, float* c, size_t ldc) {
+    GemmRowsT(a, lda, b, kc, c, ldc);
+}
+HWY_ATTR void GemmRowsF64(const double* a, size_t lda, const double* b, size_t kc, double* c, size_t ldc) {
+    GemmRowsT(a, lda, b, kc, c, ldc);
+}
 HWY_ATTR void GemmF32(const float* a, size_t lda, const float* b, size_t kc, float* c, size_t ldc) {
     GemmT(a, lda, b, kc, c, ldc);
 }
@@ -68,6 +110,8 @@ namespace tconv::kernels {
 
 HWY_EXPORT(GemmF32);
 HWY_EXPORT(GemmF64);
+HWY_EXPORT(GemmRowsF32);
+HWY_EXPORT(GemmRowsF64);
 HWY_EXPORT(LanesF32);
 HWY_EXPORT(LanesF64);
 HWY_EXPORT(MR);
@@ -83,6 +127,8 @@ const std::vector<KernelSet>& kernel_targets() {
             k.target = hwy::TargetName(t);
             k.f32.fn = &HWY_DYNAMIC_DISPATCH(GemmF32);
             k.f64.fn = &HWY_DYNAMIC_DISPATCH(GemmF64);
+            k.f32.fn_rows = &HWY_DYNAMIC_DISPATCH(GemmRowsF32);
+            k.f64.fn_rows = &HWY_DYNAMIC_DISPATCH(GemmRowsF64);
             k.f32.mr = k.f64.mr = HWY_DYNAMIC_DISPATCH(MR)();
             k.f32.nr = 2 * HWY_DYNAMIC_DISPATCH(LanesF32)();
             k.f64.nr = 2 * HWY_DYNAMIC_DISPATCH(LanesF64)();

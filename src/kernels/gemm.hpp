@@ -18,6 +18,7 @@ using GemmFn = void (*)(const T* a, size_t lda, const T* b, size_t kc, T* c, siz
 template <class T>
 struct Gemm {
     GemmFn<T> fn = nullptr;
+    GemmFn<T> fn_rows = nullptr;  // the same with A(k, m) = a[m*lda + k]
     size_t mr = 0, nr = 0;
 };
 
