@@ -53,41 +53,42 @@ DT common_dtype(std::initializer_list<std::pair<const char*, const py::array*>> 
     return *dt;
 }
 
-tconv::Options options(const std::string& algorithm, int threads) {
+tconv::Options options(const std::string& algorithm, int threads, bool channels_last) {
     tconv::Options o;
     o.algorithm = algorithm;
     o.threads = threads;
+    o.layout = channels_last ? tconv::Layout::channels_last : tconv::Layout::channels_first;
     return o;
 }
 
 // Forward of a transposed (or regular) convolution problem: returns dst.
 template <class T>
 py::array forward_t(const Problem& p, const py::array& x, const py::array& w, const std::optional<py::array>& b,
-                    const std::string& algorithm, int threads) {
-    auto dst = empty<T>(p.dst_shape());
+                    const std::string& algorithm, int threads, bool channels_last) {
+    auto dst = empty<T>(tconv::data_shape(p.dst_shape(), options(algorithm, threads, channels_last).layout));
     auto xv = view<T>(x, "input"), wv = view<T>(w, "weight");
     tconv::View<const T> bv = b ? view<T>(*b, "bias") : tconv::View<const T>{};
     auto dv = out_view(dst);
     {
         py::gil_scoped_release release;
-        if (p.kind == tconv::Kind::transposed) tconv::conv_transpose<T>(p, xv, wv, bv, dv, options(algorithm, threads));
-        else tconv::conv<T>(p, xv, wv, bv, dv, options(algorithm, threads));
+        if (p.kind == tconv::Kind::transposed) tconv::conv_transpose<T>(p, xv, wv, bv, dv, options(algorithm, threads, channels_last));
+        else tconv::conv<T>(p, xv, wv, bv, dv, options(algorithm, threads, channels_last));
     }
     return std::move(dst);
 }
 
 py::array forward(const Problem& p, const py::array& x, const py::array& w, const std::optional<py::array>& b,
-                  const std::string& algorithm, int threads) {
+                  const std::string& algorithm, int threads, bool channels_last) {
     const DT dt = common_dtype({{"input", &x}, {"weight", &w}, {"bias", b ? &*b : nullptr}});
-    return dt == DT::f32 ? forward_t<float>(p, x, w, b, algorithm, threads)
-                         : forward_t<double>(p, x, w, b, algorithm, threads);
+    return dt == DT::f32 ? forward_t<float>(p, x, w, b, algorithm, threads, channels_last)
+                         : forward_t<double>(p, x, w, b, algorithm, threads, channels_last);
 }
 
 // Gradients: (grad_input, grad_weight, grad_bias or None).
 template <class T>
 py::tuple backward_t(const Problem& p, const py::array& dy, const py::array& x, const py::array& w,
-                     const std::string& algorithm, int threads) {
-    auto dx = empty<T>(p.src_shape());
+                     const std::string& algorithm, int threads, bool channels_last) {
+    auto dx = empty<T>(tconv::data_shape(p.src_shape(), options(algorithm, threads, channels_last).layout));
     auto dw = empty<T>(p.wei_shape());
     auto db = empty<T>(p.bias ? Dims{p.oc} : Dims{0});
     auto dyv = view<T>(dy, "grad_output"), xv = view<T>(x, "input"), wv = view<T>(w, "weight");
@@ -96,21 +97,21 @@ py::tuple backward_t(const Problem& p, const py::array& dy, const py::array& x, 
     {
         py::gil_scoped_release release;
         if (p.kind == tconv::Kind::transposed) {
-            tconv::conv_transpose_backward_data<T>(p, dyv, wv, dxv, options(algorithm, threads));
-            tconv::conv_transpose_backward_weights<T>(p, xv, dyv, dwv, dbv, options(algorithm, threads));
+            tconv::conv_transpose_backward_data<T>(p, dyv, wv, dxv, options(algorithm, threads, channels_last));
+            tconv::conv_transpose_backward_weights<T>(p, xv, dyv, dwv, dbv, options(algorithm, threads, channels_last));
         } else {
-            tconv::conv_backward_data<T>(p, dyv, wv, dxv, options(algorithm, threads));
-            tconv::conv_backward_weights<T>(p, xv, dyv, dwv, dbv, options(algorithm, threads));
+            tconv::conv_backward_data<T>(p, dyv, wv, dxv, options(algorithm, threads, channels_last));
+            tconv::conv_backward_weights<T>(p, xv, dyv, dwv, dbv, options(algorithm, threads, channels_last));
         }
     }
     return py::make_tuple(dx, dw, p.bias ? py::object(db) : py::object(py::none()));
 }
 
 py::tuple backward(const Problem& p, const py::array& dy, const py::array& x, const py::array& w,
-                   const std::string& algorithm, int threads) {
+                   const std::string& algorithm, int threads, bool channels_last) {
     const DT dt = common_dtype({{"grad_output", &dy}, {"input", &x}, {"weight", &w}});
-    return dt == DT::f32 ? backward_t<float>(p, dy, x, w, algorithm, threads)
-                         : backward_t<double>(p, dy, x, w, algorithm, threads);
+    return dt == DT::f32 ? backward_t<float>(p, dy, x, w, algorithm, threads, channels_last)
+                         : backward_t<double>(p, dy, x, w, algorithm, threads, channels_last);
 }
 
 tconv::Direction direction(const std::string& d) {
@@ -174,12 +175,15 @@ void bind_nn(py::module_& parent);  // nn_ext.cpp
 class PyPlan {
 public:
     PyPlan(const Problem& p, const py::array& w, const std::optional<py::array>& b, const std::string& algorithm,
-           int threads) {
+           int threads, bool channels_last) {
+        layout_ = options(algorithm, threads, channels_last).layout;
         const DT dt = common_dtype({{"weight", &w}, {"bias", b ? &*b : nullptr}});
-        if (dt == DT::f32) f32_ = make<float>(p, w, b, algorithm, threads);
-        else f64_ = make<double>(p, w, b, algorithm, threads);
+        if (dt == DT::f32) f32_ = make<float>(p, w, b, algorithm, threads, channels_last);
+        else f64_ = make<double>(p, w, b, algorithm, threads, channels_last);
     }
-    py::array run(const py::array& x) const { return f32_ ? run_t<float>(*f32_, x) : run_t<double>(*f64_, x); }
+    py::array run(const py::array& x) const {
+        return f32_ ? run_t<float>(*f32_, x, layout_) : run_t<double>(*f64_, x, layout_);
+    }
     std::string algorithm() const { return f32_ ? f32_->algorithm() : f64_->algorithm(); }
     std::string simd() const { return f32_ ? f32_->simd() : f64_->simd(); }
     size_t packed_bytes() const { return f32_ ? f32_->packed_bytes() : f64_->packed_bytes(); }
@@ -188,18 +192,18 @@ public:
 private:
     template <class T>
     static std::shared_ptr<tconv::Plan<T>> make(const Problem& p, const py::array& w, const std::optional<py::array>& b,
-                                                const std::string& algorithm, int threads) {
+                                                const std::string& algorithm, int threads, bool channels_last) {
         auto wv = view<T>(w, "weight");
         tconv::View<const T> bv = b ? view<T>(*b, "bias") : tconv::View<const T>{};
-        return std::make_shared<tconv::Plan<T>>(p, wv, bv, options(algorithm, threads));
+        return std::make_shared<tconv::Plan<T>>(p, wv, bv, options(algorithm, threads, channels_last));
     }
     template <class T>
-    static py::array run_t(const tconv::Plan<T>& plan, const py::array& x) {
+    static py::array run_t(const tconv::Plan<T>& plan, const py::array& x, tconv::Layout layout) {
         const DT dt = common_dtype({{"input", &x}});
         if ((dt == DT::f32) != (sizeof(T) == 4))
             throw tconv::Error(std::string("input has dtype ") + (dt == DT::f32 ? "float32" : "float64") +
                                " but the plan's weights are " + (sizeof(T) == 4 ? "float32" : "float64"));
-        auto dst = empty<T>(plan.problem().dst_shape());
+        auto dst = empty<T>(tconv::data_shape(plan.problem().dst_shape(), layout));
         auto xv = view<T>(x, "input");
         auto dv = out_view(dst);
         {
@@ -210,6 +214,7 @@ private:
     }
     std::shared_ptr<tconv::Plan<float>> f32_;
     std::shared_ptr<tconv::Plan<double>> f64_;
+    tconv::Layout layout_ = tconv::Layout::channels_first;
 };
 
 PYBIND11_MODULE(_tconv, m) {
@@ -252,17 +257,18 @@ PYBIND11_MODULE(_tconv, m) {
         return tconv::onnx::problem(x, w, has_bias, a);
     });
     py::class_<PyPlan>(m, "Plan")
-        .def(py::init<const Problem&, const py::array&, const std::optional<py::array>&, const std::string&, int>(),
-             py::arg("problem"), py::arg("weight"), py::arg("bias"), py::arg("algorithm") = "auto", py::arg("threads") = 0)
+        .def(py::init<const Problem&, const py::array&, const std::optional<py::array>&, const std::string&, int, bool>(),
+             py::arg("problem"), py::arg("weight"), py::arg("bias"), py::arg("algorithm") = "auto", py::arg("threads") = 0,
+             py::arg("channels_last") = false)
         .def("run", &PyPlan::run, py::arg("input"))
         .def_property_readonly("algorithm", &PyPlan::algorithm)
         .def_property_readonly("simd", &PyPlan::simd)
         .def_property_readonly("packed_bytes", &PyPlan::packed_bytes)
         .def_property_readonly("workspace_bytes", &PyPlan::workspace_bytes);
     m.def("forward", &forward, py::arg("problem"), py::arg("input"), py::arg("weight"), py::arg("bias"),
-          py::arg("algorithm") = "auto", py::arg("threads") = 0);
+          py::arg("algorithm") = "auto", py::arg("threads") = 0, py::arg("channels_last") = false);
     m.def("backward", &backward, py::arg("problem"), py::arg("grad_output"), py::arg("input"), py::arg("weight"),
-          py::arg("algorithm") = "auto", py::arg("threads") = 0);
+          py::arg("algorithm") = "auto", py::arg("threads") = 0, py::arg("channels_last") = false);
     m.def("algorithms", [] {
         std::vector<std::pair<std::string, std::string>> r;
         for (const auto& a : tconv::algorithms()) r.emplace_back(a.name, a.summary);

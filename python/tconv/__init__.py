@@ -48,10 +48,22 @@ def _padding(v, rank):
     return p, list(p)
 
 
-def _problem(input, weight, bias, stride, padding, output_padding, groups, dilation, transposed, output_size=None):
+class _Shape:
+    """An input's shape seen channels-first: (N, C, spatial...) from (N, spatial..., C) when channels_last."""
+
+    def __init__(self, shape, channels_last):
+        shape = tuple(int(n) for n in shape)
+        if len(shape) < 3:
+            raise ValueError(f"input has shape {shape}: it needs "
+                             f"{'(N, spatial..., C)' if channels_last else '(N, C, spatial...)'} with at least 1 spatial axis")
+        self.shape = (shape[0], shape[-1]) + shape[1:-1] if channels_last else shape
+        self.ndim = len(shape)
+
+
+def _problem(input, weight, bias, stride, padding, output_padding, groups, dilation, transposed, output_size=None,
+             channels_last=False):
+    input = _Shape(input.shape, channels_last)
     rank = input.ndim - 2
-    if rank < 1:
-        raise ValueError(f"input has shape {input.shape}: it needs (N, C, spatial...) with at least 1 spatial axis")
     if weight.ndim != rank + 2:
         raise ValueError(f"weight has shape {weight.shape} but input has {rank} spatial axes: weight must be "
                          f"{'(C_in, C_out/groups' if transposed else '(C_out, C_in/groups'}, k1..k{rank})")
@@ -93,24 +105,28 @@ def _problem(input, weight, bias, stride, padding, output_padding, groups, dilat
     return p
 
 
-def _check_threads(threads):
+def _check_threads(threads, channels_last=False):
     if threads is not None and (not isinstance(threads, numbers.Integral) or threads <= 0):
         raise ValueError(f"threads={threads!r} must be a positive int or None")
+    if not isinstance(channels_last, bool):
+        raise ValueError(f"channels_last={channels_last!r} must be True or False")
 
 
 def conv_transpose(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1, *,
-                   output_size=None, algorithm="auto", threads=None):
+                   output_size=None, algorithm="auto", threads=None, channels_last=False):
     """Transposed convolution of any spatial rank (torch.nn.functional.conv_transpose{1,2,3}d semantics).
 
     weight: (C_in, C_out/groups, k...). padding: int, per-axis ints, or per-axis (begin, end) pairs.
     output_size: spatial sizes (or the full shape) as in PyTorch's ConvTranspose forward(output_size=...).
     threads: how many threads the engine uses (None: every core); the result does not depend on it.
+    channels_last: input (N, spatial..., C_in) and result (N, spatial..., C_out), as PyTorch's channels_last
+    memory format and TensorFlow's NHWC; the numbers are the same.
     """
-    _check_threads(threads)
+    _check_threads(threads, channels_last)
     input, weight = _array(input, "input"), _array(weight, "weight")
     bias = None if bias is None else _array(bias, "bias")
-    p = _problem(input, weight, bias, stride, padding, output_padding, groups, dilation, True, output_size)
-    return _tconv.forward(p, input, weight, bias, algorithm, threads or 0)
+    p = _problem(input, weight, bias, stride, padding, output_padding, groups, dilation, True, output_size, channels_last)
+    return _tconv.forward(p, input, weight, bias, algorithm, threads or 0, channels_last)
 
 
 class Plan:
@@ -120,17 +136,19 @@ class Plan:
     Calls may come from several Python threads at once (the GIL is released while it runs)."""
 
     def __init__(self, input_shape, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1,
-                 *, output_size=None, algorithm="auto", threads=None):
-        _check_threads(threads)
+                 *, output_size=None, algorithm="auto", threads=None, channels_last=False):
+        _check_threads(threads, channels_last)
         weight = _array(weight, "weight")
         bias = None if bias is None else _array(bias, "bias")
         shape = tuple(input_shape)
         if not all(isinstance(n, numbers.Integral) and n > 0 for n in shape):
-            raise ValueError(f"input_shape={shape!r} must be positive ints (N, C_in, spatial...)")
+            raise ValueError(f"input_shape={shape!r} must be positive ints "
+                             f"{'(N, spatial..., C_in)' if channels_last else '(N, C_in, spatial...)'}")
         shape = tuple(int(n) for n in shape)
-        self.problem = _problem(np.empty(shape, weight.dtype), weight, bias, stride, padding, output_padding,
-                                groups, dilation, True, output_size)
-        self._plan = _tconv.Plan(self.problem, weight, bias, algorithm, threads or 0)
+        self.problem = _problem(_Shape(shape, False), weight, bias, stride, padding, output_padding,
+                                groups, dilation, True, output_size, channels_last)
+        self._plan = _tconv.Plan(self.problem, weight, bias, algorithm, threads or 0, channels_last)
+        self.channels_last = channels_last
         self.input_shape = shape
 
     def __call__(self, input):
@@ -159,13 +177,14 @@ def _ranked(rank, fn):
     return wrapper
 
 
-def conv(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, algorithm="auto", threads=None):
+def conv(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, algorithm="auto", threads=None,
+         channels_last=False):
     """Regular convolution (torch.nn.functional.conv{1,2,3}d semantics); weight (C_out, C_in/groups, k...)."""
-    _check_threads(threads)
+    _check_threads(threads, channels_last)
     input, weight = _array(input, "input"), _array(weight, "weight")
     bias = None if bias is None else _array(bias, "bias")
-    p = _problem(input, weight, bias, stride, padding, 0, groups, dilation, False)
-    return _tconv.forward(p, input, weight, bias, algorithm, threads or 0)
+    p = _problem(input, weight, bias, stride, padding, 0, groups, dilation, False, None, channels_last)
+    return _tconv.forward(p, input, weight, bias, algorithm, threads or 0, channels_last)
 
 
 conv_transpose1d, conv_transpose2d, conv_transpose3d = (_ranked(r, conv_transpose) for r in (1, 2, 3))
@@ -173,25 +192,25 @@ conv1d, conv2d, conv3d = (_ranked(r, conv) for r in (1, 2, 3))
 
 
 def conv_transpose_backward(grad_output, input, weight, stride=1, padding=0, output_padding=0, groups=1, dilation=1,
-                            *, output_size=None, algorithm="auto", threads=None):
+                            *, output_size=None, algorithm="auto", threads=None, channels_last=False):
     """Gradients of conv_transpose: (grad_input, grad_weight, grad_bias)."""
-    _check_threads(threads)
+    _check_threads(threads, channels_last)
     grad_output, input, weight = (_array(a, n) for a, n in ((grad_output, "grad_output"), (input, "input"),
                                                               (weight, "weight")))
-    p = _problem(input, weight, None, stride, padding, output_padding, groups, dilation, True, output_size)
+    p = _problem(input, weight, None, stride, padding, output_padding, groups, dilation, True, output_size, channels_last)
     p.bias = True  # grad_bias is always returned, as the sum of grad_output per channel
-    return _tconv.backward(p, grad_output, input, weight, algorithm, threads or 0)
+    return _tconv.backward(p, grad_output, input, weight, algorithm, threads or 0, channels_last)
 
 
 def conv_backward(grad_output, input, weight, stride=1, padding=0, dilation=1, groups=1, *, algorithm="auto",
-                  threads=None):
+                  threads=None, channels_last=False):
     """Gradients of conv: (grad_input, grad_weight, grad_bias)."""
-    _check_threads(threads)
+    _check_threads(threads, channels_last)
     grad_output, input, weight = (_array(a, n) for a, n in ((grad_output, "grad_output"), (input, "input"),
                                                               (weight, "weight")))
-    p = _problem(input, weight, None, stride, padding, 0, groups, dilation, False)
+    p = _problem(input, weight, None, stride, padding, 0, groups, dilation, False, None, channels_last)
     p.bias = True
-    return _tconv.backward(p, grad_output, input, weight, algorithm, threads or 0)
+    return _tconv.backward(p, grad_output, input, weight, algorithm, threads or 0, channels_last)
 
 
 def algorithms():
