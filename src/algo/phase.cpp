@@ -115,6 +115,11 @@ PhasePlan<T>::PhasePlan(const Problem& p, const T* wei, const T* bia, const Epil
         phases_.push_back(std::move(ph));
     });
 
+    // Phases that read the same inputs (the same counts and tap bases, e.g. kernel == stride without
+    // padding: one tap each, at the same place) are computed together: one A panel serves all of them.
+    merged_ = phases_.size() > 1;
+    for (const Phase& ph : phases_) merged_ = merged_ && ph.Q == phases_[0].Q && ph.base == phases_[0].base;
+
     // Weights: wei[(grp*icg + c)*ocg + oc][k] -> packed[grp][phase][ocb][tap][c][NR], zero past ocg.
     const int64_t nr = static_cast<int64_t>(gemm_.nr), nocb = ocp_ / nr;
     int64_t total = 0;
@@ -158,19 +163,20 @@ template <class T>
 size_t PhasePlan<T>::workspace_bytes() const {
     size_t taps = 1;
     for (const Phase& ph : phases_) taps = std::max(taps, ph.koff.size());
-    const size_t mc = static_cast<size_t>(mc_);
-    return sizeof(T) * mc * static_cast<size_t>(kc_ + ocp_) + mc * (taps + 4) * sizeof(int64_t) + mc * sizeof(T*) + taps;
+    const size_t mc = static_cast<size_t>(mc_), nm = merged_ ? phases_.size() : 1;
+    return sizeof(T) * mc * static_cast<size_t>(kc_ + ocp_ * nm) + mc * (taps + 4) * sizeof(int64_t) + mc * sizeof(T*) +
+           taps;
 }
 
 template <class T>
 void PhasePlan<T>::run(const T* src, T* dst) const {
-    // Tasks: (group, phase, block of MC positions), in that order.
+    // Tasks: (group, phase, block of MC positions), in that order; merged phases count as one (the first).
     std::vector<int64_t> first;  // first task of each (group, phase)
     int64_t ntask = 0;
     for (int64_t grp = 0; grp < p_.g; ++grp)
-        for (const Phase& ph : phases_) {
+        for (size_t phi = 0; phi < phases_.size(); ++phi) {
             first.push_back(ntask);
-            ntask += (p_.mb * ph.positions + mc_ - 1) / mc_;
+            if (!merged_ || phi == 0) ntask += (p_.mb * phases_[phi].positions + mc_ - 1) / mc_;
         }
     parallel::parallel_for(ntask, [&](int64_t b, int64_t e, int) {
         // Scratch lives per thread and only grows: no allocation (and no page faults) on repeated runs, and
@@ -179,7 +185,7 @@ void PhasePlan<T>::run(const T* src, T* dst) const {
         size_t taps = 0;
         for (const Phase& ph : phases_) taps = std::max(taps, ph.koff.size());
         ws.a.resize(static_cast<size_t>(mc_ * kc_));
-        ws.c.resize(static_cast<size_t>(mc_ * ocp_));
+        ws.c.resize(static_cast<size_t>(mc_ * ocp_) * (merged_ ? phases_.size() : 1));
         ws.off.resize(static_cast<size_t>(mc_) * std::max<size_t>(taps, 1));
         ws.mbi.resize(static_cast<size_t>(mc_));
         ws.oofs.resize(static_cast<size_t>(mc_));
@@ -187,7 +193,8 @@ void PhasePlan<T>::run(const T* src, T* dst) const {
         ws.aptr.resize(static_cast<size_t>(mc_));
         ws.alda.resize(static_cast<size_t>(mc_));
         for (int64_t task = b; task < e; ++task) {
-            const int64_t gp = std::upper_bound(first.begin(), first.end(), task) - first.begin() - 1;
+            int64_t gp = std::upper_bound(first.begin(), first.end(), task) - first.begin() - 1;
+            if (merged_) gp -= gp % static_cast<int64_t>(phases_.size());  // the group's first phase
             const int64_t grp = gp / static_cast<int64_t>(phases_.size());
             const int64_t ph = gp % static_cast<int64_t>(phases_.size());
             block(src, dst, grp, ph, (task - first[gp]) * mc_, ws);
@@ -227,9 +234,11 @@ void PhasePlan<T>::block(const T* src, T* dst, int64_t grp, int64_t phi, int64_t
         }
     }
 
+    // The phases computed here: phi alone, or every phase when merged (C of phase phi + k at C + k*MC*ocp).
+    const int64_t nph = static_cast<int64_t>(phases_.size()), ph_end = merged_ ? nph : phi + 1;
     T* C = ws.c.data();
-    std::fill(C, C + ntiles * mr * ocp_, T(0));
-    const T* wbase = packed_.data() + wofs_[grp * static_cast<int64_t>(phases_.size()) + phi];
+    for (int64_t k = phi; k < ph_end; ++k)
+        std::fill(C + (k - phi) * mc_ * ocp_, C + (k - phi) * mc_ * ocp_ + ntiles * mr * ocp_, T(0));
     const int64_t nocb = ocp_ / nr;
     const T* sbase = src + grp * icg_ * isz_;
     const int64_t img = p_.ic * isz_;
@@ -286,31 +295,41 @@ void PhasePlan<T>::block(const T* src, T* dst, int64_t grp, int64_t phi, int64_t
                     for (int64_t c = 0; c < kcn; ++c) At[c * mr + m] = s[c * isz_];
                 }
             }
-            for (int64_t ocb = 0; ocb < nocb; ++ocb) {
-                const T* B = wbase + ((ocb * nt + t) * icg_ + c0) * nr;
-                for (int64_t tile = 0; tile < ntiles; ++tile)
-                    fn(ws.aptr[tile], static_cast<size_t>(ws.alda[tile]), B, static_cast<size_t>(kcn),
-                       C + tile * mr * ocp_ + ocb * nr, static_cast<size_t>(ocp_));
+            for (int64_t k = phi; k < ph_end; ++k) {
+                const T* wbase = packed_.data() + wofs_[grp * nph + k];
+                T* Ck = C + (k - phi) * mc_ * ocp_;
+                for (int64_t ocb = 0; ocb < nocb; ++ocb) {
+                    const T* B = wbase + ((ocb * nt + t) * icg_ + c0) * nr;
+                    for (int64_t tile = 0; tile < ntiles; ++tile)
+                        fn(ws.aptr[tile], static_cast<size_t>(ws.alda[tile]), B, static_cast<size_t>(kcn),
+                           Ck + tile * mr * ocp_ + ocb * nr, static_cast<size_t>(ocp_));
+                }
             }
         }
     }
     // Bias, epilogue, and the store into dst: (mb, oc, o...) strided by channel, or (mb, o..., oc) whole rows.
+    // A merged phase's outputs sit at a fixed offset from phase phi's.
     const T* bias = bias_.data() + grp * ocg_;
-    if (last_) {
-        for (int64_t j = 0; j < n; ++j) {
-            T* d = dst + (ws.mbi[j] * osz_ + ws.oofs[j]) * p_.oc + grp * ocg_;
-            const T* c = C + j * ocp_;
-            if (epi_.kind == Epilogue::Kind::none)
-                for (int64_t oc = 0; oc < ocg_; ++oc) d[oc] = c[oc] + bias[oc];
-            else
-                for (int64_t oc = 0; oc < ocg_; ++oc) d[oc] = activate(epi_, c[oc] + bias[oc]);
+    for (int64_t k = phi; k < ph_end; ++k) {
+        int64_t delta = 0;
+        for (int a = 0; a < rank; ++a) delta += (phases_[k].o0[a] - ph.o0[a]) * o_st_[a];
+        const T* Ck = C + (k - phi) * mc_ * ocp_;
+        if (last_) {
+            for (int64_t j = 0; j < n; ++j) {
+                T* d = dst + (ws.mbi[j] * osz_ + ws.oofs[j] + delta) * p_.oc + grp * ocg_;
+                const T* c = Ck + j * ocp_;
+                if (epi_.kind == Epilogue::Kind::none)
+                    for (int64_t oc = 0; oc < ocg_; ++oc) d[oc] = c[oc] + bias[oc];
+                else
+                    for (int64_t oc = 0; oc < ocg_; ++oc) d[oc] = activate(epi_, c[oc] + bias[oc]);
+            }
+            continue;
         }
-        return;
-    }
-    for (int64_t j = 0; j < n; ++j) {
-        T* d = dst + (ws.mbi[j] * p_.oc + grp * ocg_) * osz_ + ws.oofs[j];
-        const T* c = C + j * ocp_;
-        for (int64_t oc = 0; oc < ocg_; ++oc) d[oc * osz_] = activate(epi_, c[oc] + bias[oc]);
+        for (int64_t j = 0; j < n; ++j) {
+            T* d = dst + (ws.mbi[j] * p_.oc + grp * ocg_) * osz_ + ws.oofs[j] + delta;
+            const T* c = Ck + j * ocp_;
+            for (int64_t oc = 0; oc < ocg_; ++oc) d[oc * osz_] = activate(epi_, c[oc] + bias[oc]);
+        }
     }
 }
 
