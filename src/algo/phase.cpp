@@ -325,10 +325,16 @@ void PhasePlan<T>::block(const T* src, T* dst, int64_t grp, int64_t phi, int64_t
             }
             continue;
         }
-        for (int64_t j = 0; j < n; ++j) {
-            T* d = dst + (ws.mbi[j] * p_.oc + grp * ocg_) * osz_ + ws.oofs[j] + delta;
-            const T* c = Ck + j * ocp_;
-            for (int64_t oc = 0; oc < ocg_; ++oc) d[oc * osz_] = activate(epi_, c[oc] + bias[oc]);
+        // Channel by channel: each pass writes along one output plane (few pages, whole lines over passes).
+        T* dbase = dst + grp * ocg_ * osz_ + delta;
+        const int64_t img = p_.oc * osz_;
+        for (int64_t oc = 0; oc < ocg_; ++oc) {
+            T* d = dbase + oc * osz_;
+            const T b = bias[oc];
+            if (epi_.kind == Epilogue::Kind::none)
+                for (int64_t j = 0; j < n; ++j) d[ws.mbi[j] * img + ws.oofs[j]] = Ck[j * ocp_ + oc] + b;
+            else
+                for (int64_t j = 0; j < n; ++j) d[ws.mbi[j] * img + ws.oofs[j]] = activate(epi_, Ck[j * ocp_ + oc] + b);
         }
     }
 }
