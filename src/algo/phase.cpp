@@ -257,6 +257,12 @@ void PhasePlan<T>::block(const T* src, T* dst, int64_t grp, int64_t phi, int64_t
                 bool direct = j0 + mr <= n && off[j0] >= 0;
                 for (int64_t m = 1; m < mr && direct; ++m)
                     direct = ws.mbi[j0 + m] == ws.mbi[j0] && off[j0 + m] == off[j0] + m;
+                bool any = direct;
+                for (int64_t j = j0; j < std::min(n, j0 + mr) && !any; ++j) any = off[j] >= 0;
+                if (!any) {  // the tap misses every position of the tile: nothing to add
+                    ws.aptr[tile] = nullptr;
+                    continue;
+                }
                 if (last_) {
                     if (direct) {
                         ws.aptr[tile] = src + (ws.mbi[j0] * isz_ + off[j0]) * p_.ic + grp * icg_ + c0;
@@ -301,8 +307,9 @@ void PhasePlan<T>::block(const T* src, T* dst, int64_t grp, int64_t phi, int64_t
                 for (int64_t ocb = 0; ocb < nocb; ++ocb) {
                     const T* B = wbase + ((ocb * nt + t) * icg_ + c0) * nr;
                     for (int64_t tile = 0; tile < ntiles; ++tile)
-                        fn(ws.aptr[tile], static_cast<size_t>(ws.alda[tile]), B, static_cast<size_t>(kcn),
-                           Ck + tile * mr * ocp_ + ocb * nr, static_cast<size_t>(ocp_));
+                        if (ws.aptr[tile])
+                            fn(ws.aptr[tile], static_cast<size_t>(ws.alda[tile]), B, static_cast<size_t>(kcn),
+                               Ck + tile * mr * ocp_ + ocb * nr, static_cast<size_t>(ocp_));
                 }
             }
         }
