@@ -1,4 +1,5 @@
-// Peer comparison in one run: tconv (a prepared Plan, and the one-call function) against oneDNN's
+// Peer comparison in one run: tconv (a prepared Plan for channels-first data and one for channels-last data,
+// and the one-call function) against oneDNN's
 // deconvolution (its own blocked layouts, timed without and with the reorders from and to plain NCHW) and
 // XNNPACK's NHWC deconvolution, on the suite of bench/suite.txt, at 1 and 2 threads, plus the machine's
 // measured FMA ceiling and copy bandwidth. PyTorch is timed by bench/torch_peer.py through the Python package. Every timed result is checked against tconv's
@@ -52,7 +53,10 @@ std::vector<double> time_alternating(const std::vector<std::function<void()>>& f
     double total = 0;
     int reps = 0;
     while ((total < min_time * static_cast<double>(fs.size()) || reps < 5) && reps < 300) {
-        for (size_t j = 0; j < fs.size(); ++j) {
+        // The order rotates every repetition, so whatever one contender leaves behind (spinning worker
+        // threads, a cold cache) falls on each of the others in turn, not always on the same one.
+        for (size_t jj = 0; jj < fs.size(); ++jj) {
+            const size_t j = (jj + static_cast<size_t>(reps)) % fs.size();
             // A pause first: the previous contender's worker threads (XNNPACK's pthreadpool, OpenMP) spin
             // for a while after a run and would take a core from this one.
             std::this_thread::sleep_for(std::chrono::milliseconds(3));
