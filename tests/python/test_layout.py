@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 
 import tconv
+from test_plan import torch_ref  # torch's conv_transpose in float64
 
 LAYERS = [  # (channels-first input shape, weight shape, kwargs)
     ((2, 24, 7, 5), (24, 40, 3, 3), dict(stride=2, padding=1, output_padding=1)),  # phase reads NHWC itself
@@ -22,13 +23,6 @@ def last(a):
 
 def first(a):
     return np.moveaxis(a, -1, 1)
-
-
-def torch_ref(x, w, b, kw):
-    fn = {3: F.conv_transpose1d, 4: F.conv_transpose2d, 5: F.conv_transpose3d}[x.ndim]
-    with torch.no_grad():
-        return fn(torch.from_numpy(x).double(), torch.from_numpy(w).double(),
-                  None if b is None else torch.from_numpy(b).double(), **kw).numpy()
 
 
 @pytest.mark.parametrize("xs,ws,kw", LAYERS)
