@@ -105,7 +105,7 @@ def _problem(input, weight, bias, stride, padding, output_padding, groups, dilat
     return p
 
 
-def _check_threads(threads, channels_last=False):
+def _check_options(threads, channels_last=False):
     if threads is not None and (not isinstance(threads, numbers.Integral) or threads <= 0):
         raise ValueError(f"threads={threads!r} must be a positive int or None")
     if not isinstance(channels_last, bool):
@@ -122,7 +122,7 @@ def conv_transpose(input, weight, bias=None, stride=1, padding=0, output_padding
     channels_last: input (N, spatial..., C_in) and result (N, spatial..., C_out), as PyTorch's channels_last
     memory format and TensorFlow's NHWC; the numbers are the same.
     """
-    _check_threads(threads, channels_last)
+    _check_options(threads, channels_last)
     input, weight = _array(input, "input"), _array(weight, "weight")
     bias = None if bias is None else _array(bias, "bias")
     p = _problem(input, weight, bias, stride, padding, output_padding, groups, dilation, True, output_size, channels_last)
@@ -137,7 +137,7 @@ class Plan:
 
     def __init__(self, input_shape, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1,
                  *, output_size=None, algorithm="auto", threads=None, channels_last=False):
-        _check_threads(threads, channels_last)
+        _check_options(threads, channels_last)
         weight = _array(weight, "weight")
         bias = None if bias is None else _array(bias, "bias")
         shape = tuple(input_shape)
@@ -180,7 +180,7 @@ def _ranked(rank, fn):
 def conv(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, algorithm="auto", threads=None,
          channels_last=False):
     """Regular convolution (torch.nn.functional.conv{1,2,3}d semantics); weight (C_out, C_in/groups, k...)."""
-    _check_threads(threads, channels_last)
+    _check_options(threads, channels_last)
     input, weight = _array(input, "input"), _array(weight, "weight")
     bias = None if bias is None else _array(bias, "bias")
     p = _problem(input, weight, bias, stride, padding, 0, groups, dilation, False, None, channels_last)
@@ -194,7 +194,7 @@ conv1d, conv2d, conv3d = (_ranked(r, conv) for r in (1, 2, 3))
 def conv_transpose_backward(grad_output, input, weight, stride=1, padding=0, output_padding=0, groups=1, dilation=1,
                             *, output_size=None, algorithm="auto", threads=None, channels_last=False):
     """Gradients of conv_transpose: (grad_input, grad_weight, grad_bias)."""
-    _check_threads(threads, channels_last)
+    _check_options(threads, channels_last)
     grad_output, input, weight = (_array(a, n) for a, n in ((grad_output, "grad_output"), (input, "input"),
                                                               (weight, "weight")))
     p = _problem(input, weight, None, stride, padding, output_padding, groups, dilation, True, output_size, channels_last)
@@ -205,7 +205,7 @@ def conv_transpose_backward(grad_output, input, weight, stride=1, padding=0, out
 def conv_backward(grad_output, input, weight, stride=1, padding=0, dilation=1, groups=1, *, algorithm="auto",
                   threads=None, channels_last=False):
     """Gradients of conv: (grad_input, grad_weight, grad_bias)."""
-    _check_threads(threads, channels_last)
+    _check_options(threads, channels_last)
     grad_output, input, weight = (_array(a, n) for a, n in ((grad_output, "grad_output"), (input, "input"),
                                                               (weight, "weight")))
     p = _problem(input, weight, None, stride, padding, 0, groups, dilation, False, None, channels_last)

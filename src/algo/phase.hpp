@@ -45,8 +45,8 @@ private:
     int64_t icg_, ocg_, ocp_, isz_, osz_, ksz_;
     Dims i_st_, o_st_;
     bool last_;                        // channels_last data
-    bool mb_inner_;
-    bool merged_;                      // every phase reads the same inputs: one task computes them all                    // positions ordered (q..., mb) instead of (mb, q...)
+    bool mb_inner_;                    // positions ordered (q..., mb) instead of (mb, q...)
+    bool merged_;                      // every phase reads the same inputs: one task computes them all
     std::vector<Phase> phases_;
     std::vector<int64_t> wofs_;        // per (group, phase): offset of its panels in packed_
     std::vector<T> packed_;  // [grp][phase][ocb][tap][ic][NR]

@@ -18,42 +18,13 @@ constexpr size_t kMR = 12;
 constexpr size_t kMR = 6;
 #endif
 
-template <class T>
+// kRowsA = false: A(k, m) = a[k*lda + m]. kRowsA = true: A stored by rows, A(k, m) = a[m*lda + k]
+// (channels-last data read in place, or a panel packed as [MR][kc]); rows are addressed from one base per
+// 3 rows plus 0, lda and 2*lda, so every broadcast is a single load with a scaled index and few registers
+// hold pointers.
+template <class T, bool kRowsA>
 HWY_ATTR void GemmT(const T* HWY_RESTRICT a, size_t lda, const T* HWY_RESTRICT b, size_t kc, T* HWY_RESTRICT c,
                     size_t ldc) {
-    const hn::ScalableTag<T> d;
-    const size_t N = hn::Lanes(d);
-    using V = hn::Vec<decltype(d)>;
-    V acc0[kMR], acc1[kMR];
-#pragma GCC unroll 16
-    for (size_t m = 0; m < kMR; ++m) {
-        acc0[m] = hn::LoadU(d, c + m * ldc);
-        acc1[m] = hn::LoadU(d, c + m * ldc + N);
-    }
-    for (size_t k = 0; k < kc; ++k) {
-        const V b0 = hn::LoadU(d, b + k * 2 * N);
-        const V b1 = hn::LoadU(d, b + k * 2 * N + N);
-        const T* ak = a + k * lda;
-#pragma GCC unroll 16
-        for (size_t m = 0; m < kMR; ++m) {
-            const V am = hn::Set(d, ak[m]);
-            acc0[m] = hn::MulAdd(am, b0, acc0[m]);
-            acc1[m] = hn::MulAdd(am, b1, acc1[m]);
-        }
-    }
-#pragma GCC unroll 16
-    for (size_t m = 0; m < kMR; ++m) {
-        hn::StoreU(acc0[m], d, c + m * ldc);
-        hn::StoreU(acc1[m], d, c + m * ldc + N);
-    }
-}
-
-// The same with A stored by rows: A(k, m) = a[m*lda + k] (channels-last data read in place, or a panel
-// packed as [MR][kc]). Rows are addressed from one base per 3 rows plus 0, lda and 2*lda, so every
-// broadcast is a single load with a scaled index and few registers hold pointers.
-template <class T>
-HWY_ATTR void GemmRowsT(const T* HWY_RESTRICT a, size_t lda, const T* HWY_RESTRICT b, size_t kc, T* HWY_RESTRICT c,
-                        size_t ldc) {
     static_assert(kMR % 3 == 0);
     const hn::ScalableTag<T> d;
     const size_t N = hn::Lanes(d);
@@ -70,9 +41,10 @@ HWY_ATTR void GemmRowsT(const T* HWY_RESTRICT a, size_t lda, const T* HWY_RESTRI
     for (size_t k = 0; k < kc; ++k) {
         const V b0 = hn::LoadU(d, b + k * 2 * N);
         const V b1 = hn::LoadU(d, b + k * 2 * N + N);
+        const T* ak = a + k * lda;
 #pragma GCC unroll 16
         for (size_t m = 0; m < kMR; ++m) {
-            const V am = hn::Set(d, base[m / 3][k + (m % 3) * lda]);
+            const V am = hn::Set(d, kRowsA ? base[m / 3][k + (m % 3) * lda] : ak[m]);
             acc0[m] = hn::MulAdd(am, b0, acc0[m]);
             acc1[m] = hn::MulAdd(am, b1, acc1[m]);
         }
@@ -84,17 +56,17 @@ HWY_ATTR void GemmRowsT(const T* HWY_RESTRICT a, size_t lda, const T* HWY_RESTRI
     }
 }
 
-HWY_ATTR void GemmRowsF32(const float* a, size_t lda, const float* b, size_t kc, float* c, size_t ldc) {
-    GemmRowsT(a, lda, b, kc, c, ldc);
-}
-HWY_ATTR void GemmRowsF64(const double* a, size_t lda, const double* b, size_t kc, double* c, size_t ldc) {
-    GemmRowsT(a, lda, b, kc, c, ldc);
-}
 HWY_ATTR void GemmF32(const float* a, size_t lda, const float* b, size_t kc, float* c, size_t ldc) {
-    GemmT(a, lda, b, kc, c, ldc);
+    GemmT<float, false>(a, lda, b, kc, c, ldc);
 }
 HWY_ATTR void GemmF64(const double* a, size_t lda, const double* b, size_t kc, double* c, size_t ldc) {
-    GemmT(a, lda, b, kc, c, ldc);
+    GemmT<double, false>(a, lda, b, kc, c, ldc);
+}
+HWY_ATTR void GemmRowsF32(const float* a, size_t lda, const float* b, size_t kc, float* c, size_t ldc) {
+    GemmT<float, true>(a, lda, b, kc, c, ldc);
+}
+HWY_ATTR void GemmRowsF64(const double* a, size_t lda, const double* b, size_t kc, double* c, size_t ldc) {
+    GemmT<double, true>(a, lda, b, kc, c, ldc);
 }
 size_t LanesF32() { return hn::Lanes(hn::ScalableTag<float>()); }
 size_t LanesF64() { return hn::Lanes(hn::ScalableTag<double>()); }
