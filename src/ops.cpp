@@ -167,7 +167,7 @@ bool has_epilogue(const Options& opt) { return opt.epilogue.kind != Epilogue::Ki
 bool last(const Options& opt) { return opt.layout == Layout::channels_last; }
 
 // The drivers run on the transposed problem t. Channels-last data goes straight to a driver that handles
-// it (Algorithm::channels_last, forward); otherwise it is copied channels-first around the call.
+// it (Algorithm::channels_last, every direction); otherwise it is copied channels-first around the call.
 template <class T>
 void run_forward(const Problem& t, const T* src, const T* wei, const T* bia, T* dst, const Options& opt,
                  bool epilogue = false) {
@@ -190,24 +190,26 @@ template <class T>
 void run_backward_data(const Problem& t, const T* diff_dst, const T* wei, T* diff_src, const Options& opt) {
     Scope scope(opt, nullptr);
     const algo::Algorithm& a = algo::find(t, Direction::backward_data, opt.algorithm, opt.log);
-    if (last(opt)) {
+    if (last(opt) && !a.channels_last) {
         const FirstCopy<T> dd(t.dst_shape(), diff_dst);
         FirstCopy<T> ds(t.src_shape());
         a.template kernels<T>().bwd_data(t, dd.data.data(), wei, ds.data.data());
         ds.store(diff_src);
         return;
     }
+    algo::call_context().layout = opt.layout;
     a.template kernels<T>().bwd_data(t, diff_dst, wei, diff_src);
 }
 template <class T>
 void run_backward_weights(const Problem& t, const T* src, const T* diff_dst, T* diff_wei, T* diff_bia, const Options& opt) {
     Scope scope(opt, nullptr);
     const algo::Algorithm& a = algo::find(t, Direction::backward_weights, opt.algorithm, opt.log);
-    if (last(opt)) {
+    if (last(opt) && !a.channels_last) {
         const FirstCopy<T> s(t.src_shape(), src), dd(t.dst_shape(), diff_dst);
         a.template kernels<T>().bwd_wei(t, s.data.data(), dd.data.data(), diff_wei, diff_bia);
         return;
     }
+    algo::call_context().layout = opt.layout;
     a.template kernels<T>().bwd_wei(t, src, diff_dst, diff_wei, diff_bia);
 }
 

@@ -1,4 +1,5 @@
 #include <map>
+#include <tuple>
 // Conformance: every algorithm x direction x dtype x shape-file problem x data layout against the scatter
 // reference (channels-first), the channels-last results compared after moving the reference's channels.
 // Small-integer fills make float32 sums exact whatever the order, so results must match bit for bit.
@@ -39,54 +40,56 @@ void check_case(const Case& c) {
     const auto bia = small_ints<T>({p.oc}, seed + 2);
     const auto dst = small_ints<T>(p.dst_shape(), seed + 3);  // plays diff_dst for the gradients
     const auto src_last = channels_last(src);
+    const auto dst_last = channels_last(dst);
     const auto names = supporting(p, c.dir);
     ASSERT_FALSE(names.empty());
     EXPECT_EQ(names.back(), "scatter") << "the reference supports every problem";
     const char* dt = sizeof(T) == 4 ? "f32" : "f64";
+    // The references, channels-first (diff_bia in ref_bia for the weight gradient).
+    Tensor<T> ref, ref_bia;
+    if (c.dir == Direction::forward) ref = forward<T>(p, src, wei, p.bias ? &bia : nullptr, "scatter");
+    if (c.dir == Direction::backward_data) ref = backward_data<T>(p, dst, wei, "scatter");
+    if (c.dir == Direction::backward_weights) std::tie(ref, ref_bia) = backward_weights<T>(p, src, dst, "scatter");
+    const auto ref_last = c.dir == Direction::backward_weights ? ref : channels_last(ref);
     for (const auto& name : names) {
         const std::string repro = "repro: build/bin/tconv run --problem " + c.problem + " --seed " +
                                   std::to_string(seed) + " --algorithm " + name + " --check --direction " +
                                   std::string(direction_name(c.dir)) + " --dtype " + dt;
-        switch (c.dir) {
-            case Direction::forward: {
-                const auto ref = forward<T>(p, src, wei, p.bias ? &bia : nullptr, "scatter");
-                const auto ref_last = channels_last(ref).data;
-                // Both data layouts; SIMD algorithms: every target here, at 1, 2 and 3 threads (results never
-                // depend on either).
-                std::vector<Options> variants(1);
-                if (simd(name))
-                    for (const auto& target : simd_targets())
-                        for (int threads : {1, 2, 3}) {
-                            Options o;
-                            o.simd = target;
-                            o.threads = threads;
-                            variants.push_back(o);
-                        }
-                for (auto o : variants) {
-                    const std::string how = o.simd.empty() ? "" : " --simd " + o.simd + " --threads " + std::to_string(o.threads);
-                    EXPECT_EQ(forward<T>(p, src, wei, p.bias ? &bia : nullptr, name, o).data, ref.data) << repro << how;
-                    o.layout = Layout::channels_last;
-                    EXPECT_EQ(forward<T>(p, src_last, wei, p.bias ? &bia : nullptr, name, o).data, ref_last)
-                        << repro << how << " --layout channels_last";
+        // Both data layouts; SIMD algorithms: every target here, at 1, 2 and 3 threads (results never depend
+        // on either).
+        std::vector<Options> variants(1);
+        if (simd(name))
+            for (const auto& target : simd_targets())
+                for (int threads : {1, 2, 3}) {
+                    Options o;
+                    o.simd = target;
+                    o.threads = threads;
+                    variants.push_back(o);
                 }
-                break;
-            }
-            case Direction::backward_data: {
-                const auto ref = backward_data<T>(p, dst, wei, "scatter");
-                EXPECT_EQ(backward_data<T>(p, dst, wei, name).data, ref.data) << repro;
-                EXPECT_EQ(backward_data<T>(p, channels_last(dst), wei, name, Layout::channels_last).data,
-                          channels_last(ref).data) << repro << " --layout channels_last";
-                break;
-            }
-            case Direction::backward_weights: {
-                const auto got = backward_weights<T>(p, src, dst, name);
-                const auto ref = backward_weights<T>(p, src, dst, "scatter");
-                EXPECT_EQ(got.first.data, ref.first.data) << repro;
-                EXPECT_EQ(got.second.data, ref.second.data) << repro;
-                const auto last = backward_weights<T>(p, src_last, channels_last(dst), name, Layout::channels_last);
-                EXPECT_EQ(last.first.data, ref.first.data) << repro << " --layout channels_last";
-                EXPECT_EQ(last.second.data, ref.second.data) << repro << " --layout channels_last";
-                break;
+        for (auto o : variants) {
+            const std::string how = o.simd.empty() ? "" : " --simd " + o.simd + " --threads " + std::to_string(o.threads);
+            Options l = o;
+            l.layout = Layout::channels_last;
+            const std::string lhow = how + " --layout channels_last";
+            switch (c.dir) {
+                case Direction::forward:
+                    EXPECT_EQ(forward<T>(p, src, wei, p.bias ? &bia : nullptr, name, o).data, ref.data) << repro << how;
+                    EXPECT_EQ(forward<T>(p, src_last, wei, p.bias ? &bia : nullptr, name, l).data, ref_last.data)
+                        << repro << lhow;
+                    break;
+                case Direction::backward_data:
+                    EXPECT_EQ(backward_data<T>(p, dst, wei, name, o).data, ref.data) << repro << how;
+                    EXPECT_EQ(backward_data<T>(p, dst_last, wei, name, l).data, ref_last.data) << repro << lhow;
+                    break;
+                case Direction::backward_weights: {
+                    const auto got = backward_weights<T>(p, src, dst, name, o);
+                    EXPECT_EQ(got.first.data, ref.data) << repro << how;
+                    EXPECT_EQ(got.second.data, ref_bia.data) << repro << how;
+                    const auto gl = backward_weights<T>(p, src_last, dst_last, name, l);
+                    EXPECT_EQ(gl.first.data, ref.data) << repro << lhow;
+                    EXPECT_EQ(gl.second.data, ref_bia.data) << repro << lhow;
+                    break;
+                }
             }
         }
     }
@@ -113,6 +116,8 @@ TEST(Conformance, EveryAlgorithmIsExercised) {
     EXPECT_GT(used["matrix:backward_data"], 0);
     EXPECT_GT(used["conv_grad:backward_data"], 0);
     EXPECT_GT(used["col2im:backward_weights"], 0);
+    EXPECT_GT(used["phase:backward_data"], 0);
+    EXPECT_GT(used["phase:backward_weights"], 0);
 }
 
 }  // namespace

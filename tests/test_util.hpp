@@ -80,26 +80,36 @@ Tensor<T> forward(const Problem& p, const Tensor<T>& src, const Tensor<T>& wei, 
 
 template <class T>
 Tensor<T> backward_data(const Problem& p, const Tensor<T>& diff_dst, const Tensor<T>& wei, const std::string& algorithm,
-                        Layout layout = Layout::channels_first) {
-    Tensor<T> diff_src(data_shape(p.src_shape(), layout), T(12345));
-    Options o;
+                        Options o) {
+    Tensor<T> diff_src(data_shape(p.src_shape(), o.layout), T(12345));
     o.algorithm = algorithm;
-    o.layout = layout;
     conv_transpose_backward_data<T>(p, diff_dst.view(), wei.view(), diff_src.view(), o);
     return diff_src;
+}
+template <class T>
+Tensor<T> backward_data(const Problem& p, const Tensor<T>& diff_dst, const Tensor<T>& wei, const std::string& algorithm,
+                        Layout layout = Layout::channels_first) {
+    Options o;
+    o.layout = layout;
+    return backward_data(p, diff_dst, wei, algorithm, o);
 }
 
 template <class T>
 std::pair<Tensor<T>, Tensor<T>> backward_weights(const Problem& p, const Tensor<T>& src, const Tensor<T>& diff_dst,
-                                                 const std::string& algorithm, Layout layout = Layout::channels_first) {
+                                                 const std::string& algorithm, Options o) {
     Tensor<T> diff_wei(p.wei_shape(), T(12345));
     Tensor<T> diff_bia(p.bias ? Dims{p.oc} : Dims{0}, T(12345));
-    Options o;
     o.algorithm = algorithm;
-    o.layout = layout;
     conv_transpose_backward_weights<T>(p, src.view(), diff_dst.view(), diff_wei.view(),
                                        p.bias ? diff_bia.view() : View<T>{}, o);
     return {diff_wei, diff_bia};
+}
+template <class T>
+std::pair<Tensor<T>, Tensor<T>> backward_weights(const Problem& p, const Tensor<T>& src, const Tensor<T>& diff_dst,
+                                                 const std::string& algorithm, Layout layout = Layout::channels_first) {
+    Options o;
+    o.layout = layout;
+    return backward_weights(p, src, diff_dst, algorithm, o);
 }
 
 // Names of the algorithms that implement and support a direction for this problem.

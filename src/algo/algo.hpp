@@ -79,8 +79,8 @@ struct Algorithm {
     Kernels<double> f64;
     bool fused_epilogue = false;  // applies Options::epilogue itself (forward)
     bool simd = false;            // runs the SIMD micro-kernels (Options::simd)
-    // Its forward (and prepared plan) reads and writes channels_last data itself; for the others, and for
-    // every gradient, the operation converts channels_last data to channels_first around the call.
+    // It reads and writes channels_last data itself in every direction it implements (and in its prepared
+    // plan); for the others, the operation converts channels_last data to channels_first around the call.
     bool channels_last = false;
 
     template <class T>

@@ -46,28 +46,37 @@ struct PhasePlan<T>::Scratch {
 
 template <class T>
 PhasePlan<T>::PhasePlan(const Problem& p, const T* wei, const T* bia, const Epilogue& epi, const std::string& target,
-                        Layout layout, std::vector<T> storage)
-    : p_(p), epi_(epi), last_(layout == Layout::channels_last) {
+                        Layout layout, std::vector<T> storage, PhaseRole role)
+    : mb_(p.mb), g_(p.g), epi_(role == PhaseRole::forward ? epi : Epilogue{}), last_(layout == Layout::channels_last) {
     const auto& ks = kernels::kernel_set(target);
     target_ = ks.target;
     if constexpr (sizeof(T) == 4) gemm_ = ks.f32; else gemm_ = ks.f64;
+    const bool fwd = role == PhaseRole::forward;
     const int rank = p.rank();
     const Dims o = p.o();
-    icg_ = p.ic / p.g;
-    ocg_ = p.oc / p.g;
-    ocp_ = round_up(ocg_, static_cast<int64_t>(gemm_.nr));
-    isz_ = detail::prod(p.i);
-    osz_ = detail::prod(o);
-    ksz_ = detail::prod(p.k);
-    i_st_ = detail::row_major_strides(p.i);
-    o_st_ = detail::row_major_strides(o);
+    const int64_t icg = p.ic / p.g, ocg = p.oc / p.g;
+    const int64_t mr = static_cast<int64_t>(gemm_.mr), nr = static_cast<int64_t>(gemm_.nr);
+    // Forward: source src (ic, i), destination dst (oc, o), source step 1, destination step s.
+    // Data gradient: source diff_dst (oc, o), destination diff_src (ic, i), source step s, destination step 1.
+    kin_ = fwd ? icg : ocg;
+    nout_ = fwd ? ocg : icg;
+    cin_ = fwd ? p.ic : p.oc;
+    cout_ = fwd ? p.oc : p.ic;
+    np_ = round_up(nout_, nr);
+    in_ = fwd ? p.i : o;
+    const Dims out = fwd ? o : p.i;
+    insz_ = detail::prod(in_);
+    outsz_ = detail::prod(out);
+    in_st_ = detail::row_major_strides(in_);
+    out_st_ = detail::row_major_strides(out);
+    istep_ = fwd ? Dims(rank, 1) : p.s;
+    ostep_ = fwd ? p.s : Dims(rank, 1);
+    const int64_t ksz = detail::prod(p.k);
     const Dims k_st = detail::row_major_strides(p.k);
-    const int64_t mr = static_cast<int64_t>(gemm_.mr);
-    mb_inner_ = p.mb >= mr && detail::prod(p.i) < 4 * mr;
     mc_ = mr * 8;
     kc_ = 256;
 
-    // Per axis and residue r: the first output, the count, and the taps (kernel index, input base).
+    // Per axis and residue r: the first output, the count, and the taps (kernel index, source base).
     struct AxisPhase {
         int64_t o0, Q;
         std::vector<std::pair<int64_t, int64_t>> taps;
@@ -75,6 +84,18 @@ PhasePlan<T>::PhasePlan(const Problem& p, const T* wei, const T* bia, const Epil
     std::vector<std::vector<AxisPhase>> axes(rank);
     for (int a = 0; a < rank; ++a) {
         const int64_t s = p.s[a];
+        if (!fwd) {
+            // Every input position q reads diff_dst at q*s + kk*d - pb: one phase, every tap that lands
+            // inside the output for some q.
+            AxisPhase ap{0, p.i[a], {}};
+            for (int64_t kk = 0; kk < p.k[a]; ++kk) {
+                const int64_t base = kk * p.d[a] - p.pb[a];
+                const int64_t qlo = base >= 0 ? 0 : (-base + s - 1) / s;  // first q with q*s + base >= 0
+                if (qlo < ap.Q && qlo * s + base < o[a]) ap.taps.emplace_back(kk, base);
+            }
+            axes[a].push_back(std::move(ap));
+            continue;
+        }
         for (int64_t r = 0; r < s; ++r) {
             AxisPhase ap;
             ap.o0 = ((r - p.pb[a]) % s + s) % s;
@@ -88,7 +109,7 @@ PhasePlan<T>::PhasePlan(const Problem& p, const T* wei, const T* bia, const Epil
         }
     }
     // Phases: the product of the per-axis residues; taps: the product of the per-axis tap lists.
-    detail::for_each_index(p.s, [&](const int64_t* r) {
+    detail::for_each_index(fwd ? p.s : Dims(rank, 1), [&](const int64_t* r) {
         Phase ph;
         ph.positions = 1;
         std::vector<size_t> ntap(rank);
@@ -115,57 +136,69 @@ PhasePlan<T>::PhasePlan(const Problem& p, const T* wei, const T* bia, const Epil
         phases_.push_back(std::move(ph));
     });
 
+    int64_t most = 0;
+    ntaps_ = 0;
+    for (const Phase& ph : phases_) {
+        most = std::max(most, ph.positions);
+        ntaps_ = std::max<int64_t>(ntaps_, static_cast<int64_t>(ph.koff.size()));
+    }
+    mb_inner_ = p.mb >= mr && most < 4 * mr;
     // Phases that read the same inputs (the same counts and tap bases, e.g. kernel == stride without
     // padding: one tap each, at the same place) are computed together: one A panel serves all of them.
     merged_ = phases_.size() > 1;
     for (const Phase& ph : phases_) merged_ = merged_ && ph.Q == phases_[0].Q && ph.base == phases_[0].base;
+    // Few source channels per tap: one kernel call per tap would do little work per load of C, so every
+    // tap goes into one packed A panel and one call covers K = taps x channels.
+    fused_ = kin_ < 32 && ntaps_ > 1 && ntaps_ * kin_ <= 512;
 
-    // Weights: wei[(grp*icg + c)*ocg + oc][k] -> packed[grp][phase][ocb][tap][c][NR], zero past ocg.
-    const int64_t nr = static_cast<int64_t>(gemm_.nr), nocb = ocp_ / nr;
+    // Weights -> packed[grp][phase][ncb][tap][c][NR], zero past nout. GEMM element (c, n) of kernel element
+    // k: forward wei[grp][c][n][k], data gradient wei[grp][n][c][k].
+    const int64_t nncb = np_ / nr;
+    const int64_t cst = fwd ? ocg * ksz : ksz, nst = fwd ? ksz : ocg * ksz;
     int64_t total = 0;
     for (int64_t grp = 0; grp < p.g; ++grp)
         for (const Phase& ph : phases_) {
             wofs_.push_back(total);
-            total += nocb * static_cast<int64_t>(ph.koff.size()) * icg_ * nr;
+            total += nncb * static_cast<int64_t>(ph.koff.size()) * kin_ * nr;
         }
     packed_ = std::move(storage);
     packed_.resize(static_cast<size_t>(total));  // every element is written below
-    // Every kernel element belongs to at most one (phase, tap): map it once. Then, per input channel and
-    // block of NR output channels, read that block of weights (NR rows of k values, contiguous) and write,
-    // per kernel element, its NR values as one contiguous run (zeros past ocg).
-    std::vector<int64_t> kdst(static_cast<size_t>(ksz_), -1), kstep(static_cast<size_t>(ksz_), 0);
+    // Every kernel element belongs to at most one (phase, tap): map it once. Then, per source channel and
+    // block of NR destination channels, read that block of weights and write, per kernel element, its NR
+    // values as one contiguous run (zeros past nout).
+    std::vector<int64_t> kdst(static_cast<size_t>(ksz), -1), kstep(static_cast<size_t>(ksz), 0);
     for (size_t phi = 0; phi < phases_.size(); ++phi) {
         const int64_t nt = static_cast<int64_t>(phases_[phi].koff.size());
         for (int64_t t = 0; t < nt; ++t) {
-            kdst[phases_[phi].koff[t]] = wofs_[phi] + t * icg_ * nr;
-            kstep[phases_[phi].koff[t]] = nt * icg_ * nr;  // one block of NR output channels further
+            kdst[phases_[phi].koff[t]] = wofs_[phi] + t * kin_ * nr;
+            kstep[phases_[phi].koff[t]] = nt * kin_ * nr;  // one block of NR destination channels further
         }
     }
     const int64_t gstride = phases_.empty() ? 0 : total / p.g;
     for (int64_t grp = 0; grp < p.g; ++grp)
-        for (int64_t c = 0; c < icg_; ++c)
-            for (int64_t ocb = 0; ocb < nocb; ++ocb) {
-                const int64_t n_here = std::min(nr, ocg_ - ocb * nr);
-                const T* src = wei + ((grp * icg_ + c) * ocg_ + ocb * nr) * ksz_;
+        for (int64_t c = 0; c < kin_; ++c)
+            for (int64_t ncb = 0; ncb < nncb; ++ncb) {
+                const int64_t n_here = std::min(nr, nout_ - ncb * nr);
+                const T* src = wei + grp * icg * ocg * ksz + c * cst + ncb * nr * nst;
                 T* base = packed_.data() + grp * gstride + c * nr;
-                for (int64_t k = 0; k < ksz_; ++k) {
+                for (int64_t k = 0; k < ksz; ++k) {
                     if (kdst[k] < 0) continue;
-                    T* d = base + kdst[k] + ocb * kstep[k];
-                    for (int64_t n = 0; n < n_here; ++n) d[n] = src[n * ksz_ + k];
+                    T* d = base + kdst[k] + ncb * kstep[k];
+                    for (int64_t n = 0; n < n_here; ++n) d[n] = src[n * nst + k];
                     for (int64_t n = n_here; n < nr; ++n) d[n] = T(0);
                 }
             }
-    bias_.assign(static_cast<size_t>(p.oc), T(0));
-    if (bia) std::copy(bia, bia + p.oc, bias_.begin());
+    bias_.assign(static_cast<size_t>(cout_), T(0));
+    if (bia && fwd) std::copy(bia, bia + p.oc, bias_.begin());
 }
 
 template <class T>
 size_t PhasePlan<T>::workspace_bytes() const {
-    size_t taps = 1;
-    for (const Phase& ph : phases_) taps = std::max(taps, ph.koff.size());
+    const size_t taps = static_cast<size_t>(std::max<int64_t>(ntaps_, 1));
     const size_t mc = static_cast<size_t>(mc_), nm = merged_ ? phases_.size() : 1;
-    return sizeof(T) * mc * static_cast<size_t>(kc_ + ocp_ * nm) + mc * (taps + 4) * sizeof(int64_t) + mc * sizeof(T*) +
-           taps;
+    const size_t ka = static_cast<size_t>(fused_ ? std::max(kc_, ntaps_ * kin_) : kc_);
+    return sizeof(T) * mc * (ka + static_cast<size_t>(np_) * nm) + mc * (taps + 4) * sizeof(int64_t) +
+           mc * sizeof(T*) + taps;
 }
 
 template <class T>
@@ -173,23 +206,23 @@ void PhasePlan<T>::run(const T* src, T* dst) const {
     // Tasks: (group, phase, block of MC positions), in that order; merged phases count as one (the first).
     std::vector<int64_t> first;  // first task of each (group, phase)
     int64_t ntask = 0;
-    for (int64_t grp = 0; grp < p_.g; ++grp)
+    for (int64_t grp = 0; grp < g_; ++grp)
         for (size_t phi = 0; phi < phases_.size(); ++phi) {
             first.push_back(ntask);
-            if (!merged_ || phi == 0) ntask += (p_.mb * phases_[phi].positions + mc_ - 1) / mc_;
+            if (!merged_ || phi == 0) ntask += (mb_ * phases_[phi].positions + mc_ - 1) / mc_;
         }
     parallel::parallel_for(ntask, [&](int64_t b, int64_t e, int) {
         // Scratch lives per thread and only grows: no allocation (and no page faults) on repeated runs, and
         // the plan stays reentrant, as no two threads share it.
         thread_local Scratch ws;
-        size_t taps = 0;
-        for (const Phase& ph : phases_) taps = std::max(taps, ph.koff.size());
-        ws.a.resize(static_cast<size_t>(mc_ * kc_));
-        ws.c.resize(static_cast<size_t>(mc_ * ocp_) * (merged_ ? phases_.size() : 1));
-        ws.off.resize(static_cast<size_t>(mc_) * std::max<size_t>(taps, 1));
+        const size_t taps = static_cast<size_t>(std::max<int64_t>(ntaps_, 1));
+        const int64_t ka = fused_ ? std::max(kc_, ntaps_ * kin_) : kc_;
+        if (ws.a.size() < static_cast<size_t>(mc_ * ka)) ws.a.resize(static_cast<size_t>(mc_ * ka));
+        ws.c.resize(static_cast<size_t>(mc_ * np_) * (merged_ ? phases_.size() : 1));
+        ws.off.resize(static_cast<size_t>(mc_) * taps);
         ws.mbi.resize(static_cast<size_t>(mc_));
         ws.oofs.resize(static_cast<size_t>(mc_));
-        ws.active.resize(std::max<size_t>(taps, 1));
+        ws.active.resize(taps);
         ws.aptr.resize(static_cast<size_t>(mc_));
         ws.alda.resize(static_cast<size_t>(mc_));
         for (int64_t task = b; task < e; ++task) {
@@ -205,143 +238,178 @@ void PhasePlan<T>::run(const T* src, T* dst) const {
 template <class T>
 void PhasePlan<T>::block(const T* src, T* dst, int64_t grp, int64_t phi, int64_t p0, Scratch& ws) const {
     const Phase& ph = phases_[phi];
-    const int rank = p_.rank();
+    const int rank = static_cast<int>(in_.size());
     const int64_t mr = static_cast<int64_t>(gemm_.mr), nr = static_cast<int64_t>(gemm_.nr);
-    const int64_t n = std::min(mc_, p_.mb * ph.positions - p0);
+    const int64_t n = std::min(mc_, mb_ * ph.positions - p0);
     const int64_t ntiles = (n + mr - 1) / mr;
     const int64_t nt = static_cast<int64_t>(ph.koff.size());
 
-    // Decode the block's positions: image, output offset, and per tap the input offset (-1: outside).
+    // Decode the block's positions: image, destination offset, and per tap the source offset (-1: outside).
     std::fill(ws.active.begin(), ws.active.end(), 0);
     Dims q(rank);
     for (int64_t j = 0; j < n; ++j) {
         const int64_t pidx = p0 + j;
         int64_t qf;
-        if (mb_inner_) ws.mbi[j] = pidx % p_.mb, qf = pidx / p_.mb;
+        if (mb_inner_) ws.mbi[j] = pidx % mb_, qf = pidx / mb_;
         else ws.mbi[j] = pidx / ph.positions, qf = pidx % ph.positions;
         for (int a = rank - 1; a >= 0; --a) q[a] = qf % ph.Q[a], qf /= ph.Q[a];
         int64_t oo = 0;
-        for (int a = 0; a < rank; ++a) oo += (ph.o0[a] + q[a] * p_.s[a]) * o_st_[a];
+        for (int a = 0; a < rank; ++a) oo += (ph.o0[a] + q[a] * ostep_[a]) * out_st_[a];
         ws.oofs[j] = oo;
         for (int64_t t = 0; t < nt; ++t) {
             int64_t off = 0;
             for (int a = 0; a < rank && off >= 0; ++a) {
-                const int64_t ii = q[a] + ph.base[t][a];
-                off = (ii < 0 || ii >= p_.i[a]) ? -1 : off + ii * i_st_[a];
+                const int64_t ii = q[a] * istep_[a] + ph.base[t][a];
+                off = (ii < 0 || ii >= in_[a]) ? -1 : off + ii * in_st_[a];
             }
             ws.off[t * mc_ + j] = off;
             ws.active[t] |= off >= 0;
         }
     }
 
-    // The phases computed here: phi alone, or every phase when merged (C of phase phi + k at C + k*MC*ocp).
+    // The phases computed here: phi alone, or every phase when merged (C of phase phi + k at C + k*MC*np).
     const int64_t nph = static_cast<int64_t>(phases_.size()), ph_end = merged_ ? nph : phi + 1;
     T* C = ws.c.data();
     for (int64_t k = phi; k < ph_end; ++k)
-        std::fill(C + (k - phi) * mc_ * ocp_, C + (k - phi) * mc_ * ocp_ + ntiles * mr * ocp_, T(0));
-    const int64_t nocb = ocp_ / nr;
-    const T* sbase = src + grp * icg_ * isz_;
-    const int64_t img = p_.ic * isz_;
+        std::fill(C + (k - phi) * mc_ * np_, C + (k - phi) * mc_ * np_ + ntiles * mr * np_, T(0));
+    const int64_t nncb = np_ / nr;
+    const T* sbase = src + grp * kin_ * insz_;
+    const int64_t img = cin_ * insz_;
     const kernels::GemmFn<T> fn = last_ ? gemm_.fn_rows : gemm_.fn;
-    for (int64_t t = 0; t < nt; ++t) {
+    // The source value of channel c at decoded offset `off` of position j.
+    auto at = [&](int64_t j, int64_t off, int64_t c) -> const T* {
+        return last_ ? src + (ws.mbi[j] * insz_ + off) * cin_ + grp * kin_ + c : sbase + ws.mbi[j] * img + c * insz_ + off;
+    };
+    if (fused_) {
+        // One A panel per tile over K = (tap, c): channels-first [(t, c)][MR], channels-last [MR][(t, c)].
+        const int64_t K = nt * kin_;
+        for (int64_t tile = 0; tile < ntiles; ++tile) {
+            const int64_t j0 = tile * mr, jn = std::min(n, j0 + mr);
+            bool any = false;
+            for (int64_t t = 0; t < nt && !any; ++t)
+                for (int64_t j = j0; j < jn && !any; ++j) any = ws.off[t * mc_ + j] >= 0;
+            if (!any) {
+                ws.aptr[tile] = nullptr;
+                continue;
+            }
+            T* At = ws.a.data() + tile * K * mr;
+            ws.aptr[tile] = At;
+            for (int64_t t = 0; t < nt; ++t) {
+                const int64_t* off = ws.off.data() + t * mc_;
+                for (int64_t m = 0; m < mr; ++m) {
+                    const int64_t j = j0 + m;
+                    const bool in = j < n && off[j] >= 0;
+                    if (last_) {
+                        T* d = At + m * K + t * kin_;
+                        if (in) std::copy(at(j, off[j], 0), at(j, off[j], 0) + kin_, d);
+                        else std::fill(d, d + kin_, T(0));
+                    } else {
+                        T* d = At + t * kin_ * mr + m;
+                        if (in) {
+                            const T* s = at(j, off[j], 0);
+                            for (int64_t c = 0; c < kin_; ++c) d[c * mr] = s[c * insz_];
+                        } else {
+                            for (int64_t c = 0; c < kin_; ++c) d[c * mr] = T(0);
+                        }
+                    }
+                }
+            }
+        }
+        for (int64_t k = phi; k < ph_end; ++k) {
+            const T* wbase = packed_.data() + wofs_[grp * nph + k];
+            T* Ck = C + (k - phi) * mc_ * np_;
+            for (int64_t ncb = 0; ncb < nncb; ++ncb)
+                for (int64_t tile = 0; tile < ntiles; ++tile)
+                    if (ws.aptr[tile])
+                        fn(ws.aptr[tile], static_cast<size_t>(last_ ? K : mr), wbase + ncb * K * nr,
+                           static_cast<size_t>(K), Ck + tile * mr * np_ + ncb * nr, static_cast<size_t>(np_));
+        }
+    }
+    const int64_t dstep = last_ ? istep_[rank - 1] : 1;  // offset step of an in-place tile
+    for (int64_t t = 0; t < nt && !fused_; ++t) {
         if (!ws.active[t]) continue;
         const int64_t* off = ws.off.data() + t * mc_;
-        for (int64_t c0 = 0; c0 < icg_; c0 += kc_) {
-            const int64_t kcn = std::min(kc_, icg_ - c0);
-            // A per tile: read in place when its MR positions are consecutive inputs of one image (the
-            // interior of a row), else packed with zeros for positions outside the input: channels-first
-            // as [c][MR] (A(c, m) at c*lda + m), channels-last as [MR][c] (A(c, m) at m*lda + c).
+        for (int64_t c0 = 0; c0 < kin_; c0 += kc_) {
+            const int64_t kcn = std::min(kc_, kin_ - c0);
+            // A per tile: read in place when its MR positions are evenly spaced sources of one image
+            // (channels-first: consecutive; channels-last: one source step apart), else packed with zeros
+            // for positions outside the source: channels-first as [c][MR] (A(c, m) at c*lda + m),
+            // channels-last as [MR][c] (A(c, m) at m*lda + c).
             T* A = ws.a.data();
             for (int64_t tile = 0; tile < ntiles; ++tile) {
                 const int64_t j0 = tile * mr;
                 bool direct = j0 + mr <= n && off[j0] >= 0;
                 for (int64_t m = 1; m < mr && direct; ++m)
-                    direct = ws.mbi[j0 + m] == ws.mbi[j0] && off[j0 + m] == off[j0] + m;
+                    direct = ws.mbi[j0 + m] == ws.mbi[j0] && off[j0 + m] == off[j0] + m * dstep;
                 bool any = direct;
                 for (int64_t j = j0; j < std::min(n, j0 + mr) && !any; ++j) any = off[j] >= 0;
                 if (!any) {  // the tap misses every position of the tile: nothing to add
                     ws.aptr[tile] = nullptr;
                     continue;
                 }
-                if (last_) {
-                    if (direct) {
-                        ws.aptr[tile] = src + (ws.mbi[j0] * isz_ + off[j0]) * p_.ic + grp * icg_ + c0;
-                        ws.alda[tile] = p_.ic;
-                        continue;
-                    }
-                    T* At = A + tile * kcn * mr;
-                    ws.aptr[tile] = At;
-                    ws.alda[tile] = kcn;
-                    for (int64_t m = 0; m < mr; ++m) {
-                        const int64_t j = j0 + m;
-                        if (j >= n || off[j] < 0) {
-                            std::fill(At + m * kcn, At + (m + 1) * kcn, T(0));
-                            continue;
-                        }
-                        const T* s = src + (ws.mbi[j] * isz_ + off[j]) * p_.ic + grp * icg_ + c0;
-                        std::copy(s, s + kcn, At + m * kcn);
-                    }
-                    continue;
-                }
                 if (direct) {
-                    ws.aptr[tile] = sbase + ws.mbi[j0] * img + c0 * isz_ + off[j0];
-                    ws.alda[tile] = isz_;
+                    ws.aptr[tile] = at(j0, off[j0], c0);
+                    ws.alda[tile] = last_ ? dstep * cin_ : insz_;
                     continue;
                 }
                 T* At = A + tile * kcn * mr;
                 ws.aptr[tile] = At;
-                ws.alda[tile] = mr;
+                ws.alda[tile] = last_ ? kcn : mr;
                 for (int64_t m = 0; m < mr; ++m) {
                     const int64_t j = j0 + m;
-                    if (j >= n || off[j] < 0) {
+                    const bool in = j < n && off[j] >= 0;
+                    if (last_) {
+                        if (in) std::copy(at(j, off[j], c0), at(j, off[j], c0) + kcn, At + m * kcn);
+                        else std::fill(At + m * kcn, At + (m + 1) * kcn, T(0));
+                    } else if (in) {
+                        const T* s = at(j, off[j], c0);
+                        for (int64_t c = 0; c < kcn; ++c) At[c * mr + m] = s[c * insz_];
+                    } else {
                         for (int64_t c = 0; c < kcn; ++c) At[c * mr + m] = T(0);
-                        continue;
                     }
-                    const T* s = sbase + ws.mbi[j] * img + c0 * isz_ + off[j];
-                    for (int64_t c = 0; c < kcn; ++c) At[c * mr + m] = s[c * isz_];
                 }
             }
             for (int64_t k = phi; k < ph_end; ++k) {
                 const T* wbase = packed_.data() + wofs_[grp * nph + k];
-                T* Ck = C + (k - phi) * mc_ * ocp_;
-                for (int64_t ocb = 0; ocb < nocb; ++ocb) {
-                    const T* B = wbase + ((ocb * nt + t) * icg_ + c0) * nr;
+                T* Ck = C + (k - phi) * mc_ * np_;
+                for (int64_t ncb = 0; ncb < nncb; ++ncb) {
+                    const T* B = wbase + ((ncb * nt + t) * kin_ + c0) * nr;
                     for (int64_t tile = 0; tile < ntiles; ++tile)
                         if (ws.aptr[tile])
                             fn(ws.aptr[tile], static_cast<size_t>(ws.alda[tile]), B, static_cast<size_t>(kcn),
-                               Ck + tile * mr * ocp_ + ocb * nr, static_cast<size_t>(ocp_));
+                               Ck + tile * mr * np_ + ncb * nr, static_cast<size_t>(np_));
                 }
             }
         }
     }
-    // Bias, epilogue, and the store into dst: (mb, oc, o...) strided by channel, or (mb, o..., oc) whole rows.
+    // Bias, epilogue, and the store into dst: (mb, c, o...) strided by channel, or (mb, o..., c) whole rows.
     // A merged phase's outputs sit at a fixed offset from phase phi's.
-    const T* bias = bias_.data() + grp * ocg_;
+    const T* bias = bias_.data() + grp * nout_;
     for (int64_t k = phi; k < ph_end; ++k) {
         int64_t delta = 0;
-        for (int a = 0; a < rank; ++a) delta += (phases_[k].o0[a] - ph.o0[a]) * o_st_[a];
-        const T* Ck = C + (k - phi) * mc_ * ocp_;
+        for (int a = 0; a < rank; ++a) delta += (phases_[k].o0[a] - ph.o0[a]) * out_st_[a];
+        const T* Ck = C + (k - phi) * mc_ * np_;
         if (last_) {
             for (int64_t j = 0; j < n; ++j) {
-                T* d = dst + (ws.mbi[j] * osz_ + ws.oofs[j] + delta) * p_.oc + grp * ocg_;
-                const T* c = Ck + j * ocp_;
+                T* d = dst + (ws.mbi[j] * outsz_ + ws.oofs[j] + delta) * cout_ + grp * nout_;
+                const T* c = Ck + j * np_;
                 if (epi_.kind == Epilogue::Kind::none)
-                    for (int64_t oc = 0; oc < ocg_; ++oc) d[oc] = c[oc] + bias[oc];
+                    for (int64_t oc = 0; oc < nout_; ++oc) d[oc] = c[oc] + bias[oc];
                 else
-                    for (int64_t oc = 0; oc < ocg_; ++oc) d[oc] = activate(epi_, c[oc] + bias[oc]);
+                    for (int64_t oc = 0; oc < nout_; ++oc) d[oc] = activate(epi_, c[oc] + bias[oc]);
             }
             continue;
         }
-        // Channel by channel: each pass writes along one output plane (few pages, whole lines over passes).
-        T* dbase = dst + grp * ocg_ * osz_ + delta;
-        const int64_t img = p_.oc * osz_;
-        for (int64_t oc = 0; oc < ocg_; ++oc) {
-            T* d = dbase + oc * osz_;
+        // Channel by channel: each pass writes along one destination plane (few pages, whole lines over passes).
+        T* dbase = dst + grp * nout_ * outsz_ + delta;
+        const int64_t dimg = cout_ * outsz_;
+        for (int64_t oc = 0; oc < nout_; ++oc) {
+            T* d = dbase + oc * outsz_;
             const T b = bias[oc];
             if (epi_.kind == Epilogue::Kind::none)
-                for (int64_t j = 0; j < n; ++j) d[ws.mbi[j] * img + ws.oofs[j]] = Ck[j * ocp_ + oc] + b;
+                for (int64_t j = 0; j < n; ++j) d[ws.mbi[j] * dimg + ws.oofs[j]] = Ck[j * np_ + oc] + b;
             else
-                for (int64_t j = 0; j < n; ++j) d[ws.mbi[j] * img + ws.oofs[j]] = activate(epi_, Ck[j * ocp_ + oc] + b);
+                for (int64_t j = 0; j < n; ++j) d[ws.mbi[j] * dimg + ws.oofs[j]] = activate(epi_, Ck[j * np_ + oc] + b);
         }
     }
 }
@@ -351,19 +419,45 @@ template class PhasePlan<double>;
 
 namespace {
 
-std::string supports(const Problem&, Direction dir) {
-    if (dir != Direction::forward) return "implements the forward direction only";
+// The gradients go through GEMM tiles of (positions or input channels) x channels: with a handful of channels
+// per group the tiles are mostly padding and the per-position bookkeeping dominates (col2im is faster).
+constexpr int64_t kMinGradChannels = 32;
+
+std::string supports(const Problem& p, Direction dir) {
+    const int64_t icg = p.ic / p.g, ocg = p.oc / p.g;
+    if (dir != Direction::forward && icg * ocg < kMinGradChannels)
+        return detail::cat("gradients need channel groups with (ic/g) x (oc/g) >= ", kMinGradChannels, " (here ", icg,
+                           " x ", ocg, ")");
     return {};
+}
+
+// The one-call paths pack the weights on every call, into a buffer kept per thread (no page faults).
+template <class T>
+std::vector<T>& storage() {
+    thread_local std::vector<T> s;
+    return s;
 }
 
 template <class T>
 void forward(const Problem& p, const T* src, const T* wei, const T* bia, T* dst) {
     const CallContext& ctx = call_context();
-    // The one-call path packs the weights on every call, into a buffer kept per thread (no page faults).
-    thread_local std::vector<T> storage;
-    PhasePlan<T> plan(p, wei, bia, ctx.epilogue ? *ctx.epilogue : Epilogue{}, ctx.simd, ctx.layout, std::move(storage));
+    PhasePlan<T> plan(p, wei, bia, ctx.epilogue ? *ctx.epilogue : Epilogue{}, ctx.simd, ctx.layout, std::move(storage<T>()));
     plan.run(src, dst);
-    storage = plan.release();
+    storage<T>() = plan.release();
+}
+
+template <class T>
+void backward_data(const Problem& p, const T* diff_dst, const T* wei, T* diff_src) {
+    const CallContext& ctx = call_context();
+    PhasePlan<T> plan(p, wei, nullptr, Epilogue{}, ctx.simd, ctx.layout, std::move(storage<T>()), PhaseRole::backward_data);
+    plan.run(diff_dst, diff_src);
+    storage<T>() = plan.release();
+}
+
+template <class T>
+void backward_weights(const Problem& p, const T* src, const T* diff_dst, T* diff_wei, T* diff_bia) {
+    const CallContext& ctx = call_context();
+    phase_backward_weights(p, src, diff_dst, diff_wei, diff_bia, ctx.simd, ctx.layout);
 }
 
 }  // namespace
@@ -371,13 +465,14 @@ void forward(const Problem& p, const T* src, const T* wei, const T* bia, T* dst)
 Algorithm phase() {
     Algorithm a;
     a.name = "phase";
-    a.summary = "sub-pixel phases: one dense stride-1 GEMM per output phase, SIMD micro-kernels, threads";
+    a.summary = "sub-pixel phases: one dense stride-1 GEMM per output phase (data gradient: one strided GEMM, "
+                "weight gradient: one GEMM over positions), SIMD micro-kernels, threads";
     a.supports = supports;
     a.fused_epilogue = true;
     a.simd = true;
     a.channels_last = true;
-    a.f32.fwd = forward<float>;
-    a.f64.fwd = forward<double>;
+    a.f32 = {forward<float>, backward_data<float>, backward_weights<float>};
+    a.f64 = {forward<double>, backward_data<double>, backward_weights<double>};
     a.f32.prepare = prepare_plan<float, PhasePlan<float>>;
     a.f64.prepare = prepare_plan<double, PhasePlan<double>>;
     return a;

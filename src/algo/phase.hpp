@@ -1,5 +1,7 @@
 // The phase (sub-pixel) decomposition, prepared once: per group and output phase the taps that reach it,
-// the weights packed into GEMM panels for the chosen SIMD target. See docs/algorithms.md for the index math.
+// the weights packed into GEMM panels for the chosen SIMD target. The same engine computes the data
+// gradient (a strided convolution: one phase whose taps read the source with step s), and the weight
+// gradient has its own GEMM over positions (phase_wei.cpp). See docs/algorithms.md for the index math.
 #pragma once
 
 #include <cstdint>
@@ -12,8 +14,8 @@
 
 namespace tconv::algo {
 
-// One output phase: the outputs o = o0 + q*s (per axis, q in [0, Q)) and the taps that reach them. Tap t
-// reads input q + base[t] (per axis) through kernel offset koff[t].
+// One output phase: the outputs o = o0 + q*ostep (per axis, q in [0, Q)) and the taps that reach them. Tap
+// t reads source position q*istep + base[t] (per axis) through kernel offset koff[t].
 struct Phase {
     Dims o0, Q;
     int64_t positions = 0;             // prod(Q)
@@ -21,12 +23,16 @@ struct Phase {
     std::vector<int64_t> koff;         // per tap: flat kernel offset
 };
 
+// What the engine computes: the forward pass (source src, destination dst, one phase per residue of the
+// stride) or the data gradient (source diff_dst, destination diff_src, one phase, no bias or epilogue).
+enum class PhaseRole { forward, backward_data };
+
 template <class T>
 class PhasePlan {
 public:
     // `storage` is reused for the packed weights when its capacity suffices (the one-call path keeps one).
     PhasePlan(const Problem& p, const T* wei, const T* bia, const Epilogue& epi, const std::string& target,
-              Layout layout, std::vector<T> storage = {});
+              Layout layout, std::vector<T> storage = {}, PhaseRole role = PhaseRole::forward);
     // Reentrant: every thread uses its own scratch.
     void run(const T* src, T* dst) const;
     std::vector<T> release() { return std::move(packed_); }
@@ -38,20 +44,29 @@ private:
     struct Scratch;
     void block(const T* src, T* dst, int64_t grp, int64_t ph, int64_t p0, Scratch& ws) const;
 
-    Problem p_;
+    int64_t mb_, g_;
     Epilogue epi_;
     std::string target_;
     kernels::Gemm<T> gemm_;
-    int64_t icg_, ocg_, ocp_, isz_, osz_, ksz_;
-    Dims i_st_, o_st_;
+    // GEMM per group: K = (tap, kin_ source channels), N = nout_ destination channels (padded to np_).
+    int64_t kin_, nout_, np_, cin_, cout_, insz_, outsz_;
+    Dims in_, in_st_, out_st_, istep_, ostep_;  // source extents and strides, destination strides, steps
     bool last_;                        // channels_last data
     bool mb_inner_;                    // positions ordered (q..., mb) instead of (mb, q...)
     bool merged_;                      // every phase reads the same inputs: one task computes them all
+    bool fused_;                       // few source channels: all taps in one A panel, one kernel call
+    int64_t ntaps_;                    // the most taps of any phase
     std::vector<Phase> phases_;
     std::vector<int64_t> wofs_;        // per (group, phase): offset of its panels in packed_
-    std::vector<T> packed_;  // [grp][phase][ocb][tap][ic][NR]
+    std::vector<T> packed_;  // [grp][phase][ncb][tap][kin][NR]
     std::vector<T> bias_;
     int64_t mc_, kc_;
 };
+
+// The weight gradient as one GEMM per group over every (image, input position):
+// C[ic][(tap, oc)] = sum over positions of src[ic][pos] * diff_dst[oc][pos*s - pb + tap*d] (0 where cropped).
+template <class T>
+void phase_backward_weights(const Problem& p, const T* src, const T* diff_dst, T* diff_wei, T* diff_bia,
+                            const std::string& target, Layout layout);
 
 }  // namespace tconv::algo
