@@ -84,34 +84,38 @@ py::array forward(const Problem& p, const py::array& x, const py::array& w, cons
                          : forward_t<double>(p, x, w, b, algorithm, threads, channels_last);
 }
 
-// Gradients: (grad_input, grad_weight, grad_bias or None).
+// Gradients: (grad_input, grad_weight, grad_bias), None where not asked for (want_input, want_weights: the
+// weight and bias gradients come from one call; grad_bias also needs p.bias).
 template <class T>
 py::tuple backward_t(const Problem& p, const py::array& dy, const py::array& x, const py::array& w,
-                     const std::string& algorithm, int threads, bool channels_last) {
-    auto dx = empty<T>(tconv::data_shape(p.src_shape(), options(algorithm, threads, channels_last).layout));
-    auto dw = empty<T>(p.wei_shape());
-    auto db = empty<T>(p.bias ? Dims{p.oc} : Dims{0});
+                     const std::string& algorithm, int threads, bool channels_last, bool want_input, bool want_weights) {
+    const tconv::Options opt = options(algorithm, threads, channels_last);
+    auto dx = empty<T>(want_input ? tconv::data_shape(p.src_shape(), opt.layout) : Dims{0});
+    auto dw = empty<T>(want_weights ? p.wei_shape() : Dims{0});
+    auto db = empty<T>(want_weights && p.bias ? Dims{p.oc} : Dims{0});
     auto dyv = view<T>(dy, "grad_output"), xv = view<T>(x, "input"), wv = view<T>(w, "weight");
     auto dxv = out_view(dx), dwv = out_view(dw);
-    tconv::View<T> dbv = p.bias ? out_view(db) : tconv::View<T>{};
+    tconv::View<T> dbv = want_weights && p.bias ? out_view(db) : tconv::View<T>{};
     {
         py::gil_scoped_release release;
         if (p.kind == tconv::Kind::transposed) {
-            tconv::conv_transpose_backward_data<T>(p, dyv, wv, dxv, options(algorithm, threads, channels_last));
-            tconv::conv_transpose_backward_weights<T>(p, xv, dyv, dwv, dbv, options(algorithm, threads, channels_last));
+            if (want_input) tconv::conv_transpose_backward_data<T>(p, dyv, wv, dxv, opt);
+            if (want_weights) tconv::conv_transpose_backward_weights<T>(p, xv, dyv, dwv, dbv, opt);
         } else {
-            tconv::conv_backward_data<T>(p, dyv, wv, dxv, options(algorithm, threads, channels_last));
-            tconv::conv_backward_weights<T>(p, xv, dyv, dwv, dbv, options(algorithm, threads, channels_last));
+            if (want_input) tconv::conv_backward_data<T>(p, dyv, wv, dxv, opt);
+            if (want_weights) tconv::conv_backward_weights<T>(p, xv, dyv, dwv, dbv, opt);
         }
     }
-    return py::make_tuple(dx, dw, p.bias ? py::object(db) : py::object(py::none()));
+    const py::object none = py::none();
+    return py::make_tuple(want_input ? py::object(dx) : none, want_weights ? py::object(dw) : none,
+                          want_weights && p.bias ? py::object(db) : none);
 }
 
 py::tuple backward(const Problem& p, const py::array& dy, const py::array& x, const py::array& w,
-                   const std::string& algorithm, int threads, bool channels_last) {
+                   const std::string& algorithm, int threads, bool channels_last, bool want_input, bool want_weights) {
     const DT dt = common_dtype({{"grad_output", &dy}, {"input", &x}, {"weight", &w}});
-    return dt == DT::f32 ? backward_t<float>(p, dy, x, w, algorithm, threads, channels_last)
-                         : backward_t<double>(p, dy, x, w, algorithm, threads, channels_last);
+    return dt == DT::f32 ? backward_t<float>(p, dy, x, w, algorithm, threads, channels_last, want_input, want_weights)
+                         : backward_t<double>(p, dy, x, w, algorithm, threads, channels_last, want_input, want_weights);
 }
 
 tconv::Direction direction(const std::string& d) {
@@ -268,7 +272,8 @@ PYBIND11_MODULE(_tconv, m) {
     m.def("forward", &forward, py::arg("problem"), py::arg("input"), py::arg("weight"), py::arg("bias"),
           py::arg("algorithm") = "auto", py::arg("threads") = 0, py::arg("channels_last") = false);
     m.def("backward", &backward, py::arg("problem"), py::arg("grad_output"), py::arg("input"), py::arg("weight"),
-          py::arg("algorithm") = "auto", py::arg("threads") = 0, py::arg("channels_last") = false);
+          py::arg("algorithm") = "auto", py::arg("threads") = 0, py::arg("channels_last") = false,
+          py::arg("want_input") = true, py::arg("want_weights") = true);
     m.def("algorithms", [] {
         std::vector<std::pair<std::string, std::string>> r;
         for (const auto& a : tconv::algorithms()) r.emplace_back(a.name, a.summary);

@@ -154,5 +154,40 @@ TEST(Layout, ThreadCountIndependent) {
     }
 }
 
+// The phase gradients with random floats (where the order of a sum shows in the last bits): the same bits at
+// any thread count, in both layouts; shapes that split the weight-gradient GEMM into several column blocks,
+// several channel tiles, small images (the source moved channels-last) and large ones (read in place).
+TEST(Layout, GradientsThreadCountIndependent) {
+    for (const char* s : {"mb3_ic70_oc50_i9x11_k3_s2_p1_bias", "mb2_ic40_oc300_i4x4_k4_s2_p1_bias",
+                          "mb1_g2_ic64_oc48_i90_k5_s3_d2_p2_bias", "mb2_ic33_oc20_i6x5x4_k2_s2_bias"}) {
+        const Problem p = Problem::parse(s);
+        for (Layout layout : {Layout::channels_first, Layout::channels_last}) {
+            auto src = uniform<float>(p.src_shape(), 1), dd = uniform<float>(p.dst_shape(), 4);
+            if (layout == Layout::channels_last) src = channels_last(src), dd = channels_last(dd);
+            const auto wei = uniform<float>(p.wei_shape(), 2);
+            std::vector<Tensor<float>> ds, dw, db;
+            for (int threads : {1, 2, 3}) {
+                Options o;
+                o.threads = threads;
+                o.layout = layout;
+                ds.push_back(backward_data<float>(p, dd, wei, "phase", o));
+                auto [w, b] = backward_weights<float>(p, src, dd, "phase", o);
+                dw.push_back(w);
+                db.push_back(b);
+            }
+            for (int t = 1; t < 3; ++t) {
+                EXPECT_EQ(ds[t].data, ds[0].data) << s << " threads " << t + 1;
+                EXPECT_EQ(dw[t].data, dw[0].data) << s << " threads " << t + 1;
+                EXPECT_EQ(db[t].data, db[0].data) << s << " threads " << t + 1;
+            }
+            // And close to the reference (float sums in another order).
+            const auto ref = backward_weights<float>(p, layout == Layout::channels_last ? first_of(src) : src,
+                                                     layout == Layout::channels_last ? first_of(dd) : dd, "scatter");
+            for (size_t k = 0; k < ref.first.data.size(); ++k)
+                ASSERT_NEAR(dw[0].data[k], ref.first.data[k], 1e-4 * (1 + std::abs(ref.first.data[k]))) << s << " " << k;
+        }
+    }
+}
+
 }  // namespace
 }  // namespace tconv::test

@@ -191,26 +191,45 @@ conv_transpose1d, conv_transpose2d, conv_transpose3d = (_ranked(r, conv_transpos
 conv1d, conv2d, conv3d = (_ranked(r, conv) for r in (1, 2, 3))
 
 
-def conv_transpose_backward(grad_output, input, weight, stride=1, padding=0, output_padding=0, groups=1, dilation=1,
-                            *, output_size=None, algorithm="auto", threads=None, channels_last=False):
-    """Gradients of conv_transpose: (grad_input, grad_weight, grad_bias)."""
+def _mask(output_mask):
+    """(want_input, want_weights, want_bias) from a PyTorch-style output_mask of three booleans."""
+    try:
+        m = tuple(output_mask)
+    except TypeError:
+        m = ()
+    if len(m) != 3 or not all(isinstance(v, (bool, np.bool_)) for v in m):
+        raise ValueError(f"output_mask={output_mask!r} must be three booleans (grad_input, grad_weight, grad_bias)")
+    return bool(m[0]), bool(m[1]), bool(m[2])
+
+
+def _backward(grad_output, input, weight, stride, padding, output_padding, groups, dilation, transposed, output_size,
+              algorithm, threads, channels_last, output_mask):
     _check_options(threads, channels_last)
+    want_input, want_weight, want_bias = _mask(output_mask)
     grad_output, input, weight = (_array(a, n) for a, n in ((grad_output, "grad_output"), (input, "input"),
                                                               (weight, "weight")))
-    p = _problem(input, weight, None, stride, padding, output_padding, groups, dilation, True, output_size, channels_last)
-    p.bias = True  # grad_bias is always returned, as the sum of grad_output per channel
-    return _tconv.backward(p, grad_output, input, weight, algorithm, threads or 0, channels_last)
+    p = _problem(input, weight, None, stride, padding, output_padding, groups, dilation, transposed, output_size,
+                 channels_last)
+    p.bias = want_bias  # grad_bias: the sum of grad_output per channel
+    gi, gw, gb = _tconv.backward(p, grad_output, input, weight, algorithm, threads or 0, channels_last, want_input,
+                                 want_weight or want_bias)
+    return gi, gw if want_weight else None, gb
+
+
+def conv_transpose_backward(grad_output, input, weight, stride=1, padding=0, output_padding=0, groups=1, dilation=1,
+                            *, output_size=None, algorithm="auto", threads=None, channels_last=False,
+                            output_mask=(True, True, True)):
+    """Gradients of conv_transpose: (grad_input, grad_weight, grad_bias); an entry is None where output_mask
+    (as in torch's convolution_backward) is False."""
+    return _backward(grad_output, input, weight, stride, padding, output_padding, groups, dilation, True, output_size,
+                     algorithm, threads, channels_last, output_mask)
 
 
 def conv_backward(grad_output, input, weight, stride=1, padding=0, dilation=1, groups=1, *, algorithm="auto",
-                  threads=None, channels_last=False):
-    """Gradients of conv: (grad_input, grad_weight, grad_bias)."""
-    _check_options(threads, channels_last)
-    grad_output, input, weight = (_array(a, n) for a, n in ((grad_output, "grad_output"), (input, "input"),
-                                                              (weight, "weight")))
-    p = _problem(input, weight, None, stride, padding, 0, groups, dilation, False, None, channels_last)
-    p.bias = True
-    return _tconv.backward(p, grad_output, input, weight, algorithm, threads or 0, channels_last)
+                  threads=None, channels_last=False, output_mask=(True, True, True)):
+    """Gradients of conv: (grad_input, grad_weight, grad_bias); None where output_mask is False."""
+    return _backward(grad_output, input, weight, stride, padding, 0, groups, dilation, False, None, algorithm, threads,
+                     channels_last, output_mask)
 
 
 def algorithms():

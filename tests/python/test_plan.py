@@ -70,6 +70,16 @@ def test_threads_for_gradients_and_conv():
     g2 = tconv.conv_transpose_backward(y, x, w, stride=2, threads=2)
     for a, b in zip(g1, g2):
         assert np.array_equal(a, b)
+    # Wide channels: the phase gradients, float32 (where the order of a sum shows), any thread count.
+    x2, w2 = rng.standard_normal((3, 40, 9, 7)).astype(np.float32), rng.standard_normal((40, 36, 3, 3)).astype(np.float32)
+    y2 = tconv.conv_transpose(x2, w2, stride=2, padding=1)
+    for last in (False, True):
+        xx, yy = (np.ascontiguousarray(np.moveaxis(a, 1, -1)) if last else a for a in (x2, y2))
+        g = [tconv.conv_transpose_backward(yy, xx, w2, stride=2, padding=1, threads=t, channels_last=last,
+                                           algorithm="phase") for t in (1, 2, 3)]
+        for other in g[1:]:
+            for a, b in zip(g[0], other):
+                assert np.array_equal(a, b)
     wc = rng.standard_normal((4, 6, 3, 3))
     assert np.array_equal(tconv.conv(x, wc, threads=1), tconv.conv(x, wc, threads=2))
 

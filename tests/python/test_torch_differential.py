@@ -183,3 +183,48 @@ def test_explain_choice_and_algorithms():
     verdicts = dict(tconv.explain_choice("mb1_ic1_oc1_i4_k3_d2_op1"))
     assert "not smaller than stride" in verdicts["conv_grad"]
     assert verdicts["scatter"] == ""
+
+
+# The fast gradient paths (phase) need wide channel groups, which the random problems above never draw.
+@pytest.mark.parametrize("xs,ws,kw", [
+    ((2, 40, 7, 6), (40, 24, 4, 4), dict(stride=2, padding=1)),
+    ((3, 16, 9), (16, 36, 5), dict(stride=3, padding=2, dilation=2, output_padding=1)),
+    ((1, 48, 3, 4, 5), (48, 12, 2, 3, 2), dict(stride=(2, 1, 2), padding=(0, 1, 1))),
+    ((2, 64, 5, 5), (64, 16, 3, 3), dict(stride=2, padding=1, groups=2, output_padding=1)),
+    ((4, 100, 1, 1), (100, 33, 4, 4), dict()),
+])
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_fast_gradients_match_torch_autograd(xs, ws, kw, channels_last):
+    rng = np.random.default_rng(7)
+    x, w = rng.standard_normal(xs), rng.standard_normal(ws)
+    b = rng.standard_normal(ws[1] * kw.get("groups", 1))
+    tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
+    ty = TORCH_FN[len(xs) - 2](tx, tw, tb, **kw)
+    gy = rng.standard_normal(tuple(ty.shape))
+    ty.backward(torch.tensor(gy))
+    last = (lambda a: np.moveaxis(a, 1, -1)) if channels_last else (lambda a: a)
+    gx, gw, gb = tconv.conv_transpose_backward(last(gy), last(x), w, algorithm="phase", channels_last=channels_last, **kw)
+    np.testing.assert_allclose(gx, last(tx.grad.numpy()), rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(gw, tw.grad.numpy(), rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(gb, tb.grad.numpy(), rtol=1e-9, atol=1e-9)
+    # output_mask leaves out what is not asked for, as torch's convolution_backward does.
+    gx2, gw2, gb2 = tconv.conv_transpose_backward(last(gy), last(x), w, output_mask=(True, False, False),
+                                                  channels_last=channels_last, **kw)
+    assert gw2 is None and gb2 is None
+    np.testing.assert_allclose(gx2, gx, rtol=1e-12, atol=1e-12)
+    gx3, gw3, gb3 = tconv.conv_transpose_backward(last(gy), last(x), w, output_mask=[False, True, True],
+                                                  channels_last=channels_last, **kw)
+    assert gx3 is None
+    np.testing.assert_allclose(gw3, gw, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(gb3, gb, rtol=1e-12, atol=1e-12)
+
+
+def test_output_mask_errors():
+    x, w = np.ones((1, 2, 3, 3)), np.ones((2, 1, 3, 3))
+    gy = tconv.conv_transpose(x, w)
+    for bad in [(True, True), "abc", (1, 0, 1), None]:
+        with pytest.raises(ValueError, match="output_mask=.* must be three booleans"):
+            tconv.conv_transpose_backward(gy, x, w, output_mask=bad)
+    wc = np.ones((1, 2, 3, 3))
+    gx, gw, gb = tconv.conv_backward(tconv.conv(x, wc), x, wc, output_mask=(False, False, True))
+    assert gx is None and gw is None and gb.shape == (1,) and gb[0] == 18
