@@ -67,9 +67,9 @@ def main():
     for nt in (int(x) for x in a.threads.split(",")):
         torch.set_num_threads(nt)
         print(f"### {nt} thread{'s' if nt > 1 else ''}\n")
-        print("| case | GFLOP | tconv plan | tconv one-call | torch | plan / torch | tconv backward | torch backward | "
-              "backward tconv / torch |")
-        print("|---|---|---|---|---|---|---|---|---|")
+        print("| case | GFLOP | tconv plan | tconv one-call | torch | plan / torch | tconv diff_src | torch diff_src | "
+              "diff_src tconv / torch | tconv diff_wei | torch diff_wei | diff_wei tconv / torch |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|")
         for name, p in read_suite(a.suite, a.only):
             rng = np.random.default_rng(1)
             x = rng.uniform(-1, 1, tuple(p.src_shape())).astype(np.float32)
@@ -115,13 +115,23 @@ def main():
                     with torch.no_grad():
                         fn(tx, tw, **kw)
 
+                def torch_grad(mask):
+                    return lambda: torch.ops.aten.convolution_backward(tgy, tx, tw, None, list(p.s), pad, list(p.d),
+                                                                       True, list(p.op), p.g, mask)
+
+                def tconv_grad(mask):
+                    return lambda: tconv.conv_transpose_backward(gy, x, w, threads=nt, output_mask=mask, **kw)
+
                 t = time_alternating([lambda: plan(x), lambda: tconv.conv_transpose(x, w, threads=nt, **kw), torch_fwd],
                                      a.min_time)
-                tb = time_alternating([tconv_bwd, torch_bwd], a.min_time)
+                # Each gradient separately (diff_wei with diff_bia off, as in torch's call), each as many FLOPs
+                # as the forward.
+                td = time_alternating([tconv_grad((True, False, False)), torch_grad([True, False, False])], a.min_time)
+                tw_ = time_alternating([tconv_grad((False, True, False)), torch_grad([False, True, False])], a.min_time)
                 g = gflop(p)
-                # backward: the data and the weight gradient, each as many FLOPs as the forward
-                bwd = f"{2 * g / tb[0]:.1f} | {2 * g / tb[1]:.1f} | {tb[1] / tb[0]:.2f}"
-                print(f"| {name} | {g:.3f} | {g / t[0]:.1f} | {g / t[1]:.1f} | {g / t[2]:.1f} | {t[2] / t[0]:.2f} | {bwd} |",
+                grads = (f"{g / td[0]:.1f} | {g / td[1]:.1f} | {td[1] / td[0]:.2f} | "
+                         f"{g / tw_[0]:.1f} | {g / tw_[1]:.1f} | {tw_[1] / tw_[0]:.2f}")
+                print(f"| {name} | {g:.3f} | {g / t[0]:.1f} | {g / t[1]:.1f} | {g / t[2]:.1f} | {t[2] / t[0]:.2f} | {grads} |",
                       flush=True)
         print()
 

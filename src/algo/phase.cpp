@@ -149,7 +149,8 @@ PhasePlan<T>::PhasePlan(const Problem& p, const T* wei, const T* bia, const Epil
     for (const Phase& ph : phases_) merged_ = merged_ && ph.Q == phases_[0].Q && ph.base == phases_[0].base;
     // Few source channels per tap: one kernel call per tap would do little work per load of C, so every
     // tap goes into one packed A panel and one call covers K = taps x channels.
-    fused_ = kin_ < 32 && ntaps_ > 1 && ntaps_ * kin_ <= 512;
+    // (Measured: it pays for up to 8 channels; at 16 or 21 the in-place tiles of the per-tap path win.)
+    fused_ = kin_ <= 8 && ntaps_ > 1 && ntaps_ * kin_ <= 512;
 
     // Weights -> packed[grp][phase][ncb][tap][c][NR], zero past nout. GEMM element (c, n) of kernel element
     // k: forward wei[grp][c][n][k], data gradient wei[grp][n][c][k].
@@ -428,6 +429,8 @@ std::string supports(const Problem& p, Direction dir) {
     if (dir != Direction::forward && icg * ocg < kMinGradChannels)
         return detail::cat("gradients need channel groups with (ic/g) x (oc/g) >= ", kMinGradChannels, " (here ", icg,
                            " x ", ocg, ")");
+    if (dir == Direction::backward_data && icg < 4)  // the GEMM's N: a tile of NR columns would be mostly padding
+        return detail::cat("the data gradient needs ic/g >= 4 (here ", icg, ")");
     return {};
 }
 
