@@ -254,6 +254,18 @@ PYBIND11_MODULE(_tconv, m) {
         .def_static("parse", &Problem::parse);
 
     m.def("with_output_size", &tconv::with_output_size);
+    // The whole problem in one call, validated (setting its fields one by one from Python costs more than a
+    // small layer's computation).
+    m.def("make_problem", [](bool transposed, int64_t mb, int64_t ic, int64_t oc, int64_t g, Dims i, Dims k, Dims s,
+                             Dims d, Dims pb, Dims pe, Dims op, bool bias) {
+        Problem p;
+        p.kind = transposed ? tconv::Kind::transposed : tconv::Kind::conv;
+        p.mb = mb, p.ic = ic, p.oc = oc, p.g = g, p.bias = bias;
+        p.i = std::move(i), p.k = std::move(k), p.s = std::move(s), p.d = std::move(d);
+        p.pb = std::move(pb), p.pe = std::move(pe), p.op = std::move(op);
+        p.validate();
+        return p;
+    });
     m.def("onnx_problem", [](const Dims& x, const Dims& w, bool has_bias, const std::string& auto_pad, const Dims& dilations,
                              int64_t group, const Dims& kernel_shape, const Dims& output_padding, const Dims& output_shape,
                              const Dims& pads, const Dims& strides) {

@@ -32,7 +32,7 @@ const AxisField kAxisFields[] = {
 
 // One axis of the output, overflow-checked. Assumes the per-axis values were checked for sign.
 int64_t out_size(const Problem& p, int a) {
-    const std::string what = cat("output size o[", a, "]");
+    const auto what = [a] { return cat("output size o[", a, "]"); };  // formatted only on overflow
     const int64_t keff = detail::add(detail::mul(p.d[a], p.k[a] - 1, what), 1, what);
     if (p.kind == Kind::transposed) {
         int64_t full = detail::add(detail::mul(p.s[a], p.i[a] - 1, what), keff, what);
@@ -65,7 +65,7 @@ int64_t shape_elems(const Dims& shape, const char* name) {
     int64_t n = 1;
     for (size_t a = 0; a < shape.size(); ++a) {
         if (shape[a] < 0) throw Error(cat(name, " shape[", a, "]=", shape[a], " must not be negative"));
-        n = detail::mul(n, shape[a], cat("the element count of ", name, " (", dims_str(shape), ")"));
+        n = detail::mul(n, shape[a], [&] { return cat("the element count of ", name, " (", dims_str(shape), ")"); });
     }
     return n;
 }
@@ -111,7 +111,7 @@ void Problem::validate() const {
     }
     // Element and byte counts of every tensor must fit in 64 bits (8 bytes per element at most).
     const std::pair<const char*, Dims> tensors[] = {{"src", src_shape()}, {"wei", wei_shape()}, {"dst", dst_shape()}};
-    for (const auto& [name, shape] : tensors) detail::mul(shape_elems(shape, name), 8, cat("the byte size of ", name));
+    for (const auto& [name, shape] : tensors) detail::mul(shape_elems(shape, name), 8, [&] { return cat("the byte size of ", name); });
 }
 
 Dims Problem::o() const {

@@ -4,26 +4,35 @@
 #include <cstdint>
 #include <sstream>
 #include <string>
+#include <type_traits>
 
 #include "tconv/error.hpp"
 #include "tconv/problem.hpp"
 
 namespace tconv::detail {
 
-// a*b and a+b, throwing tconv::Error naming `what` when the exact result leaves int64.
-inline int64_t mul(int64_t a, int64_t b, const std::string& what) {
+// a*b and a+b, throwing tconv::Error naming `what` when the exact result leaves int64. `what` is a string, or
+// a callable returning one (built only on the error path: these checks run on every call).
+template <class W>
+std::string what_str(const W& what) {
+    if constexpr (std::is_invocable_v<const W&>) return what(); else return std::string(what);
+}
+template <class W>
+int64_t mul(int64_t a, int64_t b, const W& what) {
     int64_t r;
-    if (__builtin_mul_overflow(a, b, &r)) throw Error(what + " overflows 64-bit integers");
+    if (__builtin_mul_overflow(a, b, &r)) throw Error(what_str(what) + " overflows 64-bit integers");
     return r;
 }
-inline int64_t add(int64_t a, int64_t b, const std::string& what) {
+template <class W>
+int64_t add(int64_t a, int64_t b, const W& what) {
     int64_t r;
-    if (__builtin_add_overflow(a, b, &r)) throw Error(what + " overflows 64-bit integers");
+    if (__builtin_add_overflow(a, b, &r)) throw Error(what_str(what) + " overflows 64-bit integers");
     return r;
 }
-inline int64_t sub(int64_t a, int64_t b, const std::string& what) {
+template <class W>
+int64_t sub(int64_t a, int64_t b, const W& what) {
     int64_t r;
-    if (__builtin_sub_overflow(a, b, &r)) throw Error(what + " overflows 64-bit integers");
+    if (__builtin_sub_overflow(a, b, &r)) throw Error(what_str(what) + " overflows 64-bit integers");
     return r;
 }
 

@@ -23,8 +23,13 @@ def _array(x, name):
     return np.ascontiguousarray(x)
 
 
+def _is_int(v):
+    # type() first: isinstance against the numbers ABC costs more than a small layer's computation
+    return type(v) is int or (type(v) is not bool and isinstance(v, numbers.Integral))
+
+
 def _per_axis(v, rank, name):
-    if isinstance(v, numbers.Integral) and not isinstance(v, bool):
+    if _is_int(v):
         return [int(v)] * rank
     try:
         vals = [int(x) for x in v]
@@ -39,7 +44,7 @@ def _per_axis(v, rank, name):
 
 def _padding(v, rank):
     """An int, one int per axis (symmetric), or one (begin, end) pair per axis."""
-    if not isinstance(v, numbers.Integral) and len(v) > 0 and all(not isinstance(x, numbers.Integral) for x in v):
+    if not (_is_int(v) or type(v) is bool) and len(v) > 0 and all(not (_is_int(x) or type(x) is bool) for x in v):
         pairs = [tuple(int(y) for y in x) for x in v]
         if len(pairs) != rank or any(len(x) != 2 for x in pairs):
             raise ValueError(f"padding={v!r} must hold one (begin, end) pair per spatial axis ({rank})")
@@ -67,36 +72,31 @@ def _problem(input, weight, bias, stride, padding, output_padding, groups, dilat
     if weight.ndim != rank + 2:
         raise ValueError(f"weight has shape {weight.shape} but input has {rank} spatial axes: weight must be "
                          f"{'(C_in, C_out/groups' if transposed else '(C_out, C_in/groups'}, k1..k{rank})")
-    if not isinstance(groups, numbers.Integral) or groups <= 0:
+    if not _is_int(groups) or groups <= 0:
         raise ValueError(f"groups={groups!r} must be a positive int")
-    p = Problem()
-    p.kind = _tconv.Kind.transposed if transposed else _tconv.Kind.conv
-    p.mb, p.ic = int(input.shape[0]), int(input.shape[1])
-    p.g = int(groups)
+    g = int(groups)
+    mb, ic = int(input.shape[0]), int(input.shape[1])
     if transposed:
-        if weight.shape[0] != p.ic:
-            raise ValueError(f"weight has {weight.shape[0]} input channels (axis 0) but input has C={p.ic}")
-        p.oc = int(weight.shape[1]) * p.g
+        if weight.shape[0] != ic:
+            raise ValueError(f"weight has {weight.shape[0]} input channels (axis 0) but input has C={ic}")
+        oc = int(weight.shape[1]) * g
     else:
-        p.oc = int(weight.shape[0])
-        if weight.shape[1] * p.g != p.ic:
+        oc = int(weight.shape[0])
+        if weight.shape[1] * g != ic:
             raise ValueError(f"weight has {weight.shape[1]} input channels per group (axis 1) but input has "
-                             f"C={p.ic} in {p.g} groups")
-    p.i = [int(x) for x in input.shape[2:]]
-    p.k = [int(x) for x in weight.shape[2:]]
-    p.s = _per_axis(stride, rank, "stride")
-    p.d = _per_axis(dilation, rank, "dilation")
-    p.pb, p.pe = _padding(padding, rank)
+                             f"C={ic} in {g} groups")
+    pb, pe = _padding(padding, rank)
     if transposed:
-        if any(x < 0 for x in p.pb + p.pe):
+        if any(x < 0 for x in pb + pe):
             raise ValueError(f"padding={padding!r} must not be negative")
-        p.op = _per_axis(output_padding, rank, "output_padding")
+        op = _per_axis(output_padding, rank, "output_padding")
     else:
-        p.op = [0] * rank
-    p.bias = bias is not None
-    if bias is not None and (bias.ndim != 1 or bias.shape[0] != p.oc):
-        raise ValueError(f"bias has shape {bias.shape} but the layer has {p.oc} output channels: it must be ({p.oc},)")
-    p.validate()
+        op = [0] * rank
+    if bias is not None and (bias.ndim != 1 or bias.shape[0] != oc):
+        raise ValueError(f"bias has shape {bias.shape} but the layer has {oc} output channels: it must be ({oc},)")
+    p = _tconv.make_problem(transposed, mb, ic, oc, g, [int(x) for x in input.shape[2:]],
+                            [int(x) for x in weight.shape[2:]], _per_axis(stride, rank, "stride"),
+                            _per_axis(dilation, rank, "dilation"), pb, pe, op, bias is not None)
     if output_size is not None:
         sizes = [int(x) for x in output_size]
         if len(sizes) == rank + 2:  # PyTorch accepts the full shape too
@@ -106,7 +106,7 @@ def _problem(input, weight, bias, stride, padding, output_padding, groups, dilat
 
 
 def _check_options(threads, channels_last=False):
-    if threads is not None and (not isinstance(threads, numbers.Integral) or threads <= 0):
+    if threads is not None and ((type(threads) is not int and not isinstance(threads, numbers.Integral)) or threads <= 0):
         raise ValueError(f"threads={threads!r} must be a positive int or None")
     if not isinstance(channels_last, bool):
         raise ValueError(f"channels_last={channels_last!r} must be True or False")
@@ -197,7 +197,7 @@ def _mask(output_mask):
         m = tuple(output_mask)
     except TypeError:
         m = ()
-    if len(m) != 3 or not all(isinstance(v, (bool, np.bool_)) for v in m):
+    if len(m) != 3 or not all(type(v) is bool or isinstance(v, np.bool_) for v in m):
         raise ValueError(f"output_mask={output_mask!r} must be three booleans (grad_input, grad_weight, grad_bias)")
     return bool(m[0]), bool(m[1]), bool(m[2])
 

@@ -425,12 +425,13 @@ namespace {
 constexpr int64_t kMinGradChannels = 32;
 
 std::string supports(const Problem& p, Direction dir) {
+    // (Plain concatenation: "auto" asks on every call, and an ostringstream would cost more than a tiny layer.)
     const int64_t icg = p.ic / p.g, ocg = p.oc / p.g;
     if (dir != Direction::forward && icg * ocg < kMinGradChannels)
-        return detail::cat("gradients need channel groups with (ic/g) x (oc/g) >= ", kMinGradChannels, " (here ", icg,
-                           " x ", ocg, ")");
+        return "gradients need channel groups with (ic/g) x (oc/g) >= " + std::to_string(kMinGradChannels) + " (here " +
+               std::to_string(icg) + " x " + std::to_string(ocg) + ")";
     if (dir == Direction::backward_data && icg < 4)  // the GEMM's N: a tile of NR columns would be mostly padding
-        return detail::cat("the data gradient needs ic/g >= 4 (here ", icg, ")");
+        return "the data gradient needs ic/g >= 4 (here " + std::to_string(icg) + ")";
     return {};
 }
 

@@ -70,6 +70,7 @@ const Algorithm& find(const Problem& p, Direction dir, std::string_view requeste
     const auto& table = registry();
     if (requested == "auto") {
         for (const Algorithm& a : table) {
+            if (!log && !implements(a, dir)) continue;  // no reason to format when nobody reads it
             const std::string why = refusal(a, p, dir);
             if (why.empty()) {
                 if (log) *log << "tconv: " << p.str() << " " << direction_name(dir) << ": using " << a.name << "\n";
