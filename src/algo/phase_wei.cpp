@@ -165,31 +165,19 @@ void phase_backward_weights(const Problem& p, const T* src, const T* dd, T* dw, 
                 // channels-first: at m*isz + k, by rows) when the tile is whole, else packed with zero rows.
                 for (int64_t tile = tile0; tile < tile1; ++tile) {
                     const int64_t ic0 = tile * mr, rows = std::min(mr, G.icg - ic0);
-                    const T* A;
-                    size_t lda;
-                    kernels::GemmFn<T> fn;
-                    if (a_last) {
-                        fn = gemm.fn;
-                        const T* s = asrc + k0 * p.ic + grp * G.icg + ic0;
-                        if (rows == mr) {
-                            A = s, lda = static_cast<size_t>(p.ic);
-                        } else {
-                            T* At = ws.a.data();
-                            for (int64_t j = 0; j < kcn; ++j)
-                                for (int64_t m = 0; m < mr; ++m) At[j * mr + m] = m < rows ? s[j * p.ic + m] : T(0);
-                            A = At, lda = static_cast<size_t>(mr);
-                        }
-                    } else {
-                        fn = gemm.fn_rows;
-                        const T* s = src + (ws.img[0] * p.ic + grp * G.icg + ic0) * G.isz + k0 % G.isz;
-                        if (rows == mr) {
-                            A = s, lda = static_cast<size_t>(G.isz);
-                        } else {
-                            T* At = ws.a.data();
+                    // A(k, m) = s[k*ks + m*ms]: by columns (channels-last) or by rows (channels-first).
+                    const T* s = a_last ? asrc + k0 * p.ic + grp * G.icg + ic0
+                                        : src + (ws.img[0] * p.ic + grp * G.icg + ic0) * G.isz + k0 % G.isz;
+                    const int64_t ks = a_last ? p.ic : 1, ms = a_last ? 1 : G.isz;
+                    const kernels::GemmFn<T> fn = a_last ? gemm.fn : gemm.fn_rows;
+                    const T* A = s;
+                    size_t lda = static_cast<size_t>(a_last ? p.ic : G.isz);
+                    if (rows < mr) {
+                        T* At = ws.a.data();
+                        for (int64_t j = 0; j < kcn; ++j)
                             for (int64_t m = 0; m < mr; ++m)
-                                for (int64_t j = 0; j < kcn; ++j) At[m * kcn + j] = m < rows ? s[m * G.isz + j] : T(0);
-                            A = At, lda = static_cast<size_t>(kcn);
-                        }
+                                At[a_last ? j * mr + m : m * kcn + j] = m < rows ? s[j * ks + m * ms] : T(0);
+                        A = At, lda = static_cast<size_t>(a_last ? mr : kcn);
                     }
                     T* Ct = C + (tile - tile0) * mr * nc;
                     for (int64_t pan = 0; pan < npan; ++pan)
