@@ -36,6 +36,9 @@ int64_t sub(int64_t a, int64_t b, const W& what) {
     return r;
 }
 
+// x rounded up to a multiple of m (x >= 0, m > 0).
+inline int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
+
 // Floor division (Python's //), for b > 0.
 inline int64_t floor_div(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
 

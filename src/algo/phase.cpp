@@ -18,8 +18,6 @@ namespace tconv::algo {
 
 namespace {
 
-int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
-
 template <class T>
 inline T activate(const Epilogue& e, T v) {
     switch (e.kind) {
@@ -62,7 +60,7 @@ PhasePlan<T>::PhasePlan(const Problem& p, const T* wei, const T* bia, const Epil
     nout_ = fwd ? ocg : icg;
     cin_ = fwd ? p.ic : p.oc;
     cout_ = fwd ? p.oc : p.ic;
-    np_ = round_up(nout_, nr);
+    np_ = detail::round_up(nout_, nr);
     in_ = fwd ? p.i : o;
     const Dims out = fwd ? o : p.i;
     insz_ = detail::prod(in_);

@@ -17,8 +17,6 @@ namespace tconv::algo {
 
 namespace {
 
-int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
-
 template <class T>
 struct WeiScratch {
     std::vector<T> c, b, a;
@@ -66,7 +64,7 @@ void phase_backward_weights(const Problem& p, const T* src, const T* dd, T* dw, 
     const Geometry G(p);
     const int rank = G.rank;
     const int64_t mr = static_cast<int64_t>(gemm.mr), nr = static_cast<int64_t>(gemm.nr);
-    const int64_t ncols = G.ksz * G.ocg, np = round_up(ncols, nr);
+    const int64_t ncols = G.ksz * G.ocg, np = detail::round_up(ncols, nr);
     const int64_t P = p.mb * G.isz;
     const int64_t kc = 256, nc = 8 * nr;
     const int64_t nnb = (np + nc - 1) / nc;
@@ -124,12 +122,9 @@ void phase_backward_weights(const Problem& p, const T* src, const T* dd, T* dw, 
                     int64_t r = pos % G.isz;
                     for (int a = rank - 1; a >= 0; --a) ii[a] = r % G.i[a], r /= G.i[a];
                     for (int64_t t = t0; t < t1; ++t) {
-                        int64_t off = 0;
-                        for (int a = 0; a < rank && off >= 0; ++a) {
-                            const int64_t o = ii[a] * p.s[a] - p.pb[a] + kk[t * rank + a] * p.d[a];
-                            off = (o < 0 || o >= G.o[a]) ? -1 : off + o * G.o_st[a];
-                        }
-                        if (off >= 0) off = last ? (ws.img[j] * G.osz + off) * p.oc + grp * G.ocg : ws.img[j] * p.oc * G.osz + off;
+                        int64_t off;
+                        if (!tap_target(p, G, ii.data(), kk.data() + t * rank, off)) off = -1;
+                        else off = last ? (ws.img[j] * G.osz + off) * p.oc + grp * G.ocg : ws.img[j] * p.oc * G.osz + off;
                         ws.off[(t - t0) * kc + j] = off;
                     }
                 }
