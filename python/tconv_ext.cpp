@@ -174,6 +174,7 @@ py::array convert_weights_t(const py::array& w, const tr::WeightLayout& from, co
 }  // namespace
 
 void bind_nn(py::module_& parent);  // nn_ext.cpp
+void bind_args(py::module_& m);     // args_ext.cpp
 
 // A prepared forward pass (tconv::Plan) for float32 or float64, chosen by the weights' dtype.
 class PyPlan {
@@ -225,6 +226,7 @@ PYBIND11_MODULE(_tconv, m) {
     m.doc() = "tconv core: the transposed convolution, exactly as PyTorch and ONNX define it";
     py::register_exception<tconv::Error>(m, "Error", PyExc_ValueError);
     bind_nn(m);
+    bind_args(m);
 
     py::enum_<tconv::Kind>(m, "Kind").value("transposed", tconv::Kind::transposed).value("conv", tconv::Kind::conv);
     py::class_<Problem>(m, "Problem")

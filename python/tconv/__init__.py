@@ -23,86 +23,13 @@ def _array(x, name):
     return np.ascontiguousarray(x)
 
 
-def _is_int(v):
-    # type() first: isinstance against the numbers ABC costs more than a small layer's computation
-    return type(v) is int or (type(v) is not bool and isinstance(v, numbers.Integral))
-
-
-def _per_axis(v, rank, name):
-    if _is_int(v):
-        return [int(v)] * rank
-    try:
-        vals = [int(x) for x in v]
-    except TypeError:
-        raise ValueError(f"{name}={v!r} must be an int or a sequence of {rank} ints") from None
-    if len(vals) == 1:
-        return vals * rank
-    if len(vals) != rank:
-        raise ValueError(f"{name}={tuple(vals)} has {len(vals)} values but the input has {rank} spatial axes")
-    return vals
-
-
-def _padding(v, rank):
-    """An int, one int per axis (symmetric), or one (begin, end) pair per axis."""
-    if not (_is_int(v) or type(v) is bool) and len(v) > 0 and all(not (_is_int(x) or type(x) is bool) for x in v):
-        pairs = [tuple(int(y) for y in x) for x in v]
-        if len(pairs) != rank or any(len(x) != 2 for x in pairs):
-            raise ValueError(f"padding={v!r} must hold one (begin, end) pair per spatial axis ({rank})")
-        return [x[0] for x in pairs], [x[1] for x in pairs]
-    p = _per_axis(v, rank, "padding")
-    return p, list(p)
-
-
-class _Shape:
-    """An input's shape seen channels-first: (N, C, spatial...) from (N, spatial..., C) when channels_last."""
-
-    def __init__(self, shape, channels_last):
-        shape = tuple(int(n) for n in shape)
-        if len(shape) < 3:
-            raise ValueError(f"input has shape {shape}: it needs "
-                             f"{'(N, spatial..., C)' if channels_last else '(N, C, spatial...)'} with at least 1 spatial axis")
-        self.shape = (shape[0], shape[-1]) + shape[1:-1] if channels_last else shape
-        self.ndim = len(shape)
-
-
-def _problem(input, weight, bias, stride, padding, output_padding, groups, dilation, transposed, output_size=None,
-             channels_last=False):
-    input = _Shape(input.shape, channels_last)
-    rank = input.ndim - 2
-    if weight.ndim != rank + 2:
-        raise ValueError(f"weight has shape {weight.shape} but input has {rank} spatial axes: weight must be "
-                         f"{'(C_in, C_out/groups' if transposed else '(C_out, C_in/groups'}, k1..k{rank})")
-    if not _is_int(groups) or groups <= 0:
-        raise ValueError(f"groups={groups!r} must be a positive int")
-    g = int(groups)
-    mb, ic = int(input.shape[0]), int(input.shape[1])
-    if transposed:
-        if weight.shape[0] != ic:
-            raise ValueError(f"weight has {weight.shape[0]} input channels (axis 0) but input has C={ic}")
-        oc = int(weight.shape[1]) * g
-    else:
-        oc = int(weight.shape[0])
-        if weight.shape[1] * g != ic:
-            raise ValueError(f"weight has {weight.shape[1]} input channels per group (axis 1) but input has "
-                             f"C={ic} in {g} groups")
-    pb, pe = _padding(padding, rank)
-    if transposed:
-        if any(x < 0 for x in pb + pe):
-            raise ValueError(f"padding={padding!r} must not be negative")
-        op = _per_axis(output_padding, rank, "output_padding")
-    else:
-        op = [0] * rank
-    if bias is not None and (bias.ndim != 1 or bias.shape[0] != oc):
-        raise ValueError(f"bias has shape {bias.shape} but the layer has {oc} output channels: it must be ({oc},)")
-    p = _tconv.make_problem(transposed, mb, ic, oc, g, [int(x) for x in input.shape[2:]],
-                            [int(x) for x in weight.shape[2:]], _per_axis(stride, rank, "stride"),
-                            _per_axis(dilation, rank, "dilation"), pb, pe, op, bias is not None)
-    if output_size is not None:
-        sizes = [int(x) for x in output_size]
-        if len(sizes) == rank + 2:  # PyTorch accepts the full shape too
-            sizes = sizes[2:]
-        p = _tconv.with_output_size(p, sizes)
-    return p
+def _problem(input_shape, weight, bias, stride, padding, output_padding, groups, dilation, transposed,
+             output_size=None, channels_last=False):
+    """The validated Problem of a layer call. input_shape as the caller's array has it ((N, spatial..., C) when
+    channels_last); padding: an int, one int per axis, or one (begin, end) pair per axis. The checks run in C++
+    (python/args_ext.cpp): in Python they cost more than a small layer's computation."""
+    return _tconv.problem_from_args(input_shape, weight, bias, stride, padding, output_padding, groups, dilation,
+                                    transposed, output_size, channels_last)
 
 
 def _check_options(threads, channels_last=False):
@@ -125,7 +52,8 @@ def conv_transpose(input, weight, bias=None, stride=1, padding=0, output_padding
     _check_options(threads, channels_last)
     input, weight = _array(input, "input"), _array(weight, "weight")
     bias = None if bias is None else _array(bias, "bias")
-    p = _problem(input, weight, bias, stride, padding, output_padding, groups, dilation, True, output_size, channels_last)
+    p = _problem(input.shape, weight, bias, stride, padding, output_padding, groups, dilation, True, output_size,
+                 channels_last)
     return _tconv.forward(p, input, weight, bias, algorithm, threads or 0, channels_last)
 
 
@@ -145,8 +73,8 @@ class Plan:
             raise ValueError(f"input_shape={shape!r} must be positive ints "
                              f"{'(N, spatial..., C_in)' if channels_last else '(N, C_in, spatial...)'}")
         shape = tuple(int(n) for n in shape)
-        self.problem = _problem(_Shape(shape, False), weight, bias, stride, padding, output_padding,
-                                groups, dilation, True, output_size, channels_last)
+        self.problem = _problem(shape, weight, bias, stride, padding, output_padding, groups, dilation, True,
+                                output_size, channels_last)
         self._plan = _tconv.Plan(self.problem, weight, bias, algorithm, threads or 0, channels_last)
         self.channels_last = channels_last
         self.input_shape = shape
@@ -183,7 +111,7 @@ def conv(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
     _check_options(threads, channels_last)
     input, weight = _array(input, "input"), _array(weight, "weight")
     bias = None if bias is None else _array(bias, "bias")
-    p = _problem(input, weight, bias, stride, padding, 0, groups, dilation, False, None, channels_last)
+    p = _problem(input.shape, weight, bias, stride, padding, 0, groups, dilation, False, None, channels_last)
     return _tconv.forward(p, input, weight, bias, algorithm, threads or 0, channels_last)
 
 
@@ -208,7 +136,7 @@ def _backward(grad_output, input, weight, stride, padding, output_padding, group
     want_input, want_weight, want_bias = _mask(output_mask)
     grad_output, input, weight = (_array(a, n) for a, n in ((grad_output, "grad_output"), (input, "input"),
                                                               (weight, "weight")))
-    p = _problem(input, weight, None, stride, padding, output_padding, groups, dilation, transposed, output_size,
+    p = _problem(input.shape, weight, None, stride, padding, output_padding, groups, dilation, transposed, output_size,
                  channels_last)
     p.bias = want_bias  # grad_bias: the sum of grad_output per channel
     gi, gw, gb = _tconv.backward(p, grad_output, input, weight, algorithm, threads or 0, channels_last, want_input,

@@ -75,7 +75,7 @@ def run_case(seed):
     algos = ALGORITHMS if seed % 7 == 0 else ["auto"]
     for algo in algos:
         if algo != "auto":
-            p = tconv._problem(x, w, b, kw["stride"], kw["padding"], op, kw["groups"], kw["dilation"], True,
+            p = tconv._problem(x.shape, w, b, kw["stride"], kw["padding"], op, kw["groups"], kw["dilation"], True,
                                output_size)
             if dict(tconv.explain_choice(p))[algo]:
                 continue  # this algorithm refuses the problem (stated reason); others cover it
@@ -170,11 +170,51 @@ def test_nan_and_inf_propagate_like_pytorch():
     (lambda: tconv.conv_transpose([[[1.0]]], np.ones((1, 1, 3))), "must be a numpy.ndarray"),
     (lambda: tconv.conv_transpose(np.ones((1, 1, 3)), np.ones((1, 1, 3)), stride=2 ** 62),
      "overflows 64-bit integers"),
+    # the layer arguments (python/args_ext.cpp): the argument, its value and the rule
+    (lambda: tconv.conv_transpose(np.ones((1, 1, 3, 3)), np.ones((1, 1, 3, 3)), stride=2.0),
+     "stride=2.0 must be an int or a sequence of 2 ints"),
+    (lambda: tconv.conv_transpose(np.ones((1, 1, 3, 3)), np.ones((1, 1, 3, 3)), stride=(2, 1.5)),
+     "stride=(2, 1.5) must be an int or a sequence of 2 ints"),
+    (lambda: tconv.conv_transpose(np.ones((1, 1, 3, 3)), np.ones((1, 1, 3, 3)), dilation="2"),
+     "dilation='2' must be an int or a sequence of 2 ints"),
+    (lambda: tconv.conv_transpose(np.ones((1, 1, 3, 3)), np.ones((1, 1, 3, 3)), padding=((1, 0),)),
+     "padding=((1, 0),) must hold one (begin, end) pair per spatial axis (2)"),
+    (lambda: tconv.conv_transpose(np.ones((1, 1, 3, 3)), np.ones((1, 1, 3, 3)), padding=((1, 0), (1, 2, 3))),
+     "must hold one (begin, end) pair per spatial axis (2)"),
+    (lambda: tconv.conv_transpose(np.ones((1, 1, 3, 3)), np.ones((1, 1, 3, 3)), padding=-1),
+     "padding=-1 must not be negative"),
+    (lambda: tconv.conv_transpose(np.ones((1, 2, 3, 3)), np.ones((2, 1, 3, 3)), groups=True),
+     "groups=True must be a positive int"),
+    (lambda: tconv.conv_transpose(np.ones((1, 2, 3, 3)), np.ones((2, 1, 3, 3)), groups=0),
+     "groups=0 must be a positive int"),
+    (lambda: tconv.conv_transpose(np.ones((1, 1, 3)), np.ones((1, 1, 3)), stride=2 ** 70),
+     "stride=1180591620717411303424 does not fit in 64 bits"),
+    (lambda: tconv.conv_transpose(np.ones((1, 1, 3)), np.ones((1, 1, 3)), output_size=5),
+     "output_size=5 must be a sequence of ints"),
+    (lambda: tconv.conv_transpose(np.ones((1, 1, 3)), np.ones((1, 1, 3)), output_size=[5.0]),
+     "output_size=[5.0] must be a sequence of ints"),
+    (lambda: tconv.conv2d(np.ones((1, 4, 3, 3)), np.ones((2, 3, 1, 1)), groups=2),
+     "weight has 3 input channels per group (axis 1) but input has C=4 in 2 groups"),
+    (lambda: tconv.conv_transpose(np.ones((1, 3, 3, 2)), np.ones((3, 1, 1, 1)), channels_last=True),
+     "weight has 3 input channels (axis 0) but input has C=2"),
 ])
 def test_bad_input_is_a_value_error(call, message):
     with pytest.raises(ValueError) as e:
         call()
     assert message in str(e.value)
+
+
+def test_layer_arguments_in_every_spelling():
+    # ints, numpy ints, one value for every axis, per-axis values and (begin, end) pairs name the same layer
+    rng = np.random.default_rng(3)
+    x, w = rng.standard_normal((1, 2, 4, 5)), rng.standard_normal((2, 3, 3, 3))
+    ref = tconv.conv_transpose(x, w, stride=(2, 2), padding=(1, 1), output_padding=(1, 1), dilation=(1, 1))
+    for kw in (dict(stride=2, padding=1, output_padding=1), dict(stride=np.int64(2), padding=[1], output_padding=(1,)),
+               dict(stride=[2, 2], padding=((1, 1), (1, 1)), output_padding=np.int32(1), dilation=[1])):
+        np.testing.assert_array_equal(tconv.conv_transpose(x, w, **kw), ref)
+    y = tconv.conv_transpose(x, w, stride=2, padding=((1, 0), (0, 1)))  # asymmetric: torch's (1, 1) with a crop
+    full = tconv.conv_transpose(x, w, stride=2)
+    np.testing.assert_array_equal(y, full[:, :, 1:, :-1])
 
 
 def test_explain_choice_and_algorithms():
