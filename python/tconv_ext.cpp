@@ -90,12 +90,22 @@ template <class T>
 py::tuple backward_t(const Problem& p, const py::array& dy, const py::array& x, const py::array& w,
                      const std::string& algorithm, int threads, bool channels_last, bool want_input, bool want_weights) {
     const tconv::Options opt = options(algorithm, threads, channels_last);
-    auto dx = empty<T>(want_input ? tconv::data_shape(p.src_shape(), opt.layout) : Dims{0});
-    auto dw = empty<T>(want_weights ? p.wei_shape() : Dims{0});
-    auto db = empty<T>(want_weights && p.bias ? Dims{p.oc} : Dims{0});
+    const bool want_bias = want_weights && p.bias;
+    py::object none = py::none(), dx = none, dw = none, db = none;  // only the wanted arrays are made
+    tconv::View<T> dxv, dwv, dbv;
+    if (want_input) {
+        auto a = empty<T>(tconv::data_shape(p.src_shape(), opt.layout));
+        dxv = out_view(a), dx = std::move(a);
+    }
+    if (want_weights) {
+        auto a = empty<T>(p.wei_shape());
+        dwv = out_view(a), dw = std::move(a);
+    }
+    if (want_bias) {
+        auto a = empty<T>(Dims{p.oc});
+        dbv = out_view(a), db = std::move(a);
+    }
     auto dyv = view<T>(dy, "grad_output"), xv = view<T>(x, "input"), wv = view<T>(w, "weight");
-    auto dxv = out_view(dx), dwv = out_view(dw);
-    tconv::View<T> dbv = want_weights && p.bias ? out_view(db) : tconv::View<T>{};
     {
         py::gil_scoped_release release;
         if (p.kind == tconv::Kind::transposed) {
@@ -106,9 +116,7 @@ py::tuple backward_t(const Problem& p, const py::array& dy, const py::array& x, 
             if (want_weights) tconv::conv_backward_weights<T>(p, xv, dyv, dwv, dbv, opt);
         }
     }
-    const py::object none = py::none();
-    return py::make_tuple(want_input ? py::object(dx) : none, want_weights ? py::object(dw) : none,
-                          want_weights && p.bias ? py::object(db) : none);
+    return py::make_tuple(dx, dw, db);
 }
 
 py::tuple backward(const Problem& p, const py::array& dy, const py::array& x, const py::array& w,

@@ -14,7 +14,12 @@ __all__ = ["conv_transpose", "conv_transpose1d", "conv_transpose2d", "conv_trans
            "conv3d", "Plan", "conv_transpose_backward", "conv_backward", "algorithms", "explain_choice", "Problem", "onnx", "translate", "conventions"]
 
 
+_DTYPES = (np.float32, np.float64)
+
+
 def _array(x, name):
+    if type(x) is np.ndarray and x.flags.c_contiguous and x.dtype in _DTYPES:
+        return x  # the common case, checked cheaply: a small layer's computation takes microseconds
     if not isinstance(x, np.ndarray):
         raise ValueError(f"{name} must be a numpy.ndarray, got {type(x).__name__}")
     if x.dtype not in (np.float32, np.float64):
@@ -121,6 +126,10 @@ conv1d, conv2d, conv3d = (_ranked(r, conv) for r in (1, 2, 3))
 
 def _mask(output_mask):
     """(want_input, want_weights, want_bias) from a PyTorch-style output_mask of three booleans."""
+    if type(output_mask) is tuple and len(output_mask) == 3:
+        a, b, c = output_mask
+        if type(a) is bool and type(b) is bool and type(c) is bool:
+            return output_mask
     try:
         m = tuple(output_mask)
     except TypeError:

@@ -25,14 +25,31 @@ std::string supports(const Problem& p, Direction) {
 }
 
 // For every column row r = (ocl, k) and input position i, the flat output offset it maps to, or -1 when
-// cropped. Shared by col2im and im2col; computed once per call.
+// cropped. Shared by col2im and im2col; computed once per call. The map is separable: per axis a table of
+// o = i*s - pb + k*d (times the output stride), then each row is their sums, built axis by axis in place.
 std::vector<int64_t> column_targets(const Problem& p, const Geometry& G) {
+    std::vector<std::vector<int64_t>> axis(static_cast<size_t>(G.rank));
+    for (int a = 0; a < G.rank; ++a) {
+        axis[a].resize(static_cast<size_t>(G.k[a] * G.i[a]));
+        for (int64_t kk = 0; kk < G.k[a]; ++kk)
+            for (int64_t x = 0; x < G.i[a]; ++x) {
+                const int64_t o = x * p.s[a] - p.pb[a] + kk * p.d[a];
+                axis[a][kk * G.i[a] + x] = o < 0 || o >= G.o[a] ? -1 : o * G.o_st[a];
+            }
+    }
     std::vector<int64_t> t(static_cast<size_t>(G.ksz * G.isz));
     detail::for_each_index(G.k, [&](const int64_t* kk) {
-        detail::for_each_index(G.i, [&](const int64_t* ii) {
-            int64_t o;
-            t[flat(kk, G.k_st) * G.isz + flat(ii, G.i_st)] = tap_target(p, G, ii, kk, o) ? o : -1;
-        });
+        int64_t* row = t.data() + flat(kk, G.k_st) * G.isz;
+        row[0] = 0;
+        int64_t n = 1;  // row[0, n) holds the offsets over the axes so far; widen it by the next axis
+        for (int a = 0; a < G.rank; ++a) {
+            const int64_t* ta = axis[a].data() + kk[a] * G.i[a];
+            for (int64_t j = n - 1; j >= 0; --j) {  // from the back: row[j] is read before anything overwrites it
+                const int64_t base = row[j];
+                for (int64_t x = G.i[a] - 1; x >= 0; --x) row[j * G.i[a] + x] = base < 0 || ta[x] < 0 ? -1 : base + ta[x];
+            }
+            n *= G.i[a];
+        }
     });
     return t;
 }
