@@ -24,16 +24,19 @@ class EpilogueCase : public ::testing::TestWithParam<const char*> {};
 
 // Every algorithm that runs the problem's forward direction (fused: rows and phase; a second pass: the
 // others), on layers that reach each path: rows' interleaved stride-2 rows (ocg 1-2), its phase rows
-// (ocg 3-4, odd widths), and the phase GEMM.
+// (ocg 3-4, odd widths), and the phase GEMM; both data layouts (rows' channels-last depthwise and
+// few-output-channel kernels: the last two layers).
 INSTANTIATE_TEST_SUITE_P(Layers, EpilogueCase,
                          ::testing::Values("mb2_ic3_oc5_i4x3_k3_s2_p1_op1_bias", "mb2_ic3_oc2_i4x6_k4_s2_p1_bias",
-                                           "mb1_g2_ic4_oc6_i5x7_k3_s2_p1_op1_bias", "mb2_g3_ic3_oc3_i9_k5_s3_p2_bias"));
+                                           "mb1_g2_ic4_oc6_i5x7_k3_s2_p1_op1_bias", "mb2_g3_ic3_oc3_i9_k5_s3_p2_bias",
+                                           "mb2_g20_ic20_oc20_i5x4_k4_s2_p1_bias", "mb1_ic20_oc3_i4x5_k3_s2_p1_bias"));
 
 TEST_P(EpilogueCase, EveryKindThroughFusedAndSecondPassAlgorithms) {
     const Problem p = Problem::parse(GetParam());
     const auto src = small_ints<float>(p.src_shape(), 1), wei = small_ints<float>(p.wei_shape(), 2);
     const auto bia = small_ints<float>({p.oc}, 3);
     const auto ref = forward<float>(p, src, wei, &bia, "scatter");
+    const auto src_last = channels_last(src), ref_last = channels_last(ref);
     using K = Epilogue::Kind;
     for (K kind : {K::relu, K::leaky_relu, K::tanh, K::sigmoid, K::clamp}) {
         Options o;
@@ -50,6 +53,12 @@ TEST_P(EpilogueCase, EveryKindThroughFusedAndSecondPassAlgorithms) {
                 EXPECT_NEAR(got.data[j], expected(o.epilogue, ref.data[j]), 1e-6) << algo << " kind " << int(kind) << " at " << j;
                 changed += got.data[j] != ref.data[j];
             }
+            Options l = o;
+            l.layout = Layout::channels_last;
+            const auto got_last = forward<float>(p, src_last, wei, &bia, algo, l);
+            for (size_t j = 0; j < ref.data.size(); ++j)
+                EXPECT_NEAR(got_last.data[j], expected(o.epilogue, ref_last.data[j]), 1e-6)
+                    << algo << " channels_last, kind " << int(kind) << " at " << j;
         }
         EXPECT_GT(changed, 0) << "the fill must make every epilogue matter";
     }

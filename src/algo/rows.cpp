@@ -52,10 +52,18 @@ std::vector<AxisTaps> axis_taps(const Problem& p, int a) {
 template <class T>
 class RowsPlan {
 public:
-    RowsPlan(const Problem& p, const T* wei, const T* bia, const Epilogue& epi, const std::string& target);
+    RowsPlan(const Problem& p, const T* wei, const T* bia, const Epilogue& epi, const std::string& target,
+             Layout layout = Layout::channels_first);
     void run(const T* src, T* dst) const;
     size_t packed_bytes() const { return (w_.size() + bias_.size()) * sizeof(T); }
     size_t workspace_bytes() const {  // the row buffer (plane or rows) and the phase rows
+        if (mode_ == Mode::dw_last || mode_ == Mode::dot_last)  // the tap lists of one phase row
+            return static_cast<size_t>(max_nto_ * p_.k.back()) * (2 * sizeof(T*) + 3 * sizeof(int64_t));
+        if (mode_ == Mode::copy)  // channels-first copies of the input and the output, per call
+            return first_workspace() + static_cast<size_t>(detail::prod(p_.src_shape()) + detail::prod(p_.dst_shape())) * sizeof(T);
+        return first_workspace();
+    }
+    size_t first_workspace() const {
         const int64_t rows = plane_ ? icg_ * (nin_ + 1) : icg_ * max_nto_ + 1;
         return static_cast<size_t>(rows * pitch_ + sx_ * ocg_ * (qseg_ + 2 * static_cast<int64_t>(k_.lanes))) * sizeof(T) +
                static_cast<size_t>(3 * icg_ * max_nto_ * p_.k.back()) * sizeof(T*);
@@ -68,6 +76,8 @@ private:
         std::vector<const T*> rows, terms, terms2;
         const T* plane = nullptr;
     };
+    void run_first(const T* src, T* dst) const;
+    void run_last(const T* src, T* dst) const;
     void copy_row(const T* s, int64_t seg, T* b) const;
     T* buffer(Scratch& ws, int64_t nrows) const;
     void fill_plane(const T* src, int64_t n, int64_t grp, int64_t seg, Scratch& ws) const;
@@ -95,10 +105,16 @@ private:
     int64_t max_nto_ = 1;
     std::string target_;
     bool plane_ = false;  // every input row of a group fits the buffer
+    // How channels-last data is computed: lanes along the channels (dw_last: depthwise; dot_last: few output
+    // channels, lanes along the input channels), or copied channels-first around the row path (copy).
+    enum class Mode { first, copy, dw_last, dot_last } mode_ = Mode::first;
+    std::vector<T> wl_;                          // channels-last weights, per tap: dw [g], dot [ocg][icg]
+    std::vector<std::vector<int64_t>> wlofs_;    // [grp * ncombo + combo][rx] (dw_last: grp 0 only)
 };
 
 template <class T>
-RowsPlan<T>::RowsPlan(const Problem& p, const T* wei, const T* bia, const Epilogue& epi, const std::string& target)
+RowsPlan<T>::RowsPlan(const Problem& p, const T* wei, const T* bia, const Epilogue& epi, const std::string& target,
+                      Layout layout)
     : p_(p), epi_(epi), k_(kernels::row_kernels<T>(target)), rank_(p.rank()), target_(kernels::kernel_set(target).target) {
     const Dims o = p.o();
     const int L = rank_ - 1;
@@ -183,6 +199,35 @@ RowsPlan<T>::RowsPlan(const Problem& p, const T* wei, const T* bia, const Epilog
     bias_.assign(static_cast<size_t>(p.oc), T(0));
     if (bia) std::copy(bia, bia + p.oc, bias_.begin());
 
+    if (layout == Layout::channels_last) {
+        if (icg_ == 1 && ocg_ == 1 && p.g >= lanes) mode_ = Mode::dw_last;
+        else if (icg_ >= lanes) mode_ = Mode::dot_last;
+        else if (p.ic > 1 || p.oc > 1) mode_ = Mode::copy;  // one channel: both layouts are the same bytes
+    }
+    if (mode_ == Mode::dw_last || mode_ == Mode::dot_last) {
+        const bool dw = mode_ == Mode::dw_last;
+        for (int64_t grp = 0; grp < (dw ? 1 : p.g); ++grp)
+            for (int64_t cb = 0; cb < ncombo_; ++cb) {
+                std::vector<int64_t> ofs;
+                for (size_t rx = 0; rx < xph_.size(); ++rx) {
+                    ofs.push_back(static_cast<int64_t>(wl_.size()));
+                    for (int64_t ko : combo_koff[cb])
+                        for (int64_t kx : xph_[rx].k) {
+                            if (dw) {
+                                for (int64_t c = 0; c < p.g; ++c) wl_.push_back(wei[c * ksz + ko + kx]);
+                            } else {
+                                for (int64_t oc = 0; oc < ocg_; ++oc)
+                                    for (int64_t c = 0; c < icg_; ++c)
+                                        wl_.push_back(wei[((grp * icg_ + c) * ocg_ + oc) * ksz + ko + kx]);
+                            }
+                        }
+                }
+                wlofs_.push_back(std::move(ofs));
+            }
+        w_.clear();
+        w_.shrink_to_fit();
+    }
+
     // The outer rows, decoded once.
     nin_ = isz_ / std::max<int64_t>(iw_, 1);
     Dims y(static_cast<size_t>(L)), qy(static_cast<size_t>(L)), res(static_cast<size_t>(L)), idx;
@@ -217,6 +262,67 @@ RowsPlan<T>::RowsPlan(const Problem& p, const T* wei, const T* bia, const Epilog
 
 template <class T>
 void RowsPlan<T>::run(const T* src, T* dst) const {
+    if (mode_ == Mode::first) return run_first(src, dst);
+    if (mode_ != Mode::copy) return run_last(src, dst);
+    const Dims sshape = p_.src_shape(), dshape = p_.dst_shape();
+    std::vector<T> s(static_cast<size_t>(detail::prod(sshape))), d(static_cast<size_t>(detail::prod(dshape)));
+    convert_layout<T>({src, data_shape(sshape, Layout::channels_last)}, Layout::channels_last, {s.data(), sshape},
+                      Layout::channels_first);
+    run_first(s.data(), d.data());
+    convert_layout<T>({d.data(), dshape}, Layout::channels_first, {dst, data_shape(dshape, Layout::channels_last)},
+                      Layout::channels_last);
+}
+
+// Channels-last: a task is one output row (image, outer coordinates y); per group and x residue, one kernel
+// call computes the phase row from the taps whose input rows exist, each reading its row in place.
+template <class T>
+void RowsPlan<T>::run_last(const T* src, T* dst) const {
+    const bool dw = mode_ == Mode::dw_last;
+    const int64_t wstride = dw ? p_.g : ocg_ * icg_;  // packed weights per tap
+    parallel::parallel_for(p_.mb * nout_, [&](int64_t b, int64_t e, int) {
+        thread_local std::vector<const T*> in, w;
+        thread_local std::vector<int64_t> base, lo, hi;
+        for (int64_t t = b; t < e; ++t) {
+            const int64_t y = t % nout_, n = t / nout_;
+            const int64_t combo = ycombo_[y], nto = combo_ntap_[combo];
+            const int64_t* rin = rowin_.data() + yofs_[y];
+            T* drow = dst + (n * nout_ + y) * ow_ * p_.oc;
+            for (int64_t grp = 0; grp < (dw ? 1 : p_.g); ++grp)
+                for (size_t rx = 0; rx < xph_.size(); ++rx) {
+                    const AxisTaps& ph = xph_[rx];
+                    if (ph.Q == 0) continue;
+                    const int64_t ntx = static_cast<int64_t>(ph.k.size());
+                    const T* wbase = wl_.data() + wlofs_[grp * ncombo_ + combo][rx];
+                    in.clear(), w.clear(), base.clear(), lo.clear(), hi.clear();
+                    for (int64_t tt = 0; tt < nto; ++tt) {
+                        if (rin[tt] < 0) continue;  // the input row is outside the input: no term
+                        const T* row = src + (n * nin_ + rin[tt]) * iw_ * p_.ic + grp * icg_;
+                        for (int64_t tx = 0; tx < ntx; ++tx) {
+                            const int64_t bx = ph.base[tx];
+                            const int64_t l = std::max<int64_t>(0, -bx), h = std::min(ph.Q, iw_ - bx);
+                            if (l >= h) continue;
+                            in.push_back(row), w.push_back(wbase + (tt * ntx + tx) * wstride);
+                            base.push_back(bx), lo.push_back(l), hi.push_back(h);
+                        }
+                    }
+                    T* out = drow + ph.o0 * p_.oc + grp * ocg_;
+                    const size_t ostep = static_cast<size_t>(sx_ * p_.oc);
+                    if (dw)
+                        k_.dw_last(in.data(), base.data(), lo.data(), hi.data(), w.data(), in.size(),
+                                   static_cast<size_t>(p_.g), static_cast<size_t>(p_.ic), static_cast<size_t>(ph.Q),
+                                   bias_.data(), out, ostep);
+                    else
+                        k_.dot_last(in.data(), base.data(), lo.data(), hi.data(), w.data(), in.size(),
+                                    static_cast<size_t>(icg_), static_cast<size_t>(ocg_), static_cast<size_t>(p_.ic),
+                                    static_cast<size_t>(ph.Q), bias_.data() + grp * ocg_, out, ostep);
+                }
+            if (epi_.kind != Epilogue::Kind::none) apply_epilogue(epi_, drow, ow_ * p_.oc);
+        }
+    });
+}
+
+template <class T>
+void RowsPlan<T>::run_first(const T* src, T* dst) const {
     // Plane mode: a task is (image, group, segment) and copies every input row of the group once; row
     // mode: a task is one output row (and segment) and copies only the rows its taps read.
     const int64_t ntask = p_.mb * p_.g * nseg_ * (plane_ ? 1 : nout_);
@@ -392,7 +498,7 @@ std::string supports(const Problem& p, Direction dir) {
 template <class T>
 void forward(const Problem& p, const T* src, const T* wei, const T* bia, T* dst) {
     const CallContext& ctx = call_context();
-    RowsPlan<T> plan(p, wei, bia, ctx.epilogue ? *ctx.epilogue : Epilogue{}, ctx.simd);
+    RowsPlan<T> plan(p, wei, bia, ctx.epilogue ? *ctx.epilogue : Epilogue{}, ctx.simd, ctx.layout);
     plan.run(src, dst);
 }
 
@@ -405,6 +511,7 @@ Algorithm rows() {
     a.supports = supports;
     a.fused_epilogue = true;
     a.simd = true;
+    a.channels_last = true;
     a.f32.fwd = forward<float>;
     a.f64.fwd = forward<double>;
     a.f32.prepare = prepare_plan<float, RowsPlan<float>>;

@@ -6,6 +6,8 @@
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
 #include <hwy/highway.h>
 
+#include <algorithm>
+
 #include "src/kernels/rows.hpp"
 
 HWY_BEFORE_NAMESPACE();
@@ -135,6 +137,166 @@ HWY_ATTR void StoreRowT(const T* const* src, size_t s, size_t n, T bias, T* dst)
         for (size_t r = 0; r < s; ++r) dst[s * q + r] = src[r][q] + bias;
 }
 
+// Depthwise, channels-last (DwLastFn): CH vectors of channels in registers over every tap of one output.
+template <size_t CH, class T>
+HWY_ATTR HWY_INLINE void DwLastBlock(const T* const* HWY_RESTRICT in, const int64_t* base, const int64_t* lo,
+                                     const int64_t* hi, const T* const* HWY_RESTRICT w, size_t ntaps, size_t istep,
+                                     int64_t q, size_t c0, const T* HWY_RESTRICT bias, T* HWY_RESTRICT out) {
+    const hn::ScalableTag<T> d;
+    const size_t N = hn::Lanes(d);
+    using V = hn::Vec<decltype(d)>;
+    V acc[CH];
+    for (size_t c = 0; c < CH; ++c) acc[c] = hn::LoadU(d, bias + c0 + c * N);
+    for (size_t t = 0; t < ntaps; ++t) {
+        if (q < lo[t] || q >= hi[t]) continue;
+        const T* x = in[t] + static_cast<size_t>(q + base[t]) * istep + c0;
+        const T* wt = w[t] + c0;
+        for (size_t c = 0; c < CH; ++c) acc[c] = hn::MulAdd(hn::LoadU(d, wt + c * N), hn::LoadU(d, x + c * N), acc[c]);
+    }
+    for (size_t c = 0; c < CH; ++c) hn::StoreU(acc[c], d, out + c0 + c * N);
+}
+
+// The outputs every tap reaches, [qa, qb), for NT taps and CH vectors of channels from c0: the weights and
+// the bias stay in registers over the whole stretch.
+template <size_t NT, size_t CH, class T>
+HWY_ATTR HWY_INLINE void DwLastRun(const T* const* HWY_RESTRICT in, const int64_t* base, const T* const* HWY_RESTRICT w,
+                                   size_t istep, int64_t qa, int64_t qb, size_t c0, const T* HWY_RESTRICT bias,
+                                   T* HWY_RESTRICT out, size_t ostep) {
+    const hn::ScalableTag<T> d;
+    const size_t N = hn::Lanes(d);
+    using V = hn::Vec<decltype(d)>;
+    V wv[NT][CH], bv[CH];
+    const T* x[NT];
+    for (size_t t = 0; t < NT; ++t) {
+        x[t] = in[t] + static_cast<size_t>(qa + base[t]) * istep + c0;
+        for (size_t c = 0; c < CH; ++c) wv[t][c] = hn::LoadU(d, w[t] + c0 + c * N);
+    }
+    for (size_t c = 0; c < CH; ++c) bv[c] = hn::LoadU(d, bias + c0 + c * N);
+    T* o = out + static_cast<size_t>(qa) * ostep + c0;
+    for (int64_t q = qa; q < qb; ++q, o += ostep) {
+        V acc[CH];
+        for (size_t c = 0; c < CH; ++c) acc[c] = bv[c];
+        for (size_t t = 0; t < NT; ++t) {
+            for (size_t c = 0; c < CH; ++c) acc[c] = hn::MulAdd(wv[t][c], hn::LoadU(d, x[t] + c * N), acc[c]);
+            x[t] += istep;
+        }
+        for (size_t c = 0; c < CH; ++c) hn::StoreU(acc[c], d, o + c * N);
+    }
+}
+
+template <size_t CH, class T>
+HWY_ATTR void DwLastColumns(const T* const* in, const int64_t* base, const int64_t* lo, const int64_t* hi,
+                            const T* const* w, size_t ntaps, size_t istep, size_t Q, size_t c0, const T* bias, T* out,
+                            size_t ostep) {
+    int64_t qa = 0, qb = static_cast<int64_t>(Q);
+    for (size_t t = 0; t < ntaps; ++t) qa = std::max(qa, lo[t]), qb = std::min(qb, hi[t]);
+    if (qb <= qa || ntaps > 4) qa = qb = static_cast<int64_t>(Q);  // no stretch: every output checked
+    for (int64_t q = 0; q < qa; ++q) DwLastBlock<CH>(in, base, lo, hi, w, ntaps, istep, q, c0, bias, out + q * ostep);
+    switch (ntaps) {
+        case 0: for (int64_t q = qa; q < qb; ++q) DwLastBlock<CH>(in, base, lo, hi, w, 0, istep, q, c0, bias, out + q * ostep); break;
+        case 1: DwLastRun<1, CH>(in, base, w, istep, qa, qb, c0, bias, out, ostep); break;
+        case 2: DwLastRun<2, CH>(in, base, w, istep, qa, qb, c0, bias, out, ostep); break;
+        case 3: DwLastRun<3, CH>(in, base, w, istep, qa, qb, c0, bias, out, ostep); break;
+        case 4: DwLastRun<4, CH>(in, base, w, istep, qa, qb, c0, bias, out, ostep); break;
+        default: break;
+    }
+    for (int64_t q = std::max(qa, qb); q < static_cast<int64_t>(Q); ++q)
+        DwLastBlock<CH>(in, base, lo, hi, w, ntaps, istep, q, c0, bias, out + q * ostep);
+}
+
+template <class T>
+HWY_ATTR void DwLastT(const T* const* in, const int64_t* base, const int64_t* lo, const int64_t* hi, const T* const* w,
+                      size_t ntaps, size_t C, size_t istep, size_t Q, const T* bias, T* out, size_t ostep) {
+    const size_t N = hn::Lanes(hn::ScalableTag<T>());
+    size_t c0 = 0;
+    for (; c0 + 4 * N <= C; c0 += 4 * N) DwLastColumns<4>(in, base, lo, hi, w, ntaps, istep, Q, c0, bias, out, ostep);
+    for (; c0 + N <= C; c0 += N) DwLastColumns<1>(in, base, lo, hi, w, ntaps, istep, Q, c0, bias, out, ostep);
+    for (size_t qq = 0; qq < Q && c0 < C; ++qq) {  // channels past the last whole vector
+        const int64_t q = static_cast<int64_t>(qq);
+        for (size_t c = c0; c < C; ++c) {
+            T acc = bias[c];
+            for (size_t t = 0; t < ntaps; ++t)
+                if (q >= lo[t] && q < hi[t]) acc += w[t][c] * in[t][static_cast<size_t>(q + base[t]) * istep + c];
+            out[qq * ostep + c] = acc;
+        }
+    }
+}
+
+// Few output channels, channels-last (DotLastFn): P outputs x OCG channels of vector partial sums over the
+// taps and the whole vectors of K, then summed across lanes; the K tail and partial blocks in scalars.
+template <size_t P, size_t OCG, class T>
+HWY_ATTR HWY_INLINE void DotLastBlock(const T* const* HWY_RESTRICT in, const int64_t* base, const int64_t* lo,
+                                      const int64_t* hi, const T* const* HWY_RESTRICT w, size_t ntaps, size_t K, size_t istep,
+                                      int64_t q, const T* HWY_RESTRICT bias, T* HWY_RESTRICT out, size_t ostep,
+                                      bool checked) {
+    const hn::ScalableTag<T> d;
+    const size_t N = hn::Lanes(d);
+    using V = hn::Vec<decltype(d)>;
+    const size_t Kv = K / N * N;
+    V acc[P][OCG];
+    T tail[P][OCG];
+    for (size_t p = 0; p < P; ++p)
+        for (size_t o = 0; o < OCG; ++o) acc[p][o] = hn::Zero(d), tail[p][o] = T(0);
+    for (size_t t = 0; t < ntaps; ++t) {
+        if (checked && (q < lo[t] || q >= hi[t])) continue;  // P == 1 when checked
+        const T* x = in[t] + static_cast<size_t>(q + base[t]) * istep;
+        const T* wt = w[t];
+        for (size_t c = 0; c < Kv; c += N) {
+            V xv[P];
+            for (size_t p = 0; p < P; ++p) xv[p] = hn::LoadU(d, x + p * istep + c);
+            for (size_t o = 0; o < OCG; ++o) {
+                const V wv = hn::LoadU(d, wt + o * K + c);
+                for (size_t p = 0; p < P; ++p) acc[p][o] = hn::MulAdd(wv, xv[p], acc[p][o]);
+            }
+        }
+        for (size_t c = Kv; c < K; ++c)
+            for (size_t o = 0; o < OCG; ++o)
+                for (size_t p = 0; p < P; ++p) tail[p][o] += wt[o * K + c] * x[p * istep + c];
+    }
+    for (size_t p = 0; p < P; ++p)
+        for (size_t o = 0; o < OCG; ++o)
+            out[(static_cast<size_t>(q) + p) * ostep + o] = bias[o] + hn::GetLane(hn::SumOfLanes(d, acc[p][o])) + tail[p][o];
+}
+
+template <size_t OCG, class T>
+HWY_ATTR void DotLastOcg(const T* const* in, const int64_t* base, const int64_t* lo, const int64_t* hi, const T* const* w,
+                         size_t ntaps, size_t K, size_t istep, size_t Q, const T* bias, T* out, size_t ostep) {
+    constexpr size_t P = OCG <= 2 ? 6 : 4;
+    // Outputs every tap reaches, [qa, qb): blocks of P there; one at a time, checked, elsewhere.
+    int64_t qa = 0, qb = static_cast<int64_t>(Q);
+    for (size_t t = 0; t < ntaps; ++t) qa = std::max(qa, lo[t]), qb = std::min(qb, hi[t]);
+    int64_t q = 0;
+    for (; q < std::min(qa, static_cast<int64_t>(Q)); ++q) DotLastBlock<1, OCG>(in, base, lo, hi, w, ntaps, K, istep, q, bias, out, ostep, true);
+    for (; q + static_cast<int64_t>(P) <= qb; q += P) DotLastBlock<P, OCG>(in, base, lo, hi, w, ntaps, K, istep, q, bias, out, ostep, false);
+    for (; q < static_cast<int64_t>(Q); ++q) DotLastBlock<1, OCG>(in, base, lo, hi, w, ntaps, K, istep, q, bias, out, ostep, true);
+}
+
+template <class T>
+HWY_ATTR void DotLastT(const T* const* in, const int64_t* base, const int64_t* lo, const int64_t* hi, const T* const* w,
+                       size_t ntaps, size_t K, size_t ocg, size_t istep, size_t Q, const T* bias, T* out, size_t ostep) {
+    switch (ocg) {
+        case 1: return DotLastOcg<1>(in, base, lo, hi, w, ntaps, K, istep, Q, bias, out, ostep);
+        case 2: return DotLastOcg<2>(in, base, lo, hi, w, ntaps, K, istep, Q, bias, out, ostep);
+        case 3: return DotLastOcg<3>(in, base, lo, hi, w, ntaps, K, istep, Q, bias, out, ostep);
+        default: return DotLastOcg<4>(in, base, lo, hi, w, ntaps, K, istep, Q, bias, out, ostep);
+    }
+}
+
+#define TCONV_LAST_KERNELS(T, SUFFIX)                                                                               \
+    HWY_ATTR void DwLast##SUFFIX(const T* const* in, const int64_t* base, const int64_t* lo, const int64_t* hi,     \
+                                 const T* const* w, size_t ntaps, size_t C, size_t istep, size_t Q, const T* bias, T* out, \
+                                 size_t ostep) {                                                                    \
+        DwLastT(in, base, lo, hi, w, ntaps, C, istep, Q, bias, out, ostep);                                         \
+    }                                                                                                               \
+    HWY_ATTR void DotLast##SUFFIX(const T* const* in, const int64_t* base, const int64_t* lo, const int64_t* hi,    \
+                                  const T* const* w, size_t ntaps, size_t K, size_t ocg, size_t istep, size_t Q,           \
+                                  const T* bias, T* out, size_t ostep) {                                            \
+        DotLastT(in, base, lo, hi, w, ntaps, K, ocg, istep, Q, bias, out, ostep);                                   \
+    }
+TCONV_LAST_KERNELS(float, F32)
+TCONV_LAST_KERNELS(double, F64)
+#undef TCONV_LAST_KERNELS
+
 HWY_ATTR void RowsF32(const float* const* rows, const float* w, size_t nterms, size_t ocg, size_t nvec, float* out,
                       size_t ldo) {
     RowsT(rows, w, nterms, ocg, nvec, out, ldo);
@@ -171,6 +333,10 @@ HWY_EXPORT(StoreRowF32);
 HWY_EXPORT(StoreRowF64);
 HWY_EXPORT(Rows2F32);
 HWY_EXPORT(Rows2F64);
+HWY_EXPORT(DwLastF32);
+HWY_EXPORT(DwLastF64);
+HWY_EXPORT(DotLastF32);
+HWY_EXPORT(DotLastF64);
 
 namespace {
 
@@ -185,10 +351,14 @@ const std::vector<RowKernels<T>>& table() {
                 k.rows = &HWY_DYNAMIC_DISPATCH(RowsF32);
                 k.rows2 = &HWY_DYNAMIC_DISPATCH(Rows2F32);
                 k.store = &HWY_DYNAMIC_DISPATCH(StoreRowF32);
+                k.dw_last = &HWY_DYNAMIC_DISPATCH(DwLastF32);
+                k.dot_last = &HWY_DYNAMIC_DISPATCH(DotLastF32);
             } else {
                 k.rows = &HWY_DYNAMIC_DISPATCH(RowsF64);
                 k.rows2 = &HWY_DYNAMIC_DISPATCH(Rows2F64);
                 k.store = &HWY_DYNAMIC_DISPATCH(StoreRowF64);
+                k.dw_last = &HWY_DYNAMIC_DISPATCH(DwLastF64);
+                k.dot_last = &HWY_DYNAMIC_DISPATCH(DotLastF64);
             }
             r.push_back(k);
         }

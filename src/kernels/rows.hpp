@@ -26,11 +26,27 @@ template <class T>
 using Rows2Fn = void (*)(const T* const* ra, const T* wa, size_t na, const T* const* rb, const T* wb, size_t nb,
                          size_t ocg, size_t n, const T* bias, T* dst, size_t ldd);
 
+// Channels-last, one phase row of q < Q outputs, over taps t whose input position q + base[t] lies in the
+// row, that is lo[t] <= q < hi[t]; in[t] points at the tap's input row (position 0, the group's first channel).
+// Depthwise (lanes along the channels, c < C):
+//     out[q*ostep + c] = bias[c] + sum_t w[t][c] * in[t][(q + base[t])*istep + c]
+template <class T>
+using DwLastFn = void (*)(const T* const* in, const int64_t* base, const int64_t* lo, const int64_t* hi, const T* const* w,
+                          size_t ntaps, size_t C, size_t istep, size_t Q, const T* bias, T* out, size_t ostep);
+// Few output channels (o < ocg, 1..4; lanes along the K input channels, summed at the end):
+//     out[q*ostep + o] = bias[o] + sum_t sum_{c<K} w[t][o*K + c] * in[t][(q + base[t])*istep + c]
+template <class T>
+using DotLastFn = void (*)(const T* const* in, const int64_t* base, const int64_t* lo, const int64_t* hi, const T* const* w,
+                           size_t ntaps, size_t K, size_t ocg, size_t istep, size_t Q, const T* bias, T* out,
+                           size_t ostep);
+
 template <class T>
 struct RowKernels {
     RowsFn<T> rows = nullptr;
     Rows2Fn<T> rows2 = nullptr;
     StoreRowFn<T> store = nullptr;
+    DwLastFn<T> dw_last = nullptr;
+    DotLastFn<T> dot_last = nullptr;
     size_t lanes = 0;
 };
 
