@@ -15,6 +15,7 @@
 #include <cstring>
 #include <fstream>
 #include <functional>
+#include <new>
 #include <random>
 #include <sstream>
 #include <string>
@@ -32,6 +33,19 @@
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// Tensors on 64-byte boundaries, as PyTorch's and oneDNN's allocators give them (std::vector alone gives 16).
+template <class T>
+struct Aligned64 {
+    using value_type = T;
+    Aligned64() = default;
+    template <class U>
+    Aligned64(const Aligned64<U>&) {}
+    T* allocate(size_t n) { return static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t(64))); }
+    void deallocate(T* p, size_t) { ::operator delete(p, std::align_val_t(64)); }
+    bool operator==(const Aligned64&) const { return true; }
+};
+using Buf = std::vector<float, Aligned64<float>>;
 using tconv::Dims;
 using tconv::Problem;
 
@@ -129,7 +143,7 @@ struct OneDnn {
     dnnl::reorder src_in, dst_out;
     bool src_reorder = false, dst_reorder = false;
 
-    OneDnn(const Problem& p, const std::vector<float>& src, const std::vector<float>& wei) {
+    OneDnn(const Problem& p, const Buf& src, const Buf& wei) {
         using tag = dnnl::memory::format_tag;
         using dt = dnnl::memory::data_type;
         const int r = p.rank();
@@ -199,7 +213,7 @@ struct OneDnn {
 struct Xnn {
     xnn_operator_t op = nullptr;
     pthreadpool_t pool = nullptr;
-    std::vector<float> in, out, wei, bias;
+    Buf in, out, wei, bias;
     Dims od;
     bool ok = false;
 
@@ -209,7 +223,7 @@ struct Xnn {
             if (p.pb[a] < 0 || p.pe[a] < 0 || p.op[a] >= p.s[a]) return false;
         return true;
     }
-    Xnn(const Problem& p, const std::vector<float>& src, const std::vector<float>& w, int threads) {
+    Xnn(const Problem& p, const Buf& src, const Buf& w, int threads) {
         static const bool init = xnn_initialize(nullptr) == xnn_status_success;
         if (!init || !supports(p)) return;
         const bool one = p.rank() == 1;
@@ -246,8 +260,8 @@ struct Xnn {
         if (pool) pthreadpool_destroy(pool);
     }
     void run() { xnn_run_operator(op, pool); }
-    std::vector<float> result_nchw() const {  // (n, h, w, c) -> (n, c, h, w)
-        std::vector<float> r(out.size());
+    Buf result_nchw() const {  // (n, h, w, c) -> (n, c, h, w)
+        Buf r(out.size());
         const int64_t hw = od[1] * od[2];
         for (int64_t n = 0; n < od[0]; ++n)
             for (int64_t x = 0; x < hw; ++x)
@@ -305,7 +319,7 @@ int main(int argc, char** argv) {
             const Problem& p = c.p;
             std::mt19937 rng(1);
             std::uniform_real_distribution<float> u(-1, 1);
-            std::vector<float> src(p.src_elems()), wei(p.wei_elems()), dst(p.dst_elems()), dst2(p.dst_elems()),
+            Buf src(p.src_elems()), wei(p.wei_elems()), dst(p.dst_elems()), dst2(p.dst_elems()),
                 ref(p.dst_elems());
             for (auto& v : src) v = u(rng);
             for (auto& v : wei) v = u(rng);
@@ -319,7 +333,7 @@ int main(int argc, char** argv) {
             lopt.layout = tconv::Layout::channels_last;
             const tconv::Plan<float> lplan(p, {wei.data(), p.wei_shape()}, nob, lopt);
             const Dims ls = tconv::data_shape(p.src_shape(), lopt.layout), ld = tconv::data_shape(p.dst_shape(), lopt.layout);
-            std::vector<float> lsrc(src.size()), ldst(dst.size()), ldst_first(dst.size());
+            Buf lsrc(src.size()), ldst(dst.size()), ldst_first(dst.size());
             tconv::convert_layout<float>({src.data(), p.src_shape()}, tconv::Layout::channels_first, {lsrc.data(), ls},
                                          lopt.layout);
             auto run_lplan = [&] { lplan.run({lsrc.data(), ls}, {ldst.data(), ld}); };

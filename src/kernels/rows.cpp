@@ -4,9 +4,11 @@
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "src/kernels/rows.cpp"
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
+#include <hwy/cache_control.h>
 #include <hwy/highway.h>
 
 #include <algorithm>
+#include <cstdint>
 
 #include "src/kernels/rows.hpp"
 
@@ -161,7 +163,7 @@ HWY_ATTR HWY_INLINE void DwLastBlock(const T* const* HWY_RESTRICT in, const int6
 template <size_t NT, size_t CH, class T>
 HWY_ATTR HWY_INLINE void DwLastRun(const T* const* HWY_RESTRICT in, const int64_t* base, const T* const* HWY_RESTRICT w,
                                    size_t istep, int64_t qa, int64_t qb, size_t c0, const T* HWY_RESTRICT bias,
-                                   T* HWY_RESTRICT out, size_t ostep) {
+                                   T* HWY_RESTRICT out, size_t ostep, bool stream) {
     const hn::ScalableTag<T> d;
     const size_t N = hn::Lanes(d);
     using V = hn::Vec<decltype(d)>;
@@ -173,6 +175,8 @@ HWY_ATTR HWY_INLINE void DwLastRun(const T* const* HWY_RESTRICT in, const int64_
     }
     for (size_t c = 0; c < CH; ++c) bv[c] = hn::LoadU(d, bias + c0 + c * N);
     T* o = out + static_cast<size_t>(qa) * ostep + c0;
+    // Streaming stores (no read of the destination line first) where every store is vector-aligned.
+    stream = stream && reinterpret_cast<uintptr_t>(o) % (N * sizeof(T)) == 0 && ostep % N == 0;
     for (int64_t q = qa; q < qb; ++q, o += ostep) {
         V acc[CH];
         for (size_t c = 0; c < CH; ++c) acc[c] = bv[c];
@@ -180,24 +184,27 @@ HWY_ATTR HWY_INLINE void DwLastRun(const T* const* HWY_RESTRICT in, const int64_
             for (size_t c = 0; c < CH; ++c) acc[c] = hn::MulAdd(wv[t][c], hn::LoadU(d, x[t] + c * N), acc[c]);
             x[t] += istep;
         }
-        for (size_t c = 0; c < CH; ++c) hn::StoreU(acc[c], d, o + c * N);
+        if (stream)
+            for (size_t c = 0; c < CH; ++c) hn::Stream(acc[c], d, o + c * N);
+        else
+            for (size_t c = 0; c < CH; ++c) hn::StoreU(acc[c], d, o + c * N);
     }
 }
 
 template <size_t CH, class T>
 HWY_ATTR void DwLastColumns(const T* const* in, const int64_t* base, const int64_t* lo, const int64_t* hi,
                             const T* const* w, size_t ntaps, size_t istep, size_t Q, size_t c0, const T* bias, T* out,
-                            size_t ostep) {
+                            size_t ostep, bool stream) {
     int64_t qa = 0, qb = static_cast<int64_t>(Q);
     for (size_t t = 0; t < ntaps; ++t) qa = std::max(qa, lo[t]), qb = std::min(qb, hi[t]);
     if (qb <= qa || ntaps > 4) qa = qb = static_cast<int64_t>(Q);  // no stretch: every output checked
     for (int64_t q = 0; q < qa; ++q) DwLastBlock<CH>(in, base, lo, hi, w, ntaps, istep, q, c0, bias, out + q * ostep);
     switch (ntaps) {
         case 0: for (int64_t q = qa; q < qb; ++q) DwLastBlock<CH>(in, base, lo, hi, w, 0, istep, q, c0, bias, out + q * ostep); break;
-        case 1: DwLastRun<1, CH>(in, base, w, istep, qa, qb, c0, bias, out, ostep); break;
-        case 2: DwLastRun<2, CH>(in, base, w, istep, qa, qb, c0, bias, out, ostep); break;
-        case 3: DwLastRun<3, CH>(in, base, w, istep, qa, qb, c0, bias, out, ostep); break;
-        case 4: DwLastRun<4, CH>(in, base, w, istep, qa, qb, c0, bias, out, ostep); break;
+        case 1: DwLastRun<1, CH>(in, base, w, istep, qa, qb, c0, bias, out, ostep, stream); break;
+        case 2: DwLastRun<2, CH>(in, base, w, istep, qa, qb, c0, bias, out, ostep, stream); break;
+        case 3: DwLastRun<3, CH>(in, base, w, istep, qa, qb, c0, bias, out, ostep, stream); break;
+        case 4: DwLastRun<4, CH>(in, base, w, istep, qa, qb, c0, bias, out, ostep, stream); break;
         default: break;
     }
     for (int64_t q = std::max(qa, qb); q < static_cast<int64_t>(Q); ++q)
@@ -206,11 +213,11 @@ HWY_ATTR void DwLastColumns(const T* const* in, const int64_t* base, const int64
 
 template <class T>
 HWY_ATTR void DwLastT(const T* const* in, const int64_t* base, const int64_t* lo, const int64_t* hi, const T* const* w,
-                      size_t ntaps, size_t C, size_t istep, size_t Q, const T* bias, T* out, size_t ostep) {
+                      size_t ntaps, size_t C, size_t istep, size_t Q, const T* bias, T* out, size_t ostep, bool stream) {
     const size_t N = hn::Lanes(hn::ScalableTag<T>());
     size_t c0 = 0;
-    for (; c0 + 4 * N <= C; c0 += 4 * N) DwLastColumns<4>(in, base, lo, hi, w, ntaps, istep, Q, c0, bias, out, ostep);
-    for (; c0 + N <= C; c0 += N) DwLastColumns<1>(in, base, lo, hi, w, ntaps, istep, Q, c0, bias, out, ostep);
+    for (; c0 + 4 * N <= C; c0 += 4 * N) DwLastColumns<4>(in, base, lo, hi, w, ntaps, istep, Q, c0, bias, out, ostep, stream);
+    for (; c0 + N <= C; c0 += N) DwLastColumns<1>(in, base, lo, hi, w, ntaps, istep, Q, c0, bias, out, ostep, stream);
     for (size_t qq = 0; qq < Q && c0 < C; ++qq) {  // channels past the last whole vector
         const int64_t q = static_cast<int64_t>(qq);
         for (size_t c = c0; c < C; ++c) {
@@ -220,6 +227,7 @@ HWY_ATTR void DwLastT(const T* const* in, const int64_t* base, const int64_t* lo
             out[qq * ostep + c] = acc;
         }
     }
+    if (stream) hwy::FlushStream();  // the streamed values are visible before the task ends
 }
 
 // Few output channels, channels-last (DotLastFn): P outputs x OCG channels of vector partial sums over the
@@ -285,8 +293,8 @@ HWY_ATTR void DotLastT(const T* const* in, const int64_t* base, const int64_t* l
 #define TCONV_LAST_KERNELS(T, SUFFIX)                                                                               \
     HWY_ATTR void DwLast##SUFFIX(const T* const* in, const int64_t* base, const int64_t* lo, const int64_t* hi,     \
                                  const T* const* w, size_t ntaps, size_t C, size_t istep, size_t Q, const T* bias, T* out, \
-                                 size_t ostep) {                                                                    \
-        DwLastT(in, base, lo, hi, w, ntaps, C, istep, Q, bias, out, ostep);                                         \
+                                 size_t ostep, bool stream) {                                                       \
+        DwLastT(in, base, lo, hi, w, ntaps, C, istep, Q, bias, out, ostep, stream);                                         \
     }                                                                                                               \
     HWY_ATTR void DotLast##SUFFIX(const T* const* in, const int64_t* base, const int64_t* lo, const int64_t* hi,    \
                                   const T* const* w, size_t ntaps, size_t K, size_t ocg, size_t istep, size_t Q,           \

@@ -30,9 +30,11 @@ using Rows2Fn = void (*)(const T* const* ra, const T* wa, size_t na, const T* co
 // row, that is lo[t] <= q < hi[t]; in[t] points at the tap's input row (position 0, the group's first channel).
 // Depthwise (lanes along the channels, c < C):
 //     out[q*ostep + c] = bias[c] + sum_t w[t][c] * in[t][(q + base[t])*istep + c]
+// stream: write with streaming stores where aligned (an output much larger than the caches).
 template <class T>
 using DwLastFn = void (*)(const T* const* in, const int64_t* base, const int64_t* lo, const int64_t* hi, const T* const* w,
-                          size_t ntaps, size_t C, size_t istep, size_t Q, const T* bias, T* out, size_t ostep);
+                          size_t ntaps, size_t C, size_t istep, size_t Q, const T* bias, T* out, size_t ostep,
+                          bool stream);
 // Few output channels (o < ocg, 1..4; lanes along the K input channels, summed at the end):
 //     out[q*ostep + o] = bias[o] + sum_t sum_{c<K} w[t][o*K + c] * in[t][(q + base[t])*istep + c]
 template <class T>
