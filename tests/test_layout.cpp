@@ -1,6 +1,8 @@
 // Channels-last data (Options::layout): the same numbers as channels-first for every operation (the
 // transposed convolution, the regular one, their gradients, Plan, the fused epilogues), the layout helpers,
 // and clear errors. The conformance test covers every algorithm, direction and SIMD target in both layouts.
+#include <new>
+
 #include "test_util.hpp"
 
 namespace tconv::test {
@@ -115,7 +117,8 @@ TEST(Layout, RegularConvolution) {
 }
 
 TEST(Layout, PlanNativeAndConverted) {
-    // phase reads channels-last data itself; rows (few output channels) and col2im get converted copies.
+    // phase reads channels-last data itself; rows copies the layers its channels-last kernels do not take
+    // (here 4 groups: fewer than a vector of channels); col2im gets converted copies from the operation.
     for (const auto& [s, algo] : std::vector<std::pair<const char*, const char*>>{
              {"mb2_ic8_oc40_i7x6_k4_s2_p1_bias", "phase"}, {"mb2_g4_ic4_oc4_i9x8_k4_s2_p1_bias", "rows"},
              {"mb1_ic3_oc5_i4x5_k3_s2_p1_bias", "col2im"}, {"mb1_ic3_oc33_i11_k16_s8_p4_bias", "auto"}}) {
@@ -138,6 +141,36 @@ TEST(Layout, PlanNativeAndConverted) {
         EXPECT_ERROR(plan.run(src.view(), dst.view()), "src has shape (" + dims_str(p.src_shape(), ',') +
                                                             ") but the problem needs (" +
                                                             dims_str(data_shape(p.src_shape(), Layout::channels_last), ',') + ")");
+    }
+}
+
+// Channels-last outputs of 8 MiB or more are written with streaming stores where 64-byte aligned (phase's
+// store, rows' depthwise kernel): the same values as col2im's, at 1 and 2 threads, aligned or not.
+TEST(Layout, StreamedLargeOutputs) {
+    struct Aligned {
+        float* p;
+        explicit Aligned(size_t n) : p(static_cast<float*>(::operator new((n + 16) * sizeof(float), std::align_val_t(64)))) {}
+        ~Aligned() { ::operator delete(p, std::align_val_t(64)); }
+    };
+    for (const auto& [s, algo] : std::vector<std::pair<const char*, const char*>>{
+             {"mb1_ic16_oc64_i96x96_k2_s2_bias", "phase"}, {"mb1_g64_ic64_oc64_i128x128_k4_s2_p1_bias", "rows"}}) {
+        const Problem p = Problem::parse(s);
+        const auto src = channels_last(small_ints<float>(p.src_shape(), 1)), wei = small_ints<float>(p.wei_shape(), 2);
+        const auto bia = small_ints<float>({p.oc}, 3);
+        const auto ref = channels_last(forward<float>(p, first_of(src), wei, &bia, "col2im"));
+        ASSERT_GE(ref.data.size() * sizeof(float), size_t(8) << 20) << s;
+        const Dims ls = data_shape(p.src_shape(), Layout::channels_last), ld = data_shape(p.dst_shape(), Layout::channels_last);
+        for (int shift : {0, 1})  // aligned (streamed), then one float off (plain stores)
+            for (int threads : {1, 2}) {
+                Aligned x(src.data.size()), y(ref.data.size());
+                std::copy(src.data.begin(), src.data.end(), x.p + shift);
+                Options o = last_opt(algo);
+                o.threads = threads;
+                const Plan<float> plan(p, wei.view(), bia.view(), o);
+                EXPECT_EQ(plan.algorithm(), algo);
+                plan.run({x.p + shift, ls}, {y.p + shift, ld});
+                EXPECT_TRUE(std::equal(ref.data.begin(), ref.data.end(), y.p + shift)) << s << " shift " << shift << " threads " << threads;
+            }
     }
 }
 

@@ -10,6 +10,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include <hwy/cache_control.h>
+
 #include "../parallel/parallel.hpp"
 #include "../util.hpp"
 #include "algo.hpp"
@@ -73,6 +75,9 @@ PhasePlan<T>::PhasePlan(const Problem& p, const T* wei, const T* bia, const Epil
     const Dims k_st = detail::row_major_strides(p.k);
     mc_ = mr * 8;
     kc_ = 256;
+    // Written around the caches (no read of each destination line first) from 8 MiB on: measured on
+    // unet3d_up's 14 MiB output.
+    stream_ = last_ && static_cast<double>(p.mb) * static_cast<double>(outsz_ * cout_) * sizeof(T) >= 8.0 * 1024 * 1024;
 
     // Per axis and residue r: the first output, the count, and the taps (kernel index, source base).
     struct AxisPhase {
@@ -231,6 +236,7 @@ void PhasePlan<T>::run(const T* src, T* dst) const {
             const int64_t ph = gp % static_cast<int64_t>(phases_.size());
             block(src, dst, grp, ph, (task - first[gp]) * mc_, ws);
         }
+        if (stream_) hwy::FlushStream();  // the streamed outputs are visible before the task range ends
     });
 }
 
@@ -393,7 +399,7 @@ void PhasePlan<T>::block(const T* src, T* dst, int64_t grp, int64_t phi, int64_t
                 T* d = dst + (ws.mbi[j] * outsz_ + ws.oofs[j] + delta) * cout_ + grp * nout_;
                 const T* c = Ck + j * np_;
                 if (epi_.kind == Epilogue::Kind::none)
-                    for (int64_t oc = 0; oc < nout_; ++oc) d[oc] = c[oc] + bias[oc];
+                    gemm_.bias_store(c, bias, static_cast<size_t>(nout_), d, stream_);
                 else
                     for (int64_t oc = 0; oc < nout_; ++oc) d[oc] = activate(epi_, c[oc] + bias[oc]);
             }

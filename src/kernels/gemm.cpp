@@ -6,6 +6,8 @@
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
 #include <hwy/highway.h>
 
+#include <cstdint>
+
 #include "src/kernels/gemm.hpp"
 
 HWY_BEFORE_NAMESPACE();
@@ -56,6 +58,25 @@ HWY_ATTR void GemmT(const T* HWY_RESTRICT a, size_t lda, const T* HWY_RESTRICT b
     }
 }
 
+template <class T>
+HWY_ATTR void BiasStoreT(const T* HWY_RESTRICT c, const T* HWY_RESTRICT bias, size_t n, T* HWY_RESTRICT d, bool stream) {
+    const hn::ScalableTag<T> dt;
+    const size_t N = hn::Lanes(dt);
+    size_t i = 0;
+    if (stream && reinterpret_cast<uintptr_t>(d) % (N * sizeof(T)) == 0) {
+        for (; i + N <= n; i += N) hn::Stream(hn::Add(hn::LoadU(dt, c + i), hn::LoadU(dt, bias + i)), dt, d + i);
+    } else {
+        for (; i + N <= n; i += N) hn::StoreU(hn::Add(hn::LoadU(dt, c + i), hn::LoadU(dt, bias + i)), dt, d + i);
+    }
+    for (; i < n; ++i) d[i] = c[i] + bias[i];
+}
+HWY_ATTR void BiasStoreF32(const float* c, const float* bias, size_t n, float* d, bool stream) {
+    BiasStoreT(c, bias, n, d, stream);
+}
+HWY_ATTR void BiasStoreF64(const double* c, const double* bias, size_t n, double* d, bool stream) {
+    BiasStoreT(c, bias, n, d, stream);
+}
+
 HWY_ATTR void GemmF32(const float* a, size_t lda, const float* b, size_t kc, float* c, size_t ldc) {
     GemmT<float, false>(a, lda, b, kc, c, ldc);
 }
@@ -84,6 +105,8 @@ HWY_EXPORT(GemmF32);
 HWY_EXPORT(GemmF64);
 HWY_EXPORT(GemmRowsF32);
 HWY_EXPORT(GemmRowsF64);
+HWY_EXPORT(BiasStoreF32);
+HWY_EXPORT(BiasStoreF64);
 HWY_EXPORT(LanesF32);
 HWY_EXPORT(LanesF64);
 HWY_EXPORT(MR);
@@ -101,6 +124,8 @@ const std::vector<KernelSet>& kernel_targets() {
             k.f64.fn = &HWY_DYNAMIC_DISPATCH(GemmF64);
             k.f32.fn_rows = &HWY_DYNAMIC_DISPATCH(GemmRowsF32);
             k.f64.fn_rows = &HWY_DYNAMIC_DISPATCH(GemmRowsF64);
+            k.f32.bias_store = &HWY_DYNAMIC_DISPATCH(BiasStoreF32);
+            k.f64.bias_store = &HWY_DYNAMIC_DISPATCH(BiasStoreF64);
             k.f32.mr = k.f64.mr = HWY_DYNAMIC_DISPATCH(MR)();
             k.f32.nr = 2 * HWY_DYNAMIC_DISPATCH(LanesF32)();
             k.f64.nr = 2 * HWY_DYNAMIC_DISPATCH(LanesF64)();

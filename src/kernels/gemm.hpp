@@ -15,10 +15,16 @@ namespace tconv::kernels {
 template <class T>
 using GemmFn = void (*)(const T* a, size_t lda, const T* b, size_t kc, T* c, size_t ldc);
 
+// d[i] = c[i] + bias[i] for i < n; stream: with streaming stores (no read of the destination lines) where
+// d is vector-aligned, for outputs far larger than the caches.
+template <class T>
+using BiasStoreFn = void (*)(const T* c, const T* bias, size_t n, T* d, bool stream);
+
 template <class T>
 struct Gemm {
     GemmFn<T> fn = nullptr;
     GemmFn<T> fn_rows = nullptr;  // the same with A(k, m) = a[m*lda + k]
+    BiasStoreFn<T> bias_store = nullptr;
     size_t mr = 0, nr = 0;
 };
 
