@@ -75,9 +75,8 @@ PhasePlan<T>::PhasePlan(const Problem& p, const T* wei, const T* bia, const Epil
     const Dims k_st = detail::row_major_strides(p.k);
     mc_ = mr * 8;
     kc_ = 256;
-    // Written around the caches (no read of each destination line first) from 8 MiB on: measured on
-    // unet3d_up's 14 MiB output.
-    stream_ = last_ && static_cast<double>(p.mb) * static_cast<double>(outsz_ * cout_) * sizeof(T) >= 8.0 * 1024 * 1024;
+    // Written around the caches (no read of each destination line first).
+    stream_ = last_ && static_cast<double>(p.mb) * static_cast<double>(outsz_ * cout_) * sizeof(T) >= detail::kStreamBytes;
 
     // Per axis and residue r: the first output, the count, and the taps (kernel index, source base).
     struct AxisPhase {

@@ -25,7 +25,6 @@ namespace {
 
 constexpr int64_t kMaxOcg = 4;
 constexpr int64_t kBufferBytes = 256 * 1024;  // the per-thread row buffer aims at this size
-constexpr double kStreamBytes = 8.0 * 1024 * 1024;  // outputs from this size on are streamed (channels-last depthwise)
 
 struct AxisTaps {
     int64_t o0 = 0, Q = 0;
@@ -280,8 +279,7 @@ template <class T>
 void RowsPlan<T>::run_last(const T* src, T* dst) const {
     const bool dw = mode_ == Mode::dw_last;
     const int64_t wstride = dw ? p_.g : ocg_ * icg_;  // packed weights per tap
-    // An output far larger than the caches is written around them (measured: dw_up2's 16 MiB, 1.6x).
-    const bool stream = static_cast<double>(detail::prod(p_.dst_shape())) * sizeof(T) >= kStreamBytes;
+    const bool stream = static_cast<double>(detail::prod(p_.dst_shape())) * sizeof(T) >= detail::kStreamBytes;
     parallel::parallel_for(p_.mb * nout_, [&](int64_t b, int64_t e, int) {
         thread_local std::vector<const T*> in, w;
         thread_local std::vector<int64_t> base, lo, hi;
