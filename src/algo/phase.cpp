@@ -40,7 +40,9 @@ template <class T>
 struct PhasePlan<T>::Scratch {
     std::vector<T> a, c;
     std::vector<int64_t> off, mbi, oofs, alda;
-    std::vector<const T*> aptr;
+    std::vector<const T*> aptr, segp;
+    std::vector<T*> dptr;
+    std::vector<size_t> segl, sego;
     std::vector<char> active;
 };
 
@@ -132,6 +134,17 @@ PhasePlan<T>::PhasePlan(const Problem& p, const T* wei, const T* bia, const Epil
                 koff += tap.first * k_st[a];
                 base[a] = tap.second;
             }
+            // Source offset of q = 0 and the valid q range per axis: 0 <= q*istep + base < in.
+            int64_t toff = 0;
+            for (int a = 0; a < rank; ++a) {
+                const int64_t is = fwd ? 1 : p.s[a], n_in = fwd ? p.i[a] : o[a];
+                toff += base[a] * in_st_[a];
+                const int64_t lo = base[a] >= 0 ? 0 : (-base[a] + is - 1) / is;
+                const int64_t hi = n_in - base[a] <= 0 ? 0 : (n_in - base[a] + is - 1) / is;
+                ph.qlo.push_back(std::min(lo, ph.Q[a]));
+                ph.qhi.push_back(std::max(std::min(hi, ph.Q[a]), std::min(lo, ph.Q[a])));
+            }
+            ph.toff.push_back(toff);
             ph.base.push_back(std::move(base));
             ph.koff.push_back(koff);
         });
@@ -153,6 +166,10 @@ PhasePlan<T>::PhasePlan(const Problem& p, const T* wei, const T* bia, const Epil
     // tap goes into one packed A panel and one call covers K = taps x channels.
     // (Measured: it pays for up to 8 channels; at 16 or 21 the in-place tiles of the per-tap path win.)
     fused_ = kin_ <= 8 && ntaps_ > 1 && ntaps_ * kin_ <= 512;
+    // Tile by tile over every tap, with the accumulators in registers, when a tile's weights (every tap, every
+    // NR block) stay in L2 between tiles. (Measured: it pays up to 1 MiB; dcgan_g1's 8 MiB is faster with
+    // the weights of one tap reused over the block's tiles.)
+    seg_ = !fused_ && kin_ <= 1024 && static_cast<double>(np_) * ntaps_ * kin_ * sizeof(T) <= detail::kL2Bytes;
 
     // Weights -> packed[grp][phase][ncb][tap][c][NR], zero past nout. GEMM element (c, n) of kernel element
     // k: forward wei[grp][c][n][k], data gradient wei[grp][n][c][k].
@@ -191,8 +208,32 @@ PhasePlan<T>::PhasePlan(const Problem& p, const T* wei, const T* bia, const Epil
                     for (int64_t n = n_here; n < nr; ++n) d[n] = T(0);
                 }
             }
-    bias_.assign(static_cast<size_t>(cout_), T(0));
+    bias_.assign(static_cast<size_t>(cout_ + nr), T(0));  // the store may read up to a vector past the end
     if (bia && fwd) std::copy(bia, bia + p.oc, bias_.begin());
+
+    // Tasks: (group, phase, block of MC positions); merged phases count as one (the first). Phase by phase
+    // keeps one phase's weights in cache over its blocks. When every phase's weights of a group fit in L2
+    // together, the phases are interleaved block by block instead: neighbouring outputs (which belong to
+    // different phases) are then written close in time, and a destination line is completed while cached.
+    const int64_t nph = static_cast<int64_t>(phases_.size());
+    const int64_t nrun = merged_ ? 1 : nph;
+    interleave_ = nrun > 1 && static_cast<double>(gstride) * sizeof(T) <= detail::kL2Bytes;
+    std::vector<int64_t> nblk(static_cast<size_t>(nrun));
+    int64_t most_blk = 0;
+    for (int64_t k = 0; k < nrun; ++k) {
+        nblk[k] = (p.mb * phases_[k].positions + mc_ - 1) / mc_;
+        most_blk = std::max(most_blk, nblk[k]);
+    }
+    for (int64_t grp = 0; grp < p.g; ++grp) {
+        if (interleave_) {
+            for (int64_t blk = 0; blk < most_blk; ++blk)
+                for (int64_t k = 0; k < nrun; ++k)
+                    if (blk < nblk[k]) tasks_.push_back({grp, k, blk * mc_});
+        } else {
+            for (int64_t k = 0; k < nrun; ++k)
+                for (int64_t blk = 0; blk < nblk[k]; ++blk) tasks_.push_back({grp, k, blk * mc_});
+        }
+    }
 }
 
 template <class T>
@@ -206,14 +247,7 @@ size_t PhasePlan<T>::workspace_bytes() const {
 
 template <class T>
 void PhasePlan<T>::run(const T* src, T* dst) const {
-    // Tasks: (group, phase, block of MC positions), in that order; merged phases count as one (the first).
-    std::vector<int64_t> first;  // first task of each (group, phase)
-    int64_t ntask = 0;
-    for (int64_t grp = 0; grp < g_; ++grp)
-        for (size_t phi = 0; phi < phases_.size(); ++phi) {
-            first.push_back(ntask);
-            if (!merged_ || phi == 0) ntask += (mb_ * phases_[phi].positions + mc_ - 1) / mc_;
-        }
+    const int64_t ntask = static_cast<int64_t>(tasks_.size());
     parallel::parallel_for(ntask, [&](int64_t b, int64_t e, int) {
         // Scratch lives per thread and only grows: no allocation (and no page faults) on repeated runs, and
         // the plan stays reentrant, as no two threads share it.
@@ -227,13 +261,14 @@ void PhasePlan<T>::run(const T* src, T* dst) const {
         ws.oofs.resize(static_cast<size_t>(mc_));
         ws.active.resize(taps);
         ws.aptr.resize(static_cast<size_t>(mc_));
+        ws.segp.resize(taps);
+        ws.dptr.resize(static_cast<size_t>(mc_));
+        ws.segl.resize(taps);
+        ws.sego.resize(taps);
         ws.alda.resize(static_cast<size_t>(mc_));
         for (int64_t task = b; task < e; ++task) {
-            int64_t gp = std::upper_bound(first.begin(), first.end(), task) - first.begin() - 1;
-            if (merged_) gp -= gp % static_cast<int64_t>(phases_.size());  // the group's first phase
-            const int64_t grp = gp / static_cast<int64_t>(phases_.size());
-            const int64_t ph = gp % static_cast<int64_t>(phases_.size());
-            block(src, dst, grp, ph, (task - first[gp]) * mc_, ws);
+            const Task& tk = tasks_[static_cast<size_t>(task)];
+            block(src, dst, tk.grp, tk.phase, tk.p0, ws);
         }
         if (stream_) hwy::FlushStream();  // the streamed outputs are visible before the task range ends
     });
@@ -249,32 +284,67 @@ void PhasePlan<T>::block(const T* src, T* dst, int64_t grp, int64_t phi, int64_t
     const int64_t nt = static_cast<int64_t>(ph.koff.size());
 
     // Decode the block's positions: image, destination offset, and per tap the source offset (-1: outside).
-    std::fill(ws.active.begin(), ws.active.end(), 0);
+    // The first position is divided out once; the rest advance like an odometer (no division per position).
     Dims q(rank);
-    for (int64_t j = 0; j < n; ++j) {
-        const int64_t pidx = p0 + j;
+    int64_t im;
+    {
         int64_t qf;
-        if (mb_inner_) ws.mbi[j] = pidx % mb_, qf = pidx / mb_;
-        else ws.mbi[j] = pidx / ph.positions, qf = pidx % ph.positions;
+        if (mb_inner_) im = p0 % mb_, qf = p0 / mb_;
+        else im = p0 / ph.positions, qf = p0 % ph.positions;
         for (int a = rank - 1; a >= 0; --a) q[a] = qf % ph.Q[a], qf /= ph.Q[a];
-        int64_t oo = 0;
-        for (int a = 0; a < rank; ++a) oo += (ph.o0[a] + q[a] * ostep_[a]) * out_st_[a];
-        ws.oofs[j] = oo;
-        for (int64_t t = 0; t < nt; ++t) {
-            int64_t off = 0;
-            for (int a = 0; a < rank && off >= 0; ++a) {
-                const int64_t ii = q[a] * istep_[a] + ph.base[t][a];
-                off = (ii < 0 || ii >= in_[a]) ? -1 : off + ii * in_st_[a];
+    }
+    auto next_q = [&] {  // true when q wrapped around to all zeros
+        for (int a = rank - 1; a >= 0; --a) {
+            if (++q[a] < ph.Q[a]) return false;
+            q[a] = 0;
+        }
+        return true;
+    };
+    // (Raw pointers in locals: the compiler need not reload them after every store.)
+    {
+        int64_t* const mbi = ws.mbi.data();
+        int64_t* const oofs = ws.oofs.data();
+        int64_t* const offs = ws.off.data();
+        const int64_t* const qlo = ph.qlo.data();
+        const int64_t* const qhi = ph.qhi.data();
+        const int64_t* const toff = ph.toff.data();
+        const int64_t* const o0 = ph.o0.data();
+        const int64_t* const ostep = ostep_.data();
+        const int64_t* const ost = out_st_.data();
+        const int64_t* const istep = istep_.data();
+        const int64_t* const ist = in_st_.data();
+        int64_t* const qq = q.data();
+        const int64_t mc = mc_;
+        for (int64_t j = 0; j < n; ++j) {
+            mbi[j] = im;
+            int64_t oo = 0, qo = 0;
+            for (int a = 0; a < rank; ++a) {
+                oo += (o0[a] + qq[a] * ostep[a]) * ost[a];
+                qo += qq[a] * istep[a] * ist[a];
             }
-            ws.off[t * mc_ + j] = off;
-            ws.active[t] |= off >= 0;
+            oofs[j] = oo;
+            for (int64_t t = 0; t < nt; ++t) {
+                bool in = true;
+                for (int a = 0; a < rank; ++a) in = in && qq[a] >= qlo[t * rank + a] && qq[a] < qhi[t * rank + a];
+                offs[t * mc + j] = in ? qo + toff[t] : -1;
+            }
+            if (mb_inner_) {
+                if (++im == mb_) im = 0, next_q();
+            } else if (next_q()) {
+                ++im;
+            }
+        }
+        for (int64_t t = 0; t < nt; ++t) {
+            int64_t any = -1;
+            for (int64_t j = 0; j < n; ++j) any = std::max(any, offs[t * mc + j]);
+            ws.active[t] = any >= 0;
         }
     }
 
     // The phases computed here: phi alone, or every phase when merged (C of phase phi + k at C + k*MC*np).
     const int64_t nph = static_cast<int64_t>(phases_.size()), ph_end = merged_ ? nph : phi + 1;
     T* C = ws.c.data();
-    for (int64_t k = phi; k < ph_end; ++k)
+    for (int64_t k = phi; k < ph_end && !seg_; ++k)
         std::fill(C + (k - phi) * mc_ * np_, C + (k - phi) * mc_ * np_ + ntiles * mr * np_, T(0));
     const int64_t nncb = np_ / nr;
     const T* sbase = src + grp * kin_ * insz_;
@@ -330,7 +400,71 @@ void PhasePlan<T>::block(const T* src, T* dst, int64_t grp, int64_t phi, int64_t
         }
     }
     const int64_t dstep = last_ ? istep_[rank - 1] : 1;  // offset step of an in-place tile
-    for (int64_t t = 0; t < nt && !fused_; ++t) {
+    if (seg_) {
+        // Tile by tile: every tap of the tile is one segment of one kernel call per (phase, NR block), so
+        // the accumulators stay in registers over K = taps x channels. A tap's tile is read in place when
+        // its MR positions are evenly spaced sources of one image, else packed into one of `slots` panels
+        // (when they run out, the segments so far are summed into C and the next call adds to it).
+        const kernels::GemmSegFn<T> sfn = last_ ? gemm_.seg_rows : gemm_.seg;
+        const int64_t slots = std::max<int64_t>(1, (mc_ * kc_) / (mr * kin_));
+        for (int64_t tile = 0; tile < ntiles; ++tile) {
+            const int64_t j0 = tile * mr;
+            int64_t ns = 0, used = 0;
+            bool started = false;
+            auto emit = [&] {
+                if (ns == 0) return;
+                for (int64_t k = phi; k < ph_end; ++k) {
+                    const T* wbase = packed_.data() + wofs_[grp * nph + k];
+                    T* Ck = C + (k - phi) * mc_ * np_ + tile * mr * np_;
+                    for (int64_t ncb = 0; ncb < nncb; ++ncb)
+                        sfn(ws.segp.data(), ws.segl.data(), wbase + ncb * nt * kin_ * nr, ws.sego.data(),
+                            static_cast<size_t>(ns), static_cast<size_t>(kin_), Ck + ncb * nr,
+                            static_cast<size_t>(np_), started);
+                }
+                started = true;
+                ns = used = 0;
+            };
+            for (int64_t t = 0; t < nt; ++t) {
+                const int64_t* off = ws.off.data() + t * mc_;
+                bool direct = j0 + mr <= n && off[j0] >= 0;
+                for (int64_t m = 1; m < mr && direct; ++m)
+                    direct = ws.mbi[j0 + m] == ws.mbi[j0] && off[j0 + m] == off[j0] + m * dstep;
+                bool any = direct;
+                for (int64_t j = j0; j < std::min(n, j0 + mr) && !any; ++j) any = off[j] >= 0;
+                if (!any) continue;  // the tap misses every position of the tile
+                ws.sego[ns] = static_cast<size_t>(t * kin_ * nr);
+                if (direct) {
+                    ws.segp[ns] = at(j0, off[j0], 0);
+                    ws.segl[ns++] = static_cast<size_t>(last_ ? dstep * cin_ : insz_);
+                    continue;
+                }
+                T* At = ws.a.data() + used++ * mr * kin_;
+                ws.segp[ns] = At;
+                ws.segl[ns++] = static_cast<size_t>(last_ ? kin_ : mr);
+                for (int64_t m = 0; m < mr; ++m) {
+                    const int64_t j = j0 + m;
+                    const bool in = j < n && off[j] >= 0;
+                    if (last_) {
+                        if (in) std::copy(at(j, off[j], 0), at(j, off[j], 0) + kin_, At + m * kin_);
+                        else std::fill(At + m * kin_, At + (m + 1) * kin_, T(0));
+                    } else if (in) {
+                        const T* sp = at(j, off[j], 0);
+                        for (int64_t c = 0; c < kin_; ++c) At[c * mr + m] = sp[c * insz_];
+                    } else {
+                        for (int64_t c = 0; c < kin_; ++c) At[c * mr + m] = T(0);
+                    }
+                }
+                if (used == slots) emit();
+            }
+            emit();
+            if (!started)  // no tap reaches the tile: its outputs are the bias alone
+                for (int64_t k = phi; k < ph_end; ++k) {
+                    T* Ck = C + (k - phi) * mc_ * np_ + tile * mr * np_;
+                    std::fill(Ck, Ck + mr * np_, T(0));
+                }
+        }
+    }
+    for (int64_t t = 0; t < nt && !fused_ && !seg_; ++t) {
         if (!ws.active[t]) continue;
         const int64_t* off = ws.off.data() + t * mc_;
         for (int64_t c0 = 0; c0 < kin_; c0 += kc_) {
@@ -394,13 +528,14 @@ void PhasePlan<T>::block(const T* src, T* dst, int64_t grp, int64_t phi, int64_t
         for (int a = 0; a < rank; ++a) delta += (phases_[k].o0[a] - ph.o0[a]) * out_st_[a];
         const T* Ck = C + (k - phi) * mc_ * np_;
         if (last_) {
-            for (int64_t j = 0; j < n; ++j) {
-                T* d = dst + (ws.mbi[j] * outsz_ + ws.oofs[j] + delta) * cout_ + grp * nout_;
-                const T* c = Ck + j * np_;
-                if (epi_.kind == Epilogue::Kind::none)
-                    gemm_.bias_store(c, bias, static_cast<size_t>(nout_), d, stream_);
-                else
-                    for (int64_t oc = 0; oc < nout_; ++oc) d[oc] = activate(epi_, c[oc] + bias[oc]);
+            T** const rows = ws.dptr.data();
+            for (int64_t j = 0; j < n; ++j) rows[j] = dst + (ws.mbi[j] * outsz_ + ws.oofs[j] + delta) * cout_ + grp * nout_;
+            if (epi_.kind == Epilogue::Kind::none) {
+                gemm_.bias_store(Ck, static_cast<size_t>(np_), bias, static_cast<size_t>(nout_), rows,
+                                 static_cast<size_t>(n), stream_);
+            } else {
+                for (int64_t j = 0; j < n; ++j)
+                    for (int64_t oc = 0; oc < nout_; ++oc) rows[j][oc] = activate(epi_, Ck[j * np_ + oc] + bias[oc]);
             }
             continue;
         }

@@ -21,6 +21,9 @@ struct Phase {
     int64_t positions = 0;             // prod(Q)
     std::vector<Dims> base;            // per tap, per axis
     std::vector<int64_t> koff;         // per tap: flat kernel offset
+    // Per tap: the flat source offset of q = 0 (may lie outside), and per axis the q range [qlo, qhi) whose
+    // source lies inside (flattened [tap][axis]).
+    std::vector<int64_t> toff, qlo, qhi;
 };
 
 // What the engine computes: the forward pass (source src, destination dst, one phase per residue of the
@@ -56,8 +59,14 @@ private:
     bool mb_inner_;                    // positions ordered (q..., mb) instead of (mb, q...)
     bool merged_;                      // every phase reads the same inputs: one task computes them all
     bool fused_;                       // few source channels: all taps in one A panel, one kernel call
+    bool seg_;                         // tile by tile, every tap summed in one kernel call (weights fit L2)
     int64_t ntaps_;                    // the most taps of any phase
     std::vector<Phase> phases_;
+    struct Task {
+        int64_t grp, phase, p0;  // group, phase (the first of merged ones), first position of the block
+    };
+    std::vector<Task> tasks_;
+    bool interleave_ = false;          // tasks ordered (group, block, phase) instead of (group, phase, block)
     std::vector<int64_t> wofs_;        // per (group, phase): offset of its panels in packed_
     std::vector<T> packed_;  // [grp][phase][ncb][tap][kin][NR]
     std::vector<T> bias_;

@@ -23,32 +23,45 @@ constexpr size_t kMR = 6;
 // kRowsA = false: A(k, m) = a[k*lda + m]. kRowsA = true: A stored by rows, A(k, m) = a[m*lda + k]
 // (channels-last data read in place, or a panel packed as [MR][kc]); rows are addressed from one base per
 // 3 rows plus 0, lda and 2*lda, so every broadcast is a single load with a scaled index and few registers
-// hold pointers.
+// hold pointers. The product is summed over nseg segments (the taps of a tile: segment i reads A at a[i]
+// with stride lda[i] and B at b + boff[i]); the accumulators stay in registers across them and C is read
+// (add) or not (zero start) once and written once.
 template <class T, bool kRowsA>
-HWY_ATTR void GemmT(const T* HWY_RESTRICT a, size_t lda, const T* HWY_RESTRICT b, size_t kc, T* HWY_RESTRICT c,
-                    size_t ldc) {
+HWY_INLINE HWY_ATTR void GemmSegBody(const T* const* HWY_RESTRICT a, const size_t* HWY_RESTRICT lda,
+                                     const T* HWY_RESTRICT b, const size_t* HWY_RESTRICT boff, size_t nseg,
+                                     size_t kc, T* HWY_RESTRICT c, size_t ldc, bool add) {
     static_assert(kMR % 3 == 0);
     const hn::ScalableTag<T> d;
     const size_t N = hn::Lanes(d);
     using V = hn::Vec<decltype(d)>;
     V acc0[kMR], acc1[kMR];
-#pragma GCC unroll 16
-    for (size_t m = 0; m < kMR; ++m) {
-        acc0[m] = hn::LoadU(d, c + m * ldc);
-        acc1[m] = hn::LoadU(d, c + m * ldc + N);
-    }
-    const T* base[kMR / 3];
-#pragma GCC unroll 16
-    for (size_t r = 0; r < kMR / 3; ++r) base[r] = a + 3 * r * lda;
-    for (size_t k = 0; k < kc; ++k) {
-        const V b0 = hn::LoadU(d, b + k * 2 * N);
-        const V b1 = hn::LoadU(d, b + k * 2 * N + N);
-        const T* ak = a + k * lda;
+    if (add) {
 #pragma GCC unroll 16
         for (size_t m = 0; m < kMR; ++m) {
-            const V am = hn::Set(d, kRowsA ? base[m / 3][k + (m % 3) * lda] : ak[m]);
-            acc0[m] = hn::MulAdd(am, b0, acc0[m]);
-            acc1[m] = hn::MulAdd(am, b1, acc1[m]);
+            acc0[m] = hn::LoadU(d, c + m * ldc);
+            acc1[m] = hn::LoadU(d, c + m * ldc + N);
+        }
+    } else {
+#pragma GCC unroll 16
+        for (size_t m = 0; m < kMR; ++m) acc0[m] = acc1[m] = hn::Zero(d);
+    }
+    for (size_t s = 0; s < nseg; ++s) {
+        const T* HWY_RESTRICT as = a[s];
+        const size_t ls = lda[s];
+        const T* HWY_RESTRICT bs = b + boff[s];
+        const T* base[kMR / 3];
+#pragma GCC unroll 16
+        for (size_t r = 0; r < kMR / 3; ++r) base[r] = as + 3 * r * ls;
+        for (size_t k = 0; k < kc; ++k) {
+            const V b0 = hn::LoadU(d, bs + k * 2 * N);
+            const V b1 = hn::LoadU(d, bs + k * 2 * N + N);
+            const T* ak = as + k * ls;
+#pragma GCC unroll 16
+            for (size_t m = 0; m < kMR; ++m) {
+                const V am = hn::Set(d, kRowsA ? base[m / 3][k + (m % 3) * ls] : ak[m]);
+                acc0[m] = hn::MulAdd(am, b0, acc0[m]);
+                acc1[m] = hn::MulAdd(am, b1, acc1[m]);
+            }
         }
     }
 #pragma GCC unroll 16
@@ -58,23 +71,52 @@ HWY_ATTR void GemmT(const T* HWY_RESTRICT a, size_t lda, const T* HWY_RESTRICT b
     }
 }
 
+template <class T, bool kRowsA>
+HWY_ATTR void GemmT(const T* HWY_RESTRICT a, size_t lda, const T* HWY_RESTRICT b, size_t kc, T* HWY_RESTRICT c,
+                    size_t ldc) {
+    const T* const ap = a;
+    const size_t zero = 0;
+    GemmSegBody<T, kRowsA>(&ap, &lda, b, &zero, 1, kc, c, ldc, true);
+}
+
+template <class T, bool kRowsA>
+HWY_ATTR void GemmSegT(const T* const* a, const size_t* lda, const T* b, const size_t* boff, size_t nseg, size_t kc,
+                       T* c, size_t ldc, bool add) {
+    GemmSegBody<T, kRowsA>(a, lda, b, boff, nseg, kc, c, ldc, add);
+}
+
+// Row r: d[r][i] = c[r*ldc + i] + bias[i] for i < n. c rows hold whole vectors past n (the GEMM's padded
+// columns) and bias may be read up to the next whole vector: the tail is one masked store where the target
+// has hardware masked stores (AVX-512), scalar elsewhere (an emulated one would rewrite the neighbours).
 template <class T>
-HWY_ATTR void BiasStoreT(const T* HWY_RESTRICT c, const T* HWY_RESTRICT bias, size_t n, T* HWY_RESTRICT d, bool stream) {
+HWY_ATTR void BiasStoreT(const T* HWY_RESTRICT c, size_t ldc, const T* HWY_RESTRICT bias, size_t n,
+                         T* const* HWY_RESTRICT d, size_t rows, bool stream) {
     const hn::ScalableTag<T> dt;
     const size_t N = hn::Lanes(dt);
-    size_t i = 0;
-    if (stream && reinterpret_cast<uintptr_t>(d) % (N * sizeof(T)) == 0) {
-        for (; i + N <= n; i += N) hn::Stream(hn::Add(hn::LoadU(dt, c + i), hn::LoadU(dt, bias + i)), dt, d + i);
-    } else {
-        for (; i + N <= n; i += N) hn::StoreU(hn::Add(hn::LoadU(dt, c + i), hn::LoadU(dt, bias + i)), dt, d + i);
+    for (size_t r = 0; r < rows; ++r) {
+        const T* HWY_RESTRICT cr = c + r * ldc;
+        T* HWY_RESTRICT dr = d[r];
+        size_t i = 0;
+        if (stream && reinterpret_cast<uintptr_t>(dr) % (N * sizeof(T)) == 0) {
+            for (; i + N <= n; i += N) hn::Stream(hn::Add(hn::LoadU(dt, cr + i), hn::LoadU(dt, bias + i)), dt, dr + i);
+        } else {
+            for (; i + N <= n; i += N) hn::StoreU(hn::Add(hn::LoadU(dt, cr + i), hn::LoadU(dt, bias + i)), dt, dr + i);
+        }
+        if (i == n) continue;
+#if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL || HWY_TARGET == HWY_AVX3_ZEN4
+        hn::BlendedStore(hn::Add(hn::LoadU(dt, cr + i), hn::LoadU(dt, bias + i)), hn::FirstN(dt, n - i), dt, dr + i);
+#else
+        for (; i < n; ++i) dr[i] = cr[i] + bias[i];
+#endif
     }
-    for (; i < n; ++i) d[i] = c[i] + bias[i];
 }
-HWY_ATTR void BiasStoreF32(const float* c, const float* bias, size_t n, float* d, bool stream) {
-    BiasStoreT(c, bias, n, d, stream);
+HWY_ATTR void BiasStoreF32(const float* c, size_t ldc, const float* bias, size_t n, float* const* d, size_t rows,
+                           bool stream) {
+    BiasStoreT(c, ldc, bias, n, d, rows, stream);
 }
-HWY_ATTR void BiasStoreF64(const double* c, const double* bias, size_t n, double* d, bool stream) {
-    BiasStoreT(c, bias, n, d, stream);
+HWY_ATTR void BiasStoreF64(const double* c, size_t ldc, const double* bias, size_t n, double* const* d, size_t rows,
+                           bool stream) {
+    BiasStoreT(c, ldc, bias, n, d, rows, stream);
 }
 
 HWY_ATTR void GemmF32(const float* a, size_t lda, const float* b, size_t kc, float* c, size_t ldc) {
@@ -88,6 +130,22 @@ HWY_ATTR void GemmRowsF32(const float* a, size_t lda, const float* b, size_t kc,
 }
 HWY_ATTR void GemmRowsF64(const double* a, size_t lda, const double* b, size_t kc, double* c, size_t ldc) {
     GemmT<double, true>(a, lda, b, kc, c, ldc);
+}
+HWY_ATTR void GemmSegF32(const float* const* a, const size_t* lda, const float* b, const size_t* boff, size_t nseg,
+                        size_t kc, float* c, size_t ldc, bool add) {
+    GemmSegT<float, false>(a, lda, b, boff, nseg, kc, c, ldc, add);
+}
+HWY_ATTR void GemmSegF64(const double* const* a, const size_t* lda, const double* b, const size_t* boff, size_t nseg,
+                        size_t kc, double* c, size_t ldc, bool add) {
+    GemmSegT<double, false>(a, lda, b, boff, nseg, kc, c, ldc, add);
+}
+HWY_ATTR void GemmSegRowsF32(const float* const* a, const size_t* lda, const float* b, const size_t* boff,
+                            size_t nseg, size_t kc, float* c, size_t ldc, bool add) {
+    GemmSegT<float, true>(a, lda, b, boff, nseg, kc, c, ldc, add);
+}
+HWY_ATTR void GemmSegRowsF64(const double* const* a, const size_t* lda, const double* b, const size_t* boff,
+                            size_t nseg, size_t kc, double* c, size_t ldc, bool add) {
+    GemmSegT<double, true>(a, lda, b, boff, nseg, kc, c, ldc, add);
 }
 size_t LanesF32() { return hn::Lanes(hn::ScalableTag<float>()); }
 size_t LanesF64() { return hn::Lanes(hn::ScalableTag<double>()); }
@@ -105,6 +163,10 @@ HWY_EXPORT(GemmF32);
 HWY_EXPORT(GemmF64);
 HWY_EXPORT(GemmRowsF32);
 HWY_EXPORT(GemmRowsF64);
+HWY_EXPORT(GemmSegF32);
+HWY_EXPORT(GemmSegF64);
+HWY_EXPORT(GemmSegRowsF32);
+HWY_EXPORT(GemmSegRowsF64);
 HWY_EXPORT(BiasStoreF32);
 HWY_EXPORT(BiasStoreF64);
 HWY_EXPORT(LanesF32);
@@ -124,6 +186,10 @@ const std::vector<KernelSet>& kernel_targets() {
             k.f64.fn = &HWY_DYNAMIC_DISPATCH(GemmF64);
             k.f32.fn_rows = &HWY_DYNAMIC_DISPATCH(GemmRowsF32);
             k.f64.fn_rows = &HWY_DYNAMIC_DISPATCH(GemmRowsF64);
+            k.f32.seg = &HWY_DYNAMIC_DISPATCH(GemmSegF32);
+            k.f64.seg = &HWY_DYNAMIC_DISPATCH(GemmSegF64);
+            k.f32.seg_rows = &HWY_DYNAMIC_DISPATCH(GemmSegRowsF32);
+            k.f64.seg_rows = &HWY_DYNAMIC_DISPATCH(GemmSegRowsF64);
             k.f32.bias_store = &HWY_DYNAMIC_DISPATCH(BiasStoreF32);
             k.f64.bias_store = &HWY_DYNAMIC_DISPATCH(BiasStoreF64);
             k.f32.mr = k.f64.mr = HWY_DYNAMIC_DISPATCH(MR)();

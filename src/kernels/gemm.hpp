@@ -15,15 +15,25 @@ namespace tconv::kernels {
 template <class T>
 using GemmFn = void (*)(const T* a, size_t lda, const T* b, size_t kc, T* c, size_t ldc);
 
-// d[i] = c[i] + bias[i] for i < n; stream: with streaming stores (no read of the destination lines) where
-// d is vector-aligned, for outputs far larger than the caches.
+// C[MR][NR] = (add ? C : 0) + sum over segments i < nseg of A_i * B_i, where A_i is addressed as above from
+// a[i] with stride lda[i] and B_i is the packed panel at b + boff[i] (kc rows each). One call sums every tap
+// of a tile with the accumulators in registers: C is read at most once and written once.
 template <class T>
-using BiasStoreFn = void (*)(const T* c, const T* bias, size_t n, T* d, bool stream);
+using GemmSegFn = void (*)(const T* const* a, const size_t* lda, const T* b, const size_t* boff, size_t nseg,
+                           size_t kc, T* c, size_t ldc, bool add);
+
+// Rows r < rows: d[r][i] = c[r*ldc + i] + bias[i] for i < n, where c rows are padded to whole vectors and
+// bias may be read (not used) up to the next whole vector past n. stream: with streaming stores (no read of
+// the destination lines) where d[r] is vector-aligned, for outputs far larger than the caches.
+template <class T>
+using BiasStoreFn = void (*)(const T* c, size_t ldc, const T* bias, size_t n, T* const* d, size_t rows, bool stream);
 
 template <class T>
 struct Gemm {
     GemmFn<T> fn = nullptr;
     GemmFn<T> fn_rows = nullptr;  // the same with A(k, m) = a[m*lda + k]
+    GemmSegFn<T> seg = nullptr;
+    GemmSegFn<T> seg_rows = nullptr;  // A by rows, as fn_rows
     BiasStoreFn<T> bias_store = nullptr;
     size_t mr = 0, nr = 0;
 };
