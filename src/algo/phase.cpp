@@ -315,23 +315,38 @@ void PhasePlan<T>::block(const T* src, T* dst, int64_t grp, int64_t phi, int64_t
         const int64_t* const ist = in_st_.data();
         int64_t* const qq = q.data();
         const int64_t mc = mc_;
-        for (int64_t j = 0; j < n; ++j) {
-            mbi[j] = im;
+        const int last = rank - 1;
+        for (int64_t j = 0; j < n;) {
+            // A run: positions of one image and one outer index q[0..last-1], consecutive along the last
+            // axis (one position when images are the inner order). Along it every offset moves in steps.
+            const int64_t run = mb_inner_ ? 1 : std::min(n - j, ph.Q[last] - qq[last]);
             int64_t oo = 0, qo = 0;
             for (int a = 0; a < rank; ++a) {
                 oo += (o0[a] + qq[a] * ostep[a]) * ost[a];
                 qo += qq[a] * istep[a] * ist[a];
             }
-            oofs[j] = oo;
-            for (int64_t t = 0; t < nt; ++t) {
-                bool in = true;
-                for (int a = 0; a < rank; ++a) in = in && qq[a] >= qlo[t * rank + a] && qq[a] < qhi[t * rank + a];
-                offs[t * mc + j] = in ? qo + toff[t] : -1;
+            const int64_t doo = ostep[last] * ost[last], dqo = istep[last] * ist[last];
+            for (int64_t k = 0; k < run; ++k) {
+                mbi[j + k] = im;
+                oofs[j + k] = oo + k * doo;
             }
+            for (int64_t t = 0; t < nt; ++t) {
+                bool outer = true;
+                for (int a = 0; a < last; ++a) outer = outer && qq[a] >= qlo[t * rank + a] && qq[a] < qhi[t * rank + a];
+                // Valid k: lo <= q[last] + k < hi.
+                const int64_t lo = outer ? std::clamp(qlo[t * rank + last] - qq[last], int64_t(0), run) : run;
+                const int64_t hi = outer ? std::clamp(qhi[t * rank + last] - qq[last], lo, run) : run;
+                int64_t* o = offs + t * mc + j;
+                for (int64_t k = 0; k < lo; ++k) o[k] = -1;
+                for (int64_t k = lo; k < hi; ++k) o[k] = qo + toff[t] + k * dqo;
+                for (int64_t k = hi; k < run; ++k) o[k] = -1;
+            }
+            j += run;
             if (mb_inner_) {
                 if (++im == mb_) im = 0, next_q();
-            } else if (next_q()) {
-                ++im;
+            } else {
+                qq[last] += run - 1;
+                if (next_q()) ++im;
             }
         }
         for (int64_t t = 0; t < nt; ++t) {
