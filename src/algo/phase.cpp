@@ -57,7 +57,8 @@ PhasePlan<T>::PhasePlan(const Problem& p, const T* wei, const T* bia, const Epil
     const int rank = p.rank();
     const Dims o = p.o();
     const int64_t icg = p.ic / p.g, ocg = p.oc / p.g;
-    const int64_t mr = static_cast<int64_t>(gemm_.mr), nr = static_cast<int64_t>(gemm_.nr);
+    const int64_t mr = static_cast<int64_t>(gemm_.mr);
+    int64_t nr = static_cast<int64_t>(gemm_.nr);
     // Forward: source src (ic, i), destination dst (oc, o), source step 1, destination step s.
     // Data gradient: source diff_dst (oc, o), destination diff_src (ic, i), source step s, destination step 1.
     kin_ = fwd ? icg : ocg;
@@ -170,6 +171,20 @@ PhasePlan<T>::PhasePlan(const Problem& p, const T* wei, const T* bia, const Epil
     // NR block) stay in L2 between tiles. (Measured: it pays up to 1 MiB; dcgan_g1's 8 MiB is faster with
     // the weights of one tap reused over the block's tiles.)
     seg_ = !fused_ && kin_ <= 1024 && static_cast<double>(np_) * ntaps_ * kin_ * sizeof(T) <= detail::kL2Bytes;
+    seg_k_ = gemm_.seg[0];
+    if (seg_) {
+        // The panel width with the least work per row of A: ceil(n/nr) blocks, each costing its width in
+        // vectors (ties to the wider one, which re-reads A less). 21 channels: 24 columns, not 32.
+        double best = 1e300;
+        for (const auto& sk : gemm_.seg) {
+            if (!sk.fn) continue;
+            const double cost = static_cast<double>((nout_ + sk.nr - 1) / sk.nr) * sk.nr;
+            if (cost < best) best = cost, seg_k_ = sk;
+        }
+        nr = static_cast<int64_t>(seg_k_.nr);
+        np_ = detail::round_up(nout_, nr);
+    }
+    nr_ = nr;
 
     // Weights -> packed[grp][phase][ncb][tap][c][NR], zero past nout. GEMM element (c, n) of kernel element
     // k: forward wei[grp][c][n][k], data gradient wei[grp][n][c][k].
@@ -241,8 +256,8 @@ size_t PhasePlan<T>::workspace_bytes() const {
     const size_t taps = static_cast<size_t>(std::max<int64_t>(ntaps_, 1));
     const size_t mc = static_cast<size_t>(mc_), nm = merged_ ? phases_.size() : 1;
     const size_t ka = static_cast<size_t>(fused_ ? std::max(kc_, ntaps_ * kin_) : kc_);
-    return sizeof(T) * mc * (ka + static_cast<size_t>(np_) * nm) + mc * (taps + 4) * sizeof(int64_t) +
-           mc * sizeof(T*) + taps;
+    return sizeof(T) * (mc * (ka + static_cast<size_t>(np_) * nm) + gemm_.nr) + mc * (taps + 4) * sizeof(int64_t) +
+           2 * mc * sizeof(T*) + taps * (sizeof(T*) + 2 * sizeof(size_t) + 1);
 }
 
 template <class T>
@@ -255,7 +270,8 @@ void PhasePlan<T>::run(const T* src, T* dst) const {
         const size_t taps = static_cast<size_t>(std::max<int64_t>(ntaps_, 1));
         const int64_t ka = fused_ ? std::max(kc_, ntaps_ * kin_) : kc_;
         if (ws.a.size() < static_cast<size_t>(mc_ * ka)) ws.a.resize(static_cast<size_t>(mc_ * ka));
-        ws.c.resize(static_cast<size_t>(mc_ * np_) * (merged_ ? phases_.size() : 1));
+        // (+ a panel: the store reads whole vectors, up to one past the last row's padded end)
+        ws.c.resize(static_cast<size_t>(mc_ * np_) * (merged_ ? phases_.size() : 1) + gemm_.nr);
         ws.off.resize(static_cast<size_t>(mc_) * taps);
         ws.mbi.resize(static_cast<size_t>(mc_));
         ws.oofs.resize(static_cast<size_t>(mc_));
@@ -278,7 +294,7 @@ template <class T>
 void PhasePlan<T>::block(const T* src, T* dst, int64_t grp, int64_t phi, int64_t p0, Scratch& ws) const {
     const Phase& ph = phases_[phi];
     const int rank = static_cast<int>(in_.size());
-    const int64_t mr = static_cast<int64_t>(gemm_.mr), nr = static_cast<int64_t>(gemm_.nr);
+    const int64_t mr = static_cast<int64_t>(gemm_.mr), nr = nr_;
     const int64_t n = std::min(mc_, mb_ * ph.positions - p0);
     const int64_t ntiles = (n + mr - 1) / mr;
     const int64_t nt = static_cast<int64_t>(ph.koff.size());
@@ -420,7 +436,7 @@ void PhasePlan<T>::block(const T* src, T* dst, int64_t grp, int64_t phi, int64_t
         // the accumulators stay in registers over K = taps x channels. A tap's tile is read in place when
         // its MR positions are evenly spaced sources of one image, else packed into one of `slots` panels
         // (when they run out, the segments so far are summed into C and the next call adds to it).
-        const kernels::GemmSegFn<T> sfn = last_ ? gemm_.seg_rows : gemm_.seg;
+        const kernels::GemmSegFn<T> sfn = last_ ? seg_k_.fn_rows : seg_k_.fn;
         const int64_t slots = std::max<int64_t>(1, (mc_ * kc_) / (mr * kin_));
         for (int64_t tile = 0; tile < ntiles; ++tile) {
             const int64_t j0 = tile * mr;

@@ -7,6 +7,7 @@
 #include <hwy/highway.h>
 
 #include <cstdint>
+#include <type_traits>
 
 #include "src/kernels/gemm.hpp"
 
@@ -26,24 +27,35 @@ constexpr size_t kMR = 6;
 // hold pointers. The product is summed over nseg segments (the taps of a tile: segment i reads A at a[i]
 // with stride lda[i] and B at b + boff[i]); the accumulators stay in registers across them and C is read
 // (add) or not (zero start) once and written once.
-template <class T, bool kRowsA>
+// kHalves: the width of B and C in half vectors: 4 (two vectors, the usual NR), 3 (a vector and a half, for
+// narrow layers such as 21 channels: 24 columns instead of 32) or 2 (one vector).
+template <class T, bool kRowsA, size_t kHalves = 4>
 HWY_INLINE HWY_ATTR void GemmSegBody(const T* const* HWY_RESTRICT a, const size_t* HWY_RESTRICT lda,
                                      const T* HWY_RESTRICT b, const size_t* HWY_RESTRICT boff, size_t nseg,
                                      size_t kc, T* HWY_RESTRICT c, size_t ldc, bool add) {
-    static_assert(kMR % 3 == 0);
+    static_assert(kMR % 3 == 0 && kHalves >= 2 && kHalves <= 4);
     const hn::ScalableTag<T> d;
-    const size_t N = hn::Lanes(d);
+    // The second part: a whole vector (kHalves 4), a half one (3; LowerHalf of a broadcast is free), or none.
+    using D2 = std::conditional_t<kHalves == 3, hn::Half<decltype(d)>, decltype(d)>;
+    const D2 d2;
+    const size_t N = hn::Lanes(d), W = kHalves * N / 2;
     using V = hn::Vec<decltype(d)>;
-    V acc0[kMR], acc1[kMR];
+    using V2 = hn::Vec<D2>;
+    constexpr bool kTwo = kHalves > 2;
+    V acc0[kMR];
+    V2 acc1[kMR];
     if (add) {
 #pragma GCC unroll 16
         for (size_t m = 0; m < kMR; ++m) {
             acc0[m] = hn::LoadU(d, c + m * ldc);
-            acc1[m] = hn::LoadU(d, c + m * ldc + N);
+            if constexpr (kTwo) acc1[m] = hn::LoadU(d2, c + m * ldc + N);
         }
     } else {
 #pragma GCC unroll 16
-        for (size_t m = 0; m < kMR; ++m) acc0[m] = acc1[m] = hn::Zero(d);
+        for (size_t m = 0; m < kMR; ++m) {
+            acc0[m] = hn::Zero(d);
+            if constexpr (kTwo) acc1[m] = hn::Zero(d2);
+        }
     }
     for (size_t s = 0; s < nseg; ++s) {
         const T* HWY_RESTRICT as = a[s];
@@ -53,21 +65,23 @@ HWY_INLINE HWY_ATTR void GemmSegBody(const T* const* HWY_RESTRICT a, const size_
 #pragma GCC unroll 16
         for (size_t r = 0; r < kMR / 3; ++r) base[r] = as + 3 * r * ls;
         for (size_t k = 0; k < kc; ++k) {
-            const V b0 = hn::LoadU(d, bs + k * 2 * N);
-            const V b1 = hn::LoadU(d, bs + k * 2 * N + N);
+            const V b0 = hn::LoadU(d, bs + k * W);
+            V2 b1;
+            if constexpr (kTwo) b1 = hn::LoadU(d2, bs + k * W + N);
             const T* ak = as + k * ls;
 #pragma GCC unroll 16
             for (size_t m = 0; m < kMR; ++m) {
                 const V am = hn::Set(d, kRowsA ? base[m / 3][k + (m % 3) * ls] : ak[m]);
                 acc0[m] = hn::MulAdd(am, b0, acc0[m]);
-                acc1[m] = hn::MulAdd(am, b1, acc1[m]);
+                if constexpr (kHalves == 4) acc1[m] = hn::MulAdd(am, b1, acc1[m]);
+                if constexpr (kHalves == 3) acc1[m] = hn::MulAdd(hn::LowerHalf(d2, am), b1, acc1[m]);
             }
         }
     }
 #pragma GCC unroll 16
     for (size_t m = 0; m < kMR; ++m) {
         hn::StoreU(acc0[m], d, c + m * ldc);
-        hn::StoreU(acc1[m], d, c + m * ldc + N);
+        if constexpr (kTwo) hn::StoreU(acc1[m], d2, c + m * ldc + N);
     }
 }
 
@@ -79,10 +93,10 @@ HWY_ATTR void GemmT(const T* HWY_RESTRICT a, size_t lda, const T* HWY_RESTRICT b
     GemmSegBody<T, kRowsA>(&ap, &lda, b, &zero, 1, kc, c, ldc, true);
 }
 
-template <class T, bool kRowsA>
+template <class T, bool kRowsA, size_t kHalves>
 HWY_ATTR void GemmSegT(const T* const* a, const size_t* lda, const T* b, const size_t* boff, size_t nseg, size_t kc,
                        T* c, size_t ldc, bool add) {
-    GemmSegBody<T, kRowsA>(a, lda, b, boff, nseg, kc, c, ldc, add);
+    GemmSegBody<T, kRowsA, kHalves>(a, lda, b, boff, nseg, kc, c, ldc, add);
 }
 
 // Row r: d[r][i] = c[r*ldc + i] + bias[i] for i < n. c rows hold whole vectors past n (the GEMM's padded
@@ -131,21 +145,53 @@ HWY_ATTR void GemmRowsF32(const float* a, size_t lda, const float* b, size_t kc,
 HWY_ATTR void GemmRowsF64(const double* a, size_t lda, const double* b, size_t kc, double* c, size_t ldc) {
     GemmT<double, true>(a, lda, b, kc, c, ldc);
 }
-HWY_ATTR void GemmSegF32(const float* const* a, const size_t* lda, const float* b, const size_t* boff, size_t nseg,
-                        size_t kc, float* c, size_t ldc, bool add) {
-    GemmSegT<float, false>(a, lda, b, boff, nseg, kc, c, ldc, add);
+HWY_ATTR void GemmSegF32_4(const float* const* a, const size_t* lda, const float* b, const size_t* boff, size_t nseg,
+                       size_t kc, float* c, size_t ldc, bool add) {
+    GemmSegT<float, false, 4>(a, lda, b, boff, nseg, kc, c, ldc, add);
 }
-HWY_ATTR void GemmSegF64(const double* const* a, const size_t* lda, const double* b, const size_t* boff, size_t nseg,
-                        size_t kc, double* c, size_t ldc, bool add) {
-    GemmSegT<double, false>(a, lda, b, boff, nseg, kc, c, ldc, add);
+HWY_ATTR void GemmSegRowsF32_4(const float* const* a, const size_t* lda, const float* b, const size_t* boff, size_t nseg,
+                       size_t kc, float* c, size_t ldc, bool add) {
+    GemmSegT<float, true, 4>(a, lda, b, boff, nseg, kc, c, ldc, add);
 }
-HWY_ATTR void GemmSegRowsF32(const float* const* a, const size_t* lda, const float* b, const size_t* boff,
-                            size_t nseg, size_t kc, float* c, size_t ldc, bool add) {
-    GemmSegT<float, true>(a, lda, b, boff, nseg, kc, c, ldc, add);
+HWY_ATTR void GemmSegF32_3(const float* const* a, const size_t* lda, const float* b, const size_t* boff, size_t nseg,
+                       size_t kc, float* c, size_t ldc, bool add) {
+    GemmSegT<float, false, 3>(a, lda, b, boff, nseg, kc, c, ldc, add);
 }
-HWY_ATTR void GemmSegRowsF64(const double* const* a, const size_t* lda, const double* b, const size_t* boff,
-                            size_t nseg, size_t kc, double* c, size_t ldc, bool add) {
-    GemmSegT<double, true>(a, lda, b, boff, nseg, kc, c, ldc, add);
+HWY_ATTR void GemmSegRowsF32_3(const float* const* a, const size_t* lda, const float* b, const size_t* boff, size_t nseg,
+                       size_t kc, float* c, size_t ldc, bool add) {
+    GemmSegT<float, true, 3>(a, lda, b, boff, nseg, kc, c, ldc, add);
+}
+HWY_ATTR void GemmSegF32_2(const float* const* a, const size_t* lda, const float* b, const size_t* boff, size_t nseg,
+                       size_t kc, float* c, size_t ldc, bool add) {
+    GemmSegT<float, false, 2>(a, lda, b, boff, nseg, kc, c, ldc, add);
+}
+HWY_ATTR void GemmSegRowsF32_2(const float* const* a, const size_t* lda, const float* b, const size_t* boff, size_t nseg,
+                       size_t kc, float* c, size_t ldc, bool add) {
+    GemmSegT<float, true, 2>(a, lda, b, boff, nseg, kc, c, ldc, add);
+}
+HWY_ATTR void GemmSegF64_4(const double* const* a, const size_t* lda, const double* b, const size_t* boff, size_t nseg,
+                       size_t kc, double* c, size_t ldc, bool add) {
+    GemmSegT<double, false, 4>(a, lda, b, boff, nseg, kc, c, ldc, add);
+}
+HWY_ATTR void GemmSegRowsF64_4(const double* const* a, const size_t* lda, const double* b, const size_t* boff, size_t nseg,
+                       size_t kc, double* c, size_t ldc, bool add) {
+    GemmSegT<double, true, 4>(a, lda, b, boff, nseg, kc, c, ldc, add);
+}
+HWY_ATTR void GemmSegF64_3(const double* const* a, const size_t* lda, const double* b, const size_t* boff, size_t nseg,
+                       size_t kc, double* c, size_t ldc, bool add) {
+    GemmSegT<double, false, 3>(a, lda, b, boff, nseg, kc, c, ldc, add);
+}
+HWY_ATTR void GemmSegRowsF64_3(const double* const* a, const size_t* lda, const double* b, const size_t* boff, size_t nseg,
+                       size_t kc, double* c, size_t ldc, bool add) {
+    GemmSegT<double, true, 3>(a, lda, b, boff, nseg, kc, c, ldc, add);
+}
+HWY_ATTR void GemmSegF64_2(const double* const* a, const size_t* lda, const double* b, const size_t* boff, size_t nseg,
+                       size_t kc, double* c, size_t ldc, bool add) {
+    GemmSegT<double, false, 2>(a, lda, b, boff, nseg, kc, c, ldc, add);
+}
+HWY_ATTR void GemmSegRowsF64_2(const double* const* a, const size_t* lda, const double* b, const size_t* boff, size_t nseg,
+                       size_t kc, double* c, size_t ldc, bool add) {
+    GemmSegT<double, true, 2>(a, lda, b, boff, nseg, kc, c, ldc, add);
 }
 size_t LanesF32() { return hn::Lanes(hn::ScalableTag<float>()); }
 size_t LanesF64() { return hn::Lanes(hn::ScalableTag<double>()); }
@@ -163,10 +209,18 @@ HWY_EXPORT(GemmF32);
 HWY_EXPORT(GemmF64);
 HWY_EXPORT(GemmRowsF32);
 HWY_EXPORT(GemmRowsF64);
-HWY_EXPORT(GemmSegF32);
-HWY_EXPORT(GemmSegF64);
-HWY_EXPORT(GemmSegRowsF32);
-HWY_EXPORT(GemmSegRowsF64);
+HWY_EXPORT(GemmSegF32_4);
+HWY_EXPORT(GemmSegRowsF32_4);
+HWY_EXPORT(GemmSegF32_3);
+HWY_EXPORT(GemmSegRowsF32_3);
+HWY_EXPORT(GemmSegF32_2);
+HWY_EXPORT(GemmSegRowsF32_2);
+HWY_EXPORT(GemmSegF64_4);
+HWY_EXPORT(GemmSegRowsF64_4);
+HWY_EXPORT(GemmSegF64_3);
+HWY_EXPORT(GemmSegRowsF64_3);
+HWY_EXPORT(GemmSegF64_2);
+HWY_EXPORT(GemmSegRowsF64_2);
 HWY_EXPORT(BiasStoreF32);
 HWY_EXPORT(BiasStoreF64);
 HWY_EXPORT(LanesF32);
@@ -186,10 +240,15 @@ const std::vector<KernelSet>& kernel_targets() {
             k.f64.fn = &HWY_DYNAMIC_DISPATCH(GemmF64);
             k.f32.fn_rows = &HWY_DYNAMIC_DISPATCH(GemmRowsF32);
             k.f64.fn_rows = &HWY_DYNAMIC_DISPATCH(GemmRowsF64);
-            k.f32.seg = &HWY_DYNAMIC_DISPATCH(GemmSegF32);
-            k.f64.seg = &HWY_DYNAMIC_DISPATCH(GemmSegF64);
-            k.f32.seg_rows = &HWY_DYNAMIC_DISPATCH(GemmSegRowsF32);
-            k.f64.seg_rows = &HWY_DYNAMIC_DISPATCH(GemmSegRowsF64);
+            const size_t lf = HWY_DYNAMIC_DISPATCH(LanesF32)(), ld = HWY_DYNAMIC_DISPATCH(LanesF64)();
+            k.f32.seg[0] = {&HWY_DYNAMIC_DISPATCH(GemmSegF32_4), &HWY_DYNAMIC_DISPATCH(GemmSegRowsF32_4), 2 * lf};
+            k.f64.seg[0] = {&HWY_DYNAMIC_DISPATCH(GemmSegF64_4), &HWY_DYNAMIC_DISPATCH(GemmSegRowsF64_4), 2 * ld};
+            if (lf >= 2)  // a half vector needs two lanes or more
+                k.f32.seg[1] = {&HWY_DYNAMIC_DISPATCH(GemmSegF32_3), &HWY_DYNAMIC_DISPATCH(GemmSegRowsF32_3), lf + lf / 2};
+            if (ld >= 2)
+                k.f64.seg[1] = {&HWY_DYNAMIC_DISPATCH(GemmSegF64_3), &HWY_DYNAMIC_DISPATCH(GemmSegRowsF64_3), ld + ld / 2};
+            k.f32.seg[2] = {&HWY_DYNAMIC_DISPATCH(GemmSegF32_2), &HWY_DYNAMIC_DISPATCH(GemmSegRowsF32_2), lf};
+            k.f64.seg[2] = {&HWY_DYNAMIC_DISPATCH(GemmSegF64_2), &HWY_DYNAMIC_DISPATCH(GemmSegRowsF64_2), ld};
             k.f32.bias_store = &HWY_DYNAMIC_DISPATCH(BiasStoreF32);
             k.f64.bias_store = &HWY_DYNAMIC_DISPATCH(BiasStoreF64);
             k.f32.mr = k.f64.mr = HWY_DYNAMIC_DISPATCH(MR)();

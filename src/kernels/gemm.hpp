@@ -32,8 +32,12 @@ template <class T>
 struct Gemm {
     GemmFn<T> fn = nullptr;
     GemmFn<T> fn_rows = nullptr;  // the same with A(k, m) = a[m*lda + k]
-    GemmSegFn<T> seg = nullptr;
-    GemmSegFn<T> seg_rows = nullptr;  // A by rows, as fn_rows
+    // The segment kernel for B and C panels of nr columns: [0] two vectors (nr as above), [1] a vector and a
+    // half, [2] one vector (narrow layers pad less); fn_rows reads A by rows. Empty where not compiled.
+    struct Seg {
+        GemmSegFn<T> fn = nullptr, fn_rows = nullptr;
+        size_t nr = 0;
+    } seg[3];
     BiasStoreFn<T> bias_store = nullptr;
     size_t mr = 0, nr = 0;
 };
