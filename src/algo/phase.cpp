@@ -79,6 +79,7 @@ PhasePlan<T>::PhasePlan(const Problem& p, const T* wei, const T* bia, const Epil
     mc_ = mr * 8;
     kc_ = 256;
     // Written around the caches (no read of each destination line first).
+    slast_ = last_ || insz_ == 1;  // one source position per channel: both layouts are the same
     stream_ = last_ && static_cast<double>(p.mb) * static_cast<double>(outsz_ * cout_) * sizeof(T) >= detail::kStreamBytes;
 
     // Per axis and residue r: the first output, the count, and the taps (kernel index, source base).
@@ -380,10 +381,10 @@ void PhasePlan<T>::block(const T* src, T* dst, int64_t grp, int64_t phi, int64_t
     const int64_t nncb = np_ / nr;
     const T* sbase = src + grp * kin_ * insz_;
     const int64_t img = cin_ * insz_;
-    const kernels::GemmFn<T> fn = last_ ? gemm_.fn_rows : gemm_.fn;
+    const kernels::GemmFn<T> fn = slast_ ? gemm_.fn_rows : gemm_.fn;
     // The source value of channel c at decoded offset `off` of position j.
     auto at = [&](int64_t j, int64_t off, int64_t c) -> const T* {
-        return last_ ? src + (ws.mbi[j] * insz_ + off) * cin_ + grp * kin_ + c : sbase + ws.mbi[j] * img + c * insz_ + off;
+        return slast_ ? src + (ws.mbi[j] * insz_ + off) * cin_ + grp * kin_ + c : sbase + ws.mbi[j] * img + c * insz_ + off;
     };
     if (fused_) {
         // One A panel per tile over K = (tap, c): channels-first [(t, c)][MR], channels-last [MR][(t, c)].
@@ -404,7 +405,7 @@ void PhasePlan<T>::block(const T* src, T* dst, int64_t grp, int64_t phi, int64_t
                 for (int64_t m = 0; m < mr; ++m) {
                     const int64_t j = j0 + m;
                     const bool in = j < n && off[j] >= 0;
-                    if (last_) {
+                    if (slast_) {
                         T* d = At + m * K + t * kin_;
                         if (in) std::copy(at(j, off[j], 0), at(j, off[j], 0) + kin_, d);
                         else std::fill(d, d + kin_, T(0));
@@ -426,17 +427,17 @@ void PhasePlan<T>::block(const T* src, T* dst, int64_t grp, int64_t phi, int64_t
             for (int64_t ncb = 0; ncb < nncb; ++ncb)
                 for (int64_t tile = 0; tile < ntiles; ++tile)
                     if (ws.aptr[tile])
-                        fn(ws.aptr[tile], static_cast<size_t>(last_ ? K : mr), wbase + ncb * K * nr,
+                        fn(ws.aptr[tile], static_cast<size_t>(slast_ ? K : mr), wbase + ncb * K * nr,
                            static_cast<size_t>(K), Ck + tile * mr * np_ + ncb * nr, static_cast<size_t>(np_));
         }
     }
-    const int64_t dstep = last_ ? istep_[rank - 1] : 1;  // offset step of an in-place tile
+    const int64_t dstep = slast_ ? istep_[rank - 1] : 1;  // offset step of an in-place tile
     if (seg_) {
         // Tile by tile: every tap of the tile is one segment of one kernel call per (phase, NR block), so
         // the accumulators stay in registers over K = taps x channels. A tap's tile is read in place when
         // its MR positions are evenly spaced sources of one image, else packed into one of `slots` panels
         // (when they run out, the segments so far are summed into C and the next call adds to it).
-        const kernels::GemmSegFn<T> sfn = last_ ? seg_k_.fn_rows : seg_k_.fn;
+        const kernels::GemmSegFn<T> sfn = slast_ ? seg_k_.fn_rows : seg_k_.fn;
         const int64_t slots = std::max<int64_t>(1, (mc_ * kc_) / (mr * kin_));
         for (int64_t tile = 0; tile < ntiles; ++tile) {
             const int64_t j0 = tile * mr;
@@ -457,25 +458,36 @@ void PhasePlan<T>::block(const T* src, T* dst, int64_t grp, int64_t phi, int64_t
             };
             for (int64_t t = 0; t < nt; ++t) {
                 const int64_t* off = ws.off.data() + t * mc_;
-                bool direct = j0 + mr <= n && off[j0] >= 0;
-                for (int64_t m = 1; m < mr && direct; ++m)
-                    direct = ws.mbi[j0 + m] == ws.mbi[j0] && off[j0 + m] == off[j0] + m * dstep;
+                // In place when the MR sources are evenly spaced: channels-first one apart in one image;
+                // channels-last any positive step, across images too (e.g. a 1x1 input, images inner).
+                bool direct = j0 + mr <= n && off[j0] >= 0 && off[j0 + 1] >= 0;
+                int64_t step = 1;
+                if (direct && slast_) {
+                    const int64_t e0 = ws.mbi[j0] * insz_ + off[j0];
+                    step = ws.mbi[j0 + 1] * insz_ + off[j0 + 1] - e0;
+                    direct = step > 0;
+                    for (int64_t m = 2; m < mr && direct; ++m)
+                        direct = off[j0 + m] >= 0 && ws.mbi[j0 + m] * insz_ + off[j0 + m] == e0 + m * step;
+                } else {
+                    for (int64_t m = 1; m < mr && direct; ++m)
+                        direct = ws.mbi[j0 + m] == ws.mbi[j0] && off[j0 + m] == off[j0] + m;
+                }
                 bool any = direct;
                 for (int64_t j = j0; j < std::min(n, j0 + mr) && !any; ++j) any = off[j] >= 0;
                 if (!any) continue;  // the tap misses every position of the tile
                 ws.sego[ns] = static_cast<size_t>(t * kin_ * nr);
                 if (direct) {
                     ws.segp[ns] = at(j0, off[j0], 0);
-                    ws.segl[ns++] = static_cast<size_t>(last_ ? dstep * cin_ : insz_);
+                    ws.segl[ns++] = static_cast<size_t>(slast_ ? step * cin_ : insz_);
                     continue;
                 }
                 T* At = ws.a.data() + used++ * mr * kin_;
                 ws.segp[ns] = At;
-                ws.segl[ns++] = static_cast<size_t>(last_ ? kin_ : mr);
+                ws.segl[ns++] = static_cast<size_t>(slast_ ? kin_ : mr);
                 for (int64_t m = 0; m < mr; ++m) {
                     const int64_t j = j0 + m;
                     const bool in = j < n && off[j] >= 0;
-                    if (last_) {
+                    if (slast_) {
                         if (in) std::copy(at(j, off[j], 0), at(j, off[j], 0) + kin_, At + m * kin_);
                         else std::fill(At + m * kin_, At + (m + 1) * kin_, T(0));
                     } else if (in) {
@@ -518,16 +530,16 @@ void PhasePlan<T>::block(const T* src, T* dst, int64_t grp, int64_t phi, int64_t
                 }
                 if (direct) {
                     ws.aptr[tile] = at(j0, off[j0], c0);
-                    ws.alda[tile] = last_ ? dstep * cin_ : insz_;
+                    ws.alda[tile] = slast_ ? dstep * cin_ : insz_;
                     continue;
                 }
                 T* At = A + tile * kcn * mr;
                 ws.aptr[tile] = At;
-                ws.alda[tile] = last_ ? kcn : mr;
+                ws.alda[tile] = slast_ ? kcn : mr;
                 for (int64_t m = 0; m < mr; ++m) {
                     const int64_t j = j0 + m;
                     const bool in = j < n && off[j] >= 0;
-                    if (last_) {
+                    if (slast_) {
                         if (in) std::copy(at(j, off[j], c0), at(j, off[j], c0) + kcn, At + m * kcn);
                         else std::fill(At + m * kcn, At + (m + 1) * kcn, T(0));
                     } else if (in) {

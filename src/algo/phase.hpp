@@ -57,6 +57,7 @@ private:
     int64_t kin_, nout_, np_, cin_, cout_, insz_, outsz_;
     Dims in_, in_st_, out_st_, istep_, ostep_;  // source extents and strides, destination strides, steps
     bool last_;                        // channels_last data
+    bool slast_;                       // the source read as channels-last (also channels-first 1x1 sources)
     bool stream_ = false;              // channels-last output far larger than the caches: streaming stores
     bool mb_inner_;                    // positions ordered (q..., mb) instead of (mb, q...)
     bool merged_;                      // every phase reads the same inputs: one task computes them all
