@@ -39,7 +39,7 @@ inline T activate(const Epilogue& e, T v) {
 template <class T>
 struct PhasePlan<T>::Scratch {
     std::vector<T> a, c;
-    std::vector<int64_t> off, mbi, oofs, alda;
+    std::vector<int64_t> off, mbi, oofs, alda, runs;
     std::vector<const T*> aptr, segp;
     std::vector<T*> dptr;
     std::vector<size_t> segl, sego;
@@ -185,7 +185,34 @@ PhasePlan<T>::PhasePlan(const Problem& p, const T* wei, const T* bia, const Epil
         nr = static_cast<int64_t>(seg_k_.nr);
         np_ = detail::round_up(nout_, nr);
     }
+    // Channels-first sources whose positions run along rows: the tile is transposed, so that the positions
+    // are the vector columns (loaded in place from a source plane, or packed), the weights of `rows` output
+    // channels are broadcast, and each C row runs along a destination plane: the store writes whole vectors
+    // (interleaving the phases of the last axis when one task computes them all) instead of one value per
+    // plane. (Images inner, a few positions per phase, keep the other order.)
+    const int64_t cw = static_cast<int64_t>(gemm_.cols.width), crow = static_cast<int64_t>(gemm_.cols.rows);
+    cols_ = !slast_ && !fused_ && !mb_inner_ && gemm_.cols.fn && kin_ <= 1024 &&
+            static_cast<double>(detail::round_up(nout_, crow)) * ntaps_ * kin_ * sizeof(T) <= detail::kL2Bytes;
+    if (cols_) {
+        seg_ = false;
+        nr = crow;
+        np_ = detail::round_up(nout_, nr);
+        mc_ = 4 * cw;
+        const int64_t sl = p.s[rank - 1];
+        ilv_ = merged_ && fwd && sl >= 2 && sl <= 4 && static_cast<int64_t>(phases_.size()) % sl == 0;
+        for (size_t k = 0; k < phases_.size() && ilv_; ++k) {
+            const Phase& first = phases_[k - k % sl];
+            ilv_ = phases_[k].o0[rank - 1] == static_cast<int64_t>(k) % sl;
+            for (int a = 0; a + 1 < rank && ilv_; ++a) ilv_ = phases_[k].o0[a] == first.o0[a];
+        }
+    }
     nr_ = nr;
+    // The packed source panels: MC x KC (per tap, a K chunk), all taps of a tile (fused), or up to every tap's
+    // panel of a transposed tile (at most 128 Ki elements; beyond, a tile's taps are summed in several calls).
+    asz_ = fused_ ? mc_ * std::max(kc_, ntaps_ * kin_)
+                  : cols_ ? std::max(mc_ * kc_, std::min<int64_t>(ntaps_, std::max<int64_t>(1, 131072 / (kin_ * cw))) *
+                                                    kin_ * cw)
+                          : mc_ * kc_;
 
     // Weights -> packed[grp][phase][ncb][tap][c][NR], zero past nout. GEMM element (c, n) of kernel element
     // k: forward wei[grp][c][n][k], data gradient wei[grp][n][c][k].
@@ -256,8 +283,7 @@ template <class T>
 size_t PhasePlan<T>::workspace_bytes() const {
     const size_t taps = static_cast<size_t>(std::max<int64_t>(ntaps_, 1));
     const size_t mc = static_cast<size_t>(mc_), nm = merged_ ? phases_.size() : 1;
-    const size_t ka = static_cast<size_t>(fused_ ? std::max(kc_, ntaps_ * kin_) : kc_);
-    return sizeof(T) * (mc * (ka + static_cast<size_t>(np_) * nm) + gemm_.nr) + mc * (taps + 4) * sizeof(int64_t) +
+    return sizeof(T) * (static_cast<size_t>(asz_) + csize() * nm + gemm_.nr) + mc * (taps + 6) * sizeof(int64_t) +
            2 * mc * sizeof(T*) + taps * (sizeof(T*) + 2 * sizeof(size_t) + 1);
 }
 
@@ -269,10 +295,10 @@ void PhasePlan<T>::run(const T* src, T* dst) const {
         // the plan stays reentrant, as no two threads share it.
         thread_local Scratch ws;
         const size_t taps = static_cast<size_t>(std::max<int64_t>(ntaps_, 1));
-        const int64_t ka = fused_ ? std::max(kc_, ntaps_ * kin_) : kc_;
-        if (ws.a.size() < static_cast<size_t>(mc_ * ka)) ws.a.resize(static_cast<size_t>(mc_ * ka));
+        ws.a.resize(static_cast<size_t>(asz_));
         // (+ a panel: the store reads whole vectors, up to one past the last row's padded end)
-        ws.c.resize(static_cast<size_t>(mc_ * np_) * (merged_ ? phases_.size() : 1) + gemm_.nr);
+        ws.c.resize(csize() * (merged_ ? phases_.size() : 1) + gemm_.nr);
+        ws.runs.resize(2 * static_cast<size_t>(mc_));
         ws.off.resize(static_cast<size_t>(mc_) * taps);
         ws.mbi.resize(static_cast<size_t>(mc_));
         ws.oofs.resize(static_cast<size_t>(mc_));
@@ -318,6 +344,7 @@ void PhasePlan<T>::block(const T* src, T* dst, int64_t grp, int64_t phi, int64_t
         return true;
     };
     // (Raw pointers in locals: the compiler need not reload them after every store.)
+    int64_t nruns = 0;  // runs of positions along the last axis: (first position, count) in ws.runs
     {
         int64_t* const mbi = ws.mbi.data();
         int64_t* const oofs = ws.oofs.data();
@@ -358,6 +385,8 @@ void PhasePlan<T>::block(const T* src, T* dst, int64_t grp, int64_t phi, int64_t
                 for (int64_t k = lo; k < hi; ++k) o[k] = qo + toff[t] + k * dqo;
                 for (int64_t k = hi; k < run; ++k) o[k] = -1;
             }
+            ws.runs[2 * nruns] = j;
+            ws.runs[2 * nruns++ + 1] = run;
             j += run;
             if (mb_inner_) {
                 if (++im == mb_) im = 0, next_q();
@@ -376,7 +405,7 @@ void PhasePlan<T>::block(const T* src, T* dst, int64_t grp, int64_t phi, int64_t
     // The phases computed here: phi alone, or every phase when merged (C of phase phi + k at C + k*MC*np).
     const int64_t nph = static_cast<int64_t>(phases_.size()), ph_end = merged_ ? nph : phi + 1;
     T* C = ws.c.data();
-    for (int64_t k = phi; k < ph_end && !seg_; ++k)
+    for (int64_t k = phi; k < ph_end && !seg_ && !cols_; ++k)
         std::fill(C + (k - phi) * mc_ * np_, C + (k - phi) * mc_ * np_ + ntiles * mr * np_, T(0));
     const int64_t nncb = np_ / nr;
     const T* sbase = src + grp * kin_ * insz_;
@@ -430,6 +459,107 @@ void PhasePlan<T>::block(const T* src, T* dst, int64_t grp, int64_t phi, int64_t
                         fn(ws.aptr[tile], static_cast<size_t>(slast_ ? K : mr), wbase + ncb * K * nr,
                            static_cast<size_t>(K), Ck + tile * mr * np_ + ncb * nr, static_cast<size_t>(np_));
         }
+    }
+    if (cols_) {
+        // Transposed tiles of W positions: per tap, B = the tile's positions of every source channel, read
+        // in place from the source planes when they are consecutive sources of one image, else packed as
+        // [kin][W] runs of a source row (zeros outside). C^T[channel][position] has row stride MC + W.
+        const int64_t W = static_cast<int64_t>(gemm_.cols.width), ldct = mc_ + W;
+        const int64_t slots = std::max<int64_t>(1, static_cast<int64_t>(ws.a.size()) / (kin_ * W));
+        const int64_t* const mbi = ws.mbi.data();
+        for (int64_t j0 = 0; j0 < n; j0 += W) {
+            const int64_t jn = std::min(n, j0 + W);
+            int64_t ns = 0, used = 0;
+            bool started = false;
+            auto emit = [&] {
+                if (ns == 0) return;
+                for (int64_t k = phi; k < ph_end; ++k) {
+                    const T* wbase = packed_.data() + wofs_[grp * nph + k];
+                    T* Ck = C + (k - phi) * csize() + j0;
+                    for (int64_t ncb = 0; ncb < nncb; ++ncb)
+                        gemm_.cols.fn(ws.segp.data(), ws.segl.data(), wbase + ncb * nt * kin_ * nr, ws.sego.data(),
+                                      static_cast<size_t>(ns), static_cast<size_t>(kin_), Ck + ncb * nr * ldct,
+                                      static_cast<size_t>(ldct), started);
+                }
+                started = true;
+                ns = used = 0;
+            };
+            for (int64_t t = 0; t < nt; ++t) {
+                const int64_t* off = ws.off.data() + t * mc_;
+                bool direct = jn - j0 == W && off[j0] >= 0;
+                for (int64_t m = 1; m < W && direct; ++m) direct = mbi[j0 + m] == mbi[j0] && off[j0 + m] == off[j0] + m;
+                bool any = direct;
+                for (int64_t j = j0; j < jn && !any; ++j) any = off[j] >= 0;
+                if (!any) continue;  // the tap misses every position of the tile
+                ws.sego[ns] = static_cast<size_t>(t * kin_ * nr);
+                if (direct) {
+                    ws.segp[ns] = sbase + mbi[j0] * img + off[j0];
+                    ws.segl[ns++] = static_cast<size_t>(insz_);
+                    continue;
+                }
+                T* P = ws.a.data() + used++ * kin_ * W;
+                ws.segp[ns] = P;
+                ws.segl[ns++] = static_cast<size_t>(W);
+                // Spans of evenly spaced sources of one image (or of positions outside), copied channel by channel.
+                for (int64_t m = 0; m < W;) {
+                    const int64_t j = j0 + m;
+                    int64_t len = 1;
+                    if (j >= jn || off[j] < 0) {
+                        while (m + len < W && (j + len >= jn || off[j + len] < 0)) ++len;
+                        for (int64_t c = 0; c < kin_; ++c) std::fill(P + c * W + m, P + c * W + m + len, T(0));
+                    } else {
+                        const int64_t step = j + 1 < jn && off[j + 1] > off[j] && mbi[j + 1] == mbi[j] ? off[j + 1] - off[j] : 1;
+                        while (m + len < W && j + len < jn && mbi[j + len] == mbi[j] && off[j + len] == off[j] + len * step) ++len;
+                        const T* sp = sbase + mbi[j] * img + off[j];
+                        if (step == 1) {
+                            for (int64_t c = 0; c < kin_; ++c) std::copy(sp + c * insz_, sp + c * insz_ + len, P + c * W + m);
+                        } else {
+                            for (int64_t c = 0; c < kin_; ++c)
+                                for (int64_t i = 0; i < len; ++i) P[c * W + m + i] = sp[c * insz_ + i * step];
+                        }
+                    }
+                    m += len;
+                }
+                if (used == slots) emit();
+            }
+            emit();
+            if (!started)  // no tap reaches the tile: its outputs are the bias alone
+                for (int64_t k = phi; k < ph_end; ++k)
+                    for (int64_t r = 0; r < np_; ++r) {
+                        T* row = C + (k - phi) * csize() + r * ldct + j0;
+                        std::fill(row, row + W, T(0));
+                    }
+        }
+        // The store, run by run along destination rows: whole vectors (interleaving the phases of the last axis
+        // when this task computed them all), else one value per destination step.
+        const T* bias = bias_.data() + grp * nout_;
+        const int64_t dimg = cout_ * outsz_, doo = ostep_[rank - 1] * out_st_[rank - 1];
+        const int64_t sl = ilv_ ? ostep_[rank - 1] : 1;
+        for (int64_t k = phi; k < ph_end; k += sl) {
+            int64_t delta = 0;
+            for (int a = 0; a < rank; ++a) delta += (phases_[k].o0[a] - ph.o0[a]) * out_st_[a];
+            T* dbase = dst + grp * nout_ * outsz_ + delta;
+            for (int64_t oc = 0; oc < nout_; ++oc) {
+                const T b = bias[oc];
+                const T* rows[4];
+                for (int64_t r = 0; r < sl; ++r) rows[r] = C + (k + r - phi) * csize() + oc * ldct;
+                T* d = dbase + oc * outsz_;
+                for (int64_t ri = 0; ri < nruns; ++ri) {
+                    const int64_t j = ws.runs[2 * ri], len = ws.runs[2 * ri + 1];
+                    T* dd = d + mbi[j] * dimg + ws.oofs[j];
+                    if (epi_.kind == Epilogue::Kind::none && (sl > 1 || doo == 1)) {
+                        const T* rj[4];
+                        for (int64_t r = 0; r < sl; ++r) rj[r] = rows[r] + j;
+                        gemm_.cols.store(rj, static_cast<size_t>(sl), static_cast<size_t>(len), b, dd);
+                    } else {
+                        for (int64_t r = 0; r < sl; ++r)
+                            for (int64_t i = 0; i < len; ++i)
+                                dd[i * doo + r] = activate(epi_, rows[r][j + i] + b);
+                    }
+                }
+            }
+        }
+        return;
     }
     const int64_t dstep = slast_ ? istep_[rank - 1] : 1;  // offset step of an in-place tile
     if (seg_) {

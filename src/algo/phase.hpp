@@ -41,11 +41,16 @@ public:
     std::vector<T> release() { return std::move(packed_); }
     size_t packed_bytes() const { return packed_.size() * sizeof(T); }
     size_t workspace_bytes() const;  // scratch per thread
+    bool transposed() const { return cols_; }
     const std::string& target() const { return target_; }
 
 private:
     struct Scratch;
     void block(const T* src, T* dst, int64_t grp, int64_t ph, int64_t p0, Scratch& ws) const;
+    // Elements of one phase's C block: MC x np, or transposed np x (MC + a tile's width).
+    size_t csize() const {
+        return static_cast<size_t>(cols_ ? np_ * (mc_ + static_cast<int64_t>(gemm_.cols.width)) : mc_ * np_);
+    }
 
     int64_t mb_, g_;
     Epilogue epi_;
@@ -63,6 +68,9 @@ private:
     bool merged_;                      // every phase reads the same inputs: one task computes them all
     bool fused_;                       // few source channels: all taps in one A panel, one kernel call
     bool seg_;                         // tile by tile, every tap summed in one kernel call (weights fit L2)
+    bool cols_ = false;                // channels-first: positions as the vector columns, C transposed
+    bool ilv_ = false;                 // cols_ with merged phases stored interleaved along the last axis
+    int64_t asz_ = 0;                  // elements of the packed source panels per thread
     int64_t ntaps_;                    // the most taps of any phase
     std::vector<Phase> phases_;
     struct Task {

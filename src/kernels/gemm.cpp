@@ -99,6 +99,104 @@ HWY_ATTR void GemmSegT(const T* const* a, const size_t* lda, const T* b, const s
     GemmSegBody<T, kRowsA, kHalves>(a, lda, b, boff, nseg, kc, c, ldc, add);
 }
 
+// Channels-first tiles with positions as the vector columns: C[kRows][kVecs vectors] = (add ? C : 0) + sum over
+// segments of W_i * B_i, where the weights W_i(k, m) = w[woff[i] + k*kRows + m] are broadcast (kRows output
+// channels) and B_i(k, j) = b[i][k*ldb[i] + j] holds kVecs vectors of consecutive positions per source channel
+// (a channels-first plane read in place, ldb = plane size, or a packed panel). C rows then run along the
+// destination plane.
+#if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL || HWY_TARGET == HWY_AVX3_ZEN4
+constexpr size_t kColsRows = 8, kColsVecs = 3;
+#else
+constexpr size_t kColsRows = 4, kColsVecs = 2;
+#endif
+
+template <class T>
+HWY_ATTR void GemmColsT(const T* const* HWY_RESTRICT b, const size_t* HWY_RESTRICT ldb, const T* HWY_RESTRICT w,
+                        const size_t* HWY_RESTRICT woff, size_t nseg, size_t kc, T* HWY_RESTRICT c, size_t ldc,
+                        bool add) {
+    const hn::ScalableTag<T> d;
+    const size_t N = hn::Lanes(d);
+    using V = hn::Vec<decltype(d)>;
+    V acc[kColsRows][kColsVecs];
+#pragma GCC unroll 16
+    for (size_t m = 0; m < kColsRows; ++m)
+#pragma GCC unroll 4
+        for (size_t v = 0; v < kColsVecs; ++v) acc[m][v] = add ? hn::LoadU(d, c + m * ldc + v * N) : hn::Zero(d);
+    for (size_t s = 0; s < nseg; ++s) {
+        const T* HWY_RESTRICT bs = b[s];
+        const size_t ls = ldb[s];
+        const T* HWY_RESTRICT ws = w + woff[s];
+        for (size_t k = 0; k < kc; ++k) {
+            V bv[kColsVecs];
+#pragma GCC unroll 4
+            for (size_t v = 0; v < kColsVecs; ++v) bv[v] = hn::LoadU(d, bs + k * ls + v * N);
+            const T* wk = ws + k * kColsRows;
+#pragma GCC unroll 16
+            for (size_t m = 0; m < kColsRows; ++m) {
+                const V am = hn::Set(d, wk[m]);
+#pragma GCC unroll 4
+                for (size_t v = 0; v < kColsVecs; ++v) acc[m][v] = hn::MulAdd(am, bv[v], acc[m][v]);
+            }
+        }
+    }
+#pragma GCC unroll 16
+    for (size_t m = 0; m < kColsRows; ++m)
+#pragma GCC unroll 4
+        for (size_t v = 0; v < kColsVecs; ++v) hn::StoreU(acc[m][v], d, c + m * ldc + v * N);
+}
+
+// d[i*nr + r] = c[r][i] + bias for i < n and r < nr (1 to 4): the rows of nr phases that alternate along the
+// destination's last axis, written as whole interleaved vectors.
+template <class T>
+HWY_ATTR void InterleaveStoreT(const T* const* HWY_RESTRICT c, size_t nr, size_t n, T bias, T* HWY_RESTRICT d) {
+    const hn::ScalableTag<T> dt;
+    const size_t N = hn::Lanes(dt);
+    const auto b = hn::Set(dt, bias);
+    size_t i = 0;
+    switch (nr) {
+        case 1:
+            for (; i + N <= n; i += N) hn::StoreU(hn::Add(hn::LoadU(dt, c[0] + i), b), dt, d + i);
+            break;
+        case 2:
+            for (; i + N <= n; i += N)
+                hn::StoreInterleaved2(hn::Add(hn::LoadU(dt, c[0] + i), b), hn::Add(hn::LoadU(dt, c[1] + i), b), dt,
+                                      d + 2 * i);
+            break;
+        case 3:
+            for (; i + N <= n; i += N)
+                hn::StoreInterleaved3(hn::Add(hn::LoadU(dt, c[0] + i), b), hn::Add(hn::LoadU(dt, c[1] + i), b),
+                                      hn::Add(hn::LoadU(dt, c[2] + i), b), dt, d + 3 * i);
+            break;
+        case 4:
+            for (; i + N <= n; i += N)
+                hn::StoreInterleaved4(hn::Add(hn::LoadU(dt, c[0] + i), b), hn::Add(hn::LoadU(dt, c[1] + i), b),
+                                      hn::Add(hn::LoadU(dt, c[2] + i), b), hn::Add(hn::LoadU(dt, c[3] + i), b), dt,
+                                      d + 4 * i);
+            break;
+        default: break;
+    }
+    for (; i < n; ++i)
+        for (size_t r = 0; r < nr; ++r) d[i * nr + r] = c[r][i] + bias;
+}
+
+HWY_ATTR void GemmColsF32(const float* const* b, const size_t* ldb, const float* w, const size_t* woff, size_t nseg,
+                          size_t kc, float* c, size_t ldc, bool add) {
+    GemmColsT<float>(b, ldb, w, woff, nseg, kc, c, ldc, add);
+}
+HWY_ATTR void GemmColsF64(const double* const* b, const size_t* ldb, const double* w, const size_t* woff,
+                          size_t nseg, size_t kc, double* c, size_t ldc, bool add) {
+    GemmColsT<double>(b, ldb, w, woff, nseg, kc, c, ldc, add);
+}
+HWY_ATTR void InterleaveStoreF32(const float* const* c, size_t nr, size_t n, float bias, float* d) {
+    InterleaveStoreT(c, nr, n, bias, d);
+}
+HWY_ATTR void InterleaveStoreF64(const double* const* c, size_t nr, size_t n, double bias, double* d) {
+    InterleaveStoreT(c, nr, n, bias, d);
+}
+size_t ColsRows() { return kColsRows; }
+size_t ColsWidthF32() { return kColsVecs * hn::Lanes(hn::ScalableTag<float>()); }
+size_t ColsWidthF64() { return kColsVecs * hn::Lanes(hn::ScalableTag<double>()); }
+
 // Row r: d[r][i] = c[r*ldc + i] + bias[i] for i < n. c rows hold whole vectors past n (the GEMM's padded
 // columns) and bias may be read up to the next whole vector: the tail is one masked store where the target
 // has hardware masked stores (AVX-512), scalar elsewhere (an emulated one would rewrite the neighbours).
@@ -221,6 +319,13 @@ HWY_EXPORT(GemmSegF64_3);
 HWY_EXPORT(GemmSegRowsF64_3);
 HWY_EXPORT(GemmSegF64_2);
 HWY_EXPORT(GemmSegRowsF64_2);
+HWY_EXPORT(GemmColsF32);
+HWY_EXPORT(GemmColsF64);
+HWY_EXPORT(InterleaveStoreF32);
+HWY_EXPORT(InterleaveStoreF64);
+HWY_EXPORT(ColsRows);
+HWY_EXPORT(ColsWidthF32);
+HWY_EXPORT(ColsWidthF64);
 HWY_EXPORT(BiasStoreF32);
 HWY_EXPORT(BiasStoreF64);
 HWY_EXPORT(LanesF32);
@@ -249,6 +354,10 @@ const std::vector<KernelSet>& kernel_targets() {
                 k.f64.seg[1] = {&HWY_DYNAMIC_DISPATCH(GemmSegF64_3), &HWY_DYNAMIC_DISPATCH(GemmSegRowsF64_3), ld + ld / 2};
             k.f32.seg[2] = {&HWY_DYNAMIC_DISPATCH(GemmSegF32_2), &HWY_DYNAMIC_DISPATCH(GemmSegRowsF32_2), lf};
             k.f64.seg[2] = {&HWY_DYNAMIC_DISPATCH(GemmSegF64_2), &HWY_DYNAMIC_DISPATCH(GemmSegRowsF64_2), ld};
+            k.f32.cols = {&HWY_DYNAMIC_DISPATCH(GemmColsF32), &HWY_DYNAMIC_DISPATCH(InterleaveStoreF32),
+                          HWY_DYNAMIC_DISPATCH(ColsRows)(), HWY_DYNAMIC_DISPATCH(ColsWidthF32)()};
+            k.f64.cols = {&HWY_DYNAMIC_DISPATCH(GemmColsF64), &HWY_DYNAMIC_DISPATCH(InterleaveStoreF64),
+                          HWY_DYNAMIC_DISPATCH(ColsRows)(), HWY_DYNAMIC_DISPATCH(ColsWidthF64)()};
             k.f32.bias_store = &HWY_DYNAMIC_DISPATCH(BiasStoreF32);
             k.f64.bias_store = &HWY_DYNAMIC_DISPATCH(BiasStoreF64);
             k.f32.mr = k.f64.mr = HWY_DYNAMIC_DISPATCH(MR)();

@@ -28,6 +28,19 @@ using GemmSegFn = void (*)(const T* const* a, const size_t* lda, const T* b, con
 template <class T>
 using BiasStoreFn = void (*)(const T* c, size_t ldc, const T* bias, size_t n, T* const* d, size_t rows, bool stream);
 
+// Channels-first tiles, positions as the vector columns: C[rows][width] (row stride ldc) = (add ? C : 0) + sum
+// over segments i < nseg of W_i * B_i, with weights W_i(k, m) = w[woff[i] + k*rows + m] (m < rows output
+// channels, broadcast) and B_i(k, j) = b[i][k*ldb[i] + j] (j < width consecutive positions per source channel
+// k < kc: a channels-first plane read in place, or a packed panel).
+template <class T>
+using GemmColsFn = void (*)(const T* const* b, const size_t* ldb, const T* w, const size_t* woff, size_t nseg,
+                            size_t kc, T* c, size_t ldc, bool add);
+
+// d[i*nr + r] = c[r][i] + bias for i < n, r < nr (1 to 4): nr phases alternating along the destination's
+// last axis, written as whole interleaved vectors.
+template <class T>
+using InterleaveStoreFn = void (*)(const T* const* c, size_t nr, size_t n, T bias, T* d);
+
 template <class T>
 struct Gemm {
     GemmFn<T> fn = nullptr;
@@ -39,6 +52,11 @@ struct Gemm {
         size_t nr = 0;
     } seg[3];
     BiasStoreFn<T> bias_store = nullptr;
+    struct Cols {
+        GemmColsFn<T> fn = nullptr;
+        InterleaveStoreFn<T> store = nullptr;
+        size_t rows = 0, width = 0;  // output channels and positions per call
+    } cols;
     size_t mr = 0, nr = 0;
 };
 
