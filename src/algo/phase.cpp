@@ -198,13 +198,22 @@ PhasePlan<T>::PhasePlan(const Problem& p, const T* wei, const T* bia, const Epil
         nr = crow;
         np_ = detail::round_up(nout_, nr);
         mc_ = 4 * cw;
+        // Groups of the phases along the last axis (consecutive in phases_), ordered by their first output
+        // along it: with the same positions, a task computes them all and interleaves them in the store.
         const int64_t sl = p.s[rank - 1];
-        ilv_ = merged_ && fwd && sl >= 2 && sl <= 4 && static_cast<int64_t>(phases_.size()) % sl == 0;
-        for (size_t k = 0; k < phases_.size() && ilv_; ++k) {
-            const Phase& first = phases_[k - k % sl];
-            ilv_ = phases_[k].o0[rank - 1] == static_cast<int64_t>(k) % sl;
-            for (int a = 0; a + 1 < rank && ilv_; ++a) ilv_ = phases_[k].o0[a] == first.o0[a];
+        ilv_ = fwd && sl >= 2 && sl <= 4 && static_cast<int64_t>(phases_.size()) % sl == 0;
+        for (size_t g0 = 0; g0 < phases_.size() && ilv_; g0 += static_cast<size_t>(sl)) {
+            std::vector<int64_t> gr(static_cast<size_t>(sl), -1);
+            for (int64_t r = 0; r < sl && ilv_; ++r) {
+                const Phase& ph = phases_[g0 + static_cast<size_t>(r)];
+                const int64_t at = ph.o0[rank - 1];
+                ilv_ = at < sl && gr[static_cast<size_t>(at)] < 0 && ph.Q == phases_[g0].Q;
+                for (int a = 0; a + 1 < rank && ilv_; ++a) ilv_ = ph.o0[a] == phases_[g0].o0[a];
+                if (ilv_) gr[static_cast<size_t>(at)] = static_cast<int64_t>(g0) + r;
+            }
+            groups_.push_back(std::move(gr));
         }
+        if (!ilv_) groups_.clear();
     }
     nr_ = nr;
     // The packed source panels: MC x KC (per tap, a K chunk), all taps of a tile (fused), or up to every tap's
@@ -259,12 +268,14 @@ PhasePlan<T>::PhasePlan(const Problem& p, const T* wei, const T* bia, const Epil
     // together, the phases are interleaved block by block instead: neighbouring outputs (which belong to
     // different phases) are then written close in time, and a destination line is completed while cached.
     const int64_t nph = static_cast<int64_t>(phases_.size());
-    const int64_t nrun = merged_ ? 1 : nph;
+    // (Groups of phases along the last axis count as one: the task's phase is then the group's index.)
+    const bool grouped = ilv_ && !merged_;
+    const int64_t nrun = merged_ ? 1 : grouped ? static_cast<int64_t>(groups_.size()) : nph;
     interleave_ = nrun > 1 && static_cast<double>(gstride) * sizeof(T) <= detail::kL2Bytes;
     std::vector<int64_t> nblk(static_cast<size_t>(nrun));
     int64_t most_blk = 0;
     for (int64_t k = 0; k < nrun; ++k) {
-        nblk[k] = (p.mb * phases_[k].positions + mc_ - 1) / mc_;
+        nblk[k] = (p.mb * phases_[grouped ? groups_[k][0] : k].positions + mc_ - 1) / mc_;
         most_blk = std::max(most_blk, nblk[k]);
     }
     for (int64_t grp = 0; grp < p.g; ++grp) {
@@ -282,7 +293,7 @@ PhasePlan<T>::PhasePlan(const Problem& p, const T* wei, const T* bia, const Epil
 template <class T>
 size_t PhasePlan<T>::workspace_bytes() const {
     const size_t taps = static_cast<size_t>(std::max<int64_t>(ntaps_, 1));
-    const size_t mc = static_cast<size_t>(mc_), nm = merged_ ? phases_.size() : 1;
+    const size_t mc = static_cast<size_t>(mc_), nm = cslots();
     return sizeof(T) * (static_cast<size_t>(asz_) + csize() * nm + gemm_.nr) + mc * (taps + 6) * sizeof(int64_t) +
            2 * mc * sizeof(T*) + taps * (sizeof(T*) + 2 * sizeof(size_t) + 1);
 }
@@ -297,7 +308,7 @@ void PhasePlan<T>::run(const T* src, T* dst) const {
         const size_t taps = static_cast<size_t>(std::max<int64_t>(ntaps_, 1));
         ws.a.resize(static_cast<size_t>(asz_));
         // (+ a panel: the store reads whole vectors, up to one past the last row's padded end)
-        ws.c.resize(csize() * (merged_ ? phases_.size() : 1) + gemm_.nr);
+        ws.c.resize(csize() * cslots() + gemm_.nr);
         ws.runs.resize(2 * static_cast<size_t>(mc_));
         ws.off.resize(static_cast<size_t>(mc_) * taps);
         ws.mbi.resize(static_cast<size_t>(mc_));
@@ -318,14 +329,10 @@ void PhasePlan<T>::run(const T* src, T* dst) const {
 }
 
 template <class T>
-void PhasePlan<T>::block(const T* src, T* dst, int64_t grp, int64_t phi, int64_t p0, Scratch& ws) const {
-    const Phase& ph = phases_[phi];
+int64_t PhasePlan<T>::decode(const Phase& ph, int64_t p0, int64_t n, Scratch& ws) const {
     const int rank = static_cast<int>(in_.size());
-    const int64_t mr = static_cast<int64_t>(gemm_.mr), nr = nr_;
-    const int64_t n = std::min(mc_, mb_ * ph.positions - p0);
-    const int64_t ntiles = (n + mr - 1) / mr;
     const int64_t nt = static_cast<int64_t>(ph.koff.size());
-
+    int64_t nruns = 0;  // runs of positions along the last axis: (first position, count) in ws.runs
     // Decode the block's positions: image, destination offset, and per tap the source offset (-1: outside).
     // The first position is divided out once; the rest advance like an odometer (no division per position).
     Dims q(rank);
@@ -344,7 +351,6 @@ void PhasePlan<T>::block(const T* src, T* dst, int64_t grp, int64_t phi, int64_t
         return true;
     };
     // (Raw pointers in locals: the compiler need not reload them after every store.)
-    int64_t nruns = 0;  // runs of positions along the last axis: (first position, count) in ws.runs
     {
         int64_t* const mbi = ws.mbi.data();
         int64_t* const oofs = ws.oofs.data();
@@ -401,6 +407,159 @@ void PhasePlan<T>::block(const T* src, T* dst, int64_t grp, int64_t phi, int64_t
             ws.active[t] = any >= 0;
         }
     }
+    return nruns;
+}
+
+// Channels-first, transposed: tiles of W positions (the vector columns) x `rows` output channels. The task
+// computes one phase, every merged phase (from one decode), or a group of phases alternating along the last
+// axis (each decoded in turn); C^T[channel][position] of each goes to its own slot (row stride MC + W), and
+// the store then runs along destination rows: whole vectors, the phases of a group interleaved.
+template <class T>
+void PhasePlan<T>::block_cols(const T* src, T* dst, int64_t grp, int64_t task, int64_t p0, Scratch& ws) const {
+    const int rank = static_cast<int>(in_.size());
+    const int64_t nr = nr_, W = static_cast<int64_t>(gemm_.cols.width), ldct = mc_ + W, cs = static_cast<int64_t>(csize());
+    const int64_t nph = static_cast<int64_t>(phases_.size()), nncb = np_ / nr;
+    const int64_t slots = std::max<int64_t>(1, static_cast<int64_t>(ws.a.size()) / (kin_ * W));
+    const T* sbase = src + grp * kin_ * insz_;
+    const int64_t img = cin_ * insz_;
+    T* const C = ws.c.data();
+    const int64_t* const mbi = ws.mbi.data();
+    // What this task computes: (phase, C slot) pairs, decoded one by one (merged phases: one decode for all).
+    const bool grouped = ilv_ && !merged_;
+    const int64_t first = grouped ? groups_[task][0] : task;
+    const int64_t n = std::min(mc_, mb_ * phases_[first].positions - p0);
+    const int64_t ncomp = grouped ? static_cast<int64_t>(groups_[task].size()) : 1;
+    int64_t nruns = 0, dec = first;
+    for (int64_t gi = 0; gi < ncomp; ++gi) {
+        const int64_t phi = grouped ? groups_[task][gi] : task;
+        const Phase& ph = phases_[phi];
+        const int64_t nt = static_cast<int64_t>(ph.koff.size());
+        nruns = decode(ph, p0, n, ws);
+        dec = phi;
+        // (phase, slot) of the products computed from this decode
+        const int64_t k0 = merged_ ? 0 : phi, k1 = merged_ ? nph : phi + 1;
+        auto slot = [&](int64_t k) { return merged_ ? k : gi; };
+        for (int64_t j0 = 0; j0 < n; j0 += W) {
+            const int64_t jn = std::min(n, j0 + W);
+            int64_t ns = 0, used = 0;
+            bool started = false;
+            auto emit = [&] {
+                if (ns == 0) return;
+                for (int64_t k = k0; k < k1; ++k) {
+                    const T* wbase = packed_.data() + wofs_[grp * nph + k];
+                    T* Ck = C + slot(k) * cs + j0;
+                    for (int64_t ncb = 0; ncb < nncb; ++ncb)
+                        gemm_.cols.fn(ws.segp.data(), ws.segl.data(), wbase + ncb * nt * kin_ * nr, ws.sego.data(),
+                                      static_cast<size_t>(ns), static_cast<size_t>(kin_), Ck + ncb * nr * ldct,
+                                      static_cast<size_t>(ldct), started);
+                }
+                started = true;
+                ns = used = 0;
+            };
+            for (int64_t t = 0; t < nt; ++t) {
+                const int64_t* off = ws.off.data() + t * mc_;
+                // In place: W consecutive sources of one image (the kernel reads W values per source plane).
+                bool direct = jn - j0 == W && off[j0] >= 0;
+                for (int64_t m = 1; m < W && direct; ++m) direct = mbi[j0 + m] == mbi[j0] && off[j0 + m] == off[j0] + m;
+                bool any = direct;
+                for (int64_t j = j0; j < jn && !any; ++j) any = off[j] >= 0;
+                if (!any) continue;  // the tap misses every position of the tile
+                ws.sego[ns] = static_cast<size_t>(t * kin_ * nr);
+                if (direct) {
+                    ws.segp[ns] = sbase + mbi[j0] * img + off[j0];
+                    ws.segl[ns++] = static_cast<size_t>(insz_);
+                    continue;
+                }
+                T* P = ws.a.data() + used++ * kin_ * W;
+                ws.segp[ns] = P;
+                ws.segl[ns++] = static_cast<size_t>(W);
+                // Packed as [kin][W]: spans of evenly spaced sources of one image, or of positions outside
+                // (zeros), copied channel by channel.
+                for (int64_t m = 0; m < W;) {
+                    const int64_t j = j0 + m;
+                    int64_t len = 1;
+                    if (j >= jn || off[j] < 0) {
+                        while (m + len < W && (j + len >= jn || off[j + len] < 0)) ++len;
+                        for (int64_t c = 0; c < kin_; ++c) std::fill(P + c * W + m, P + c * W + m + len, T(0));
+                    } else {
+                        const int64_t step =
+                            j + 1 < jn && off[j + 1] > off[j] && mbi[j + 1] == mbi[j] ? off[j + 1] - off[j] : 1;
+                        while (m + len < W && j + len < jn && mbi[j + len] == mbi[j] && off[j + len] == off[j] + len * step)
+                            ++len;
+                        const T* sp = sbase + mbi[j] * img + off[j];
+                        if (step == 1) {
+                            for (int64_t c = 0; c < kin_; ++c) std::copy(sp + c * insz_, sp + c * insz_ + len, P + c * W + m);
+                        } else {
+                            for (int64_t c = 0; c < kin_; ++c)
+                                for (int64_t i = 0; i < len; ++i) P[c * W + m + i] = sp[c * insz_ + i * step];
+                        }
+                    }
+                    m += len;
+                }
+                if (used == slots) emit();
+            }
+            emit();
+            if (!started)  // no tap reaches the tile: its outputs are the bias alone
+                for (int64_t k = k0; k < k1; ++k)
+                    for (int64_t r = 0; r < np_; ++r) {
+                        T* row = C + slot(k) * cs + r * ldct + j0;
+                        std::fill(row, row + W, T(0));
+                    }
+        }
+    }
+    // The store, run by run along destination rows (the runs and offsets of the last decode): whole vectors,
+    // the phases of a group interleaved, else one value per destination step (or with the epilogue).
+    const T* bias = bias_.data() + grp * nout_;
+    const int64_t dimg = cout_ * outsz_, doo = ostep_[rank - 1] * out_st_[rank - 1];
+    const int64_t nstore = ilv_ ? (merged_ ? static_cast<int64_t>(groups_.size()) : 1) : (merged_ ? nph : 1);
+    for (int64_t gs = 0; gs < nstore; ++gs) {
+        // The slots of this store, in order along the last axis, and the phase of the first.
+        int64_t sl = 1, sidx[4] = {0, 0, 0, 0};
+        int64_t base = dec;
+        if (ilv_) {
+            const auto& gr = groups_[merged_ ? gs : task];
+            sl = static_cast<int64_t>(gr.size());
+            for (int64_t r = 0; r < sl; ++r) sidx[r] = merged_ ? gr[r] : r;
+            base = gr[0];
+        } else if (merged_) {
+            sidx[0] = gs;
+            base = gs;
+        }
+        int64_t delta = 0;
+        for (int a = 0; a < rank; ++a) delta += (phases_[base].o0[a] - phases_[dec].o0[a]) * out_st_[a];
+        T* dbase = dst + grp * nout_ * outsz_ + delta;
+        for (int64_t oc = 0; oc < nout_; ++oc) {
+            const T b = bias[oc];
+            const T* rows[4];
+            for (int64_t r = 0; r < sl; ++r) rows[r] = C + sidx[r] * cs + oc * ldct;
+            T* d = dbase + oc * outsz_;
+            for (int64_t ri = 0; ri < nruns; ++ri) {
+                const int64_t j = ws.runs[2 * ri], len = ws.runs[2 * ri + 1];
+                T* dd = d + mbi[j] * dimg + ws.oofs[j];
+                if (epi_.kind == Epilogue::Kind::none && (sl > 1 || doo == 1)) {
+                    const T* rj[4];
+                    for (int64_t r = 0; r < sl; ++r) rj[r] = rows[r] + j;
+                    gemm_.cols.store(rj, static_cast<size_t>(sl), static_cast<size_t>(len), b, dd);
+                } else {
+                    for (int64_t r = 0; r < sl; ++r)
+                        for (int64_t i = 0; i < len; ++i) dd[i * doo + r] = activate(epi_, rows[r][j + i] + b);
+                }
+            }
+        }
+    }
+}
+
+template <class T>
+void PhasePlan<T>::block(const T* src, T* dst, int64_t grp, int64_t phi, int64_t p0, Scratch& ws) const {
+    if (cols_) return block_cols(src, dst, grp, phi, p0, ws);
+    const Phase& ph = phases_[phi];
+    const int rank = static_cast<int>(in_.size());
+    const int64_t mr = static_cast<int64_t>(gemm_.mr), nr = nr_;
+    const int64_t n = std::min(mc_, mb_ * ph.positions - p0);
+    const int64_t ntiles = (n + mr - 1) / mr;
+    const int64_t nt = static_cast<int64_t>(ph.koff.size());
+
+    decode(ph, p0, n, ws);
 
     // The phases computed here: phi alone, or every phase when merged (C of phase phi + k at C + k*MC*np).
     const int64_t nph = static_cast<int64_t>(phases_.size()), ph_end = merged_ ? nph : phi + 1;
@@ -459,107 +618,6 @@ void PhasePlan<T>::block(const T* src, T* dst, int64_t grp, int64_t phi, int64_t
                         fn(ws.aptr[tile], static_cast<size_t>(slast_ ? K : mr), wbase + ncb * K * nr,
                            static_cast<size_t>(K), Ck + tile * mr * np_ + ncb * nr, static_cast<size_t>(np_));
         }
-    }
-    if (cols_) {
-        // Transposed tiles of W positions: per tap, B = the tile's positions of every source channel, read
-        // in place from the source planes when they are consecutive sources of one image, else packed as
-        // [kin][W] runs of a source row (zeros outside). C^T[channel][position] has row stride MC + W.
-        const int64_t W = static_cast<int64_t>(gemm_.cols.width), ldct = mc_ + W;
-        const int64_t slots = std::max<int64_t>(1, static_cast<int64_t>(ws.a.size()) / (kin_ * W));
-        const int64_t* const mbi = ws.mbi.data();
-        for (int64_t j0 = 0; j0 < n; j0 += W) {
-            const int64_t jn = std::min(n, j0 + W);
-            int64_t ns = 0, used = 0;
-            bool started = false;
-            auto emit = [&] {
-                if (ns == 0) return;
-                for (int64_t k = phi; k < ph_end; ++k) {
-                    const T* wbase = packed_.data() + wofs_[grp * nph + k];
-                    T* Ck = C + (k - phi) * csize() + j0;
-                    for (int64_t ncb = 0; ncb < nncb; ++ncb)
-                        gemm_.cols.fn(ws.segp.data(), ws.segl.data(), wbase + ncb * nt * kin_ * nr, ws.sego.data(),
-                                      static_cast<size_t>(ns), static_cast<size_t>(kin_), Ck + ncb * nr * ldct,
-                                      static_cast<size_t>(ldct), started);
-                }
-                started = true;
-                ns = used = 0;
-            };
-            for (int64_t t = 0; t < nt; ++t) {
-                const int64_t* off = ws.off.data() + t * mc_;
-                bool direct = jn - j0 == W && off[j0] >= 0;
-                for (int64_t m = 1; m < W && direct; ++m) direct = mbi[j0 + m] == mbi[j0] && off[j0 + m] == off[j0] + m;
-                bool any = direct;
-                for (int64_t j = j0; j < jn && !any; ++j) any = off[j] >= 0;
-                if (!any) continue;  // the tap misses every position of the tile
-                ws.sego[ns] = static_cast<size_t>(t * kin_ * nr);
-                if (direct) {
-                    ws.segp[ns] = sbase + mbi[j0] * img + off[j0];
-                    ws.segl[ns++] = static_cast<size_t>(insz_);
-                    continue;
-                }
-                T* P = ws.a.data() + used++ * kin_ * W;
-                ws.segp[ns] = P;
-                ws.segl[ns++] = static_cast<size_t>(W);
-                // Spans of evenly spaced sources of one image (or of positions outside), copied channel by channel.
-                for (int64_t m = 0; m < W;) {
-                    const int64_t j = j0 + m;
-                    int64_t len = 1;
-                    if (j >= jn || off[j] < 0) {
-                        while (m + len < W && (j + len >= jn || off[j + len] < 0)) ++len;
-                        for (int64_t c = 0; c < kin_; ++c) std::fill(P + c * W + m, P + c * W + m + len, T(0));
-                    } else {
-                        const int64_t step = j + 1 < jn && off[j + 1] > off[j] && mbi[j + 1] == mbi[j] ? off[j + 1] - off[j] : 1;
-                        while (m + len < W && j + len < jn && mbi[j + len] == mbi[j] && off[j + len] == off[j] + len * step) ++len;
-                        const T* sp = sbase + mbi[j] * img + off[j];
-                        if (step == 1) {
-                            for (int64_t c = 0; c < kin_; ++c) std::copy(sp + c * insz_, sp + c * insz_ + len, P + c * W + m);
-                        } else {
-                            for (int64_t c = 0; c < kin_; ++c)
-                                for (int64_t i = 0; i < len; ++i) P[c * W + m + i] = sp[c * insz_ + i * step];
-                        }
-                    }
-                    m += len;
-                }
-                if (used == slots) emit();
-            }
-            emit();
-            if (!started)  // no tap reaches the tile: its outputs are the bias alone
-                for (int64_t k = phi; k < ph_end; ++k)
-                    for (int64_t r = 0; r < np_; ++r) {
-                        T* row = C + (k - phi) * csize() + r * ldct + j0;
-                        std::fill(row, row + W, T(0));
-                    }
-        }
-        // The store, run by run along destination rows: whole vectors (interleaving the phases of the last axis
-        // when this task computed them all), else one value per destination step.
-        const T* bias = bias_.data() + grp * nout_;
-        const int64_t dimg = cout_ * outsz_, doo = ostep_[rank - 1] * out_st_[rank - 1];
-        const int64_t sl = ilv_ ? ostep_[rank - 1] : 1;
-        for (int64_t k = phi; k < ph_end; k += sl) {
-            int64_t delta = 0;
-            for (int a = 0; a < rank; ++a) delta += (phases_[k].o0[a] - ph.o0[a]) * out_st_[a];
-            T* dbase = dst + grp * nout_ * outsz_ + delta;
-            for (int64_t oc = 0; oc < nout_; ++oc) {
-                const T b = bias[oc];
-                const T* rows[4];
-                for (int64_t r = 0; r < sl; ++r) rows[r] = C + (k + r - phi) * csize() + oc * ldct;
-                T* d = dbase + oc * outsz_;
-                for (int64_t ri = 0; ri < nruns; ++ri) {
-                    const int64_t j = ws.runs[2 * ri], len = ws.runs[2 * ri + 1];
-                    T* dd = d + mbi[j] * dimg + ws.oofs[j];
-                    if (epi_.kind == Epilogue::Kind::none && (sl > 1 || doo == 1)) {
-                        const T* rj[4];
-                        for (int64_t r = 0; r < sl; ++r) rj[r] = rows[r] + j;
-                        gemm_.cols.store(rj, static_cast<size_t>(sl), static_cast<size_t>(len), b, dd);
-                    } else {
-                        for (int64_t r = 0; r < sl; ++r)
-                            for (int64_t i = 0; i < len; ++i)
-                                dd[i * doo + r] = activate(epi_, rows[r][j + i] + b);
-                    }
-                }
-            }
-        }
-        return;
     }
     const int64_t dstep = slast_ ? istep_[rank - 1] : 1;  // offset step of an in-place tile
     if (seg_) {

@@ -47,6 +47,13 @@ public:
 private:
     struct Scratch;
     void block(const T* src, T* dst, int64_t grp, int64_t ph, int64_t p0, Scratch& ws) const;
+    void block_cols(const T* src, T* dst, int64_t grp, int64_t task, int64_t p0, Scratch& ws) const;
+    // Decodes the positions [p0, p0 + n) of a phase into ws (images, destination offsets, source offsets per
+    // tap, runs along the last axis); returns the number of runs.
+    int64_t decode(const Phase& ph, int64_t p0, int64_t n, Scratch& ws) const;
+    size_t cslots() const {  // C blocks per task
+        return merged_ ? phases_.size() : (ilv_ ? groups_.empty() ? 1 : groups_[0].size() : 1);
+    }
     // Elements of one phase's C block: MC x np, or transposed np x (MC + a tile's width).
     size_t csize() const {
         return static_cast<size_t>(cols_ ? np_ * (mc_ + static_cast<int64_t>(gemm_.cols.width)) : mc_ * np_);
@@ -69,7 +76,8 @@ private:
     bool fused_;                       // few source channels: all taps in one A panel, one kernel call
     bool seg_;                         // tile by tile, every tap summed in one kernel call (weights fit L2)
     bool cols_ = false;                // channels-first: positions as the vector columns, C transposed
-    bool ilv_ = false;                 // cols_ with merged phases stored interleaved along the last axis
+    bool ilv_ = false;                 // cols_: phases stored interleaved along the last axis, by groups_
+    std::vector<std::vector<int64_t>> groups_;  // the phases of one group, by first output along the last axis
     int64_t asz_ = 0;                  // elements of the packed source panels per thread
     int64_t ntaps_;                    // the most taps of any phase
     std::vector<Phase> phases_;
