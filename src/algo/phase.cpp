@@ -216,6 +216,11 @@ PhasePlan<T>::PhasePlan(const Problem& p, const T* wei, const T* bia, const Epil
         if (!ilv_) groups_.clear();
     }
     nr_ = nr;
+    // Channels-first outputs far larger than the caches are streamed too: the transposed store writes whole
+    // destination rows, and a row's complete aligned vectors (also the last, masked one when it is full) go
+    // around the caches. (Measured: unet3d_up's rows of 48 values gain 10%, style_up's of 256 4%.)
+    if (cols_)
+        stream_ = static_cast<double>(p.mb) * static_cast<double>(outsz_ * cout_) * sizeof(T) >= detail::kStreamBytes;
     // The packed source panels: MC x KC (per tap, a K chunk), all taps of a tile (fused), or up to every tap's
     // panel of a transposed tile (at most 128 Ki elements; beyond, a tile's taps are summed in several calls).
     asz_ = fused_ ? mc_ * std::max(kc_, ntaps_ * kin_)
@@ -539,7 +544,7 @@ void PhasePlan<T>::block_cols(const T* src, T* dst, int64_t grp, int64_t task, i
                 if (epi_.kind == Epilogue::Kind::none && (sl > 1 || doo == 1)) {
                     const T* rj[4];
                     for (int64_t r = 0; r < sl; ++r) rj[r] = rows[r] + j;
-                    gemm_.cols.store(rj, static_cast<size_t>(sl), static_cast<size_t>(len), b, dd);
+                    gemm_.cols.store(rj, static_cast<size_t>(sl), static_cast<size_t>(len), b, dd, stream_);
                 } else {
                     for (int64_t r = 0; r < sl; ++r)
                         for (int64_t i = 0; i < len; ++i) dd[i * doo + r] = activate(epi_, rows[r][j + i] + b);

@@ -70,7 +70,7 @@ private:
     Dims in_, in_st_, out_st_, istep_, ostep_;  // source extents and strides, destination strides, steps
     bool last_;                        // channels_last data
     bool slast_;                       // the source read as channels-last (also channels-first 1x1 sources)
-    bool stream_ = false;              // channels-last output far larger than the caches: streaming stores
+    bool stream_ = false;              // output far larger than the caches (channels-last or cols_): streaming stores
     bool mb_inner_;                    // positions ordered (q..., mb) instead of (mb, q...)
     bool merged_;                      // every phase reads the same inputs: one task computes them all
     bool fused_;                       // few source channels: all taps in one A panel, one kernel call

@@ -6,6 +6,7 @@
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
 #include <hwy/highway.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <type_traits>
 
@@ -146,13 +147,49 @@ HWY_ATTR void GemmColsT(const T* const* HWY_RESTRICT b, const size_t* HWY_RESTRI
 }
 
 // d[i*nr + r] = c[r][i] + bias for i < n and r < nr (1 to 4): the rows of nr phases that alternate along the
-// destination's last axis, written as whole interleaved vectors.
+// destination's last axis, written as whole interleaved vectors (c rows are readable a vector past n: the tail is
+// one masked store per vector where the target has them). stream: vectors that start on a vector
+// boundary are streamed (no read of the destination lines), the head up to it and the tail stored plainly.
 template <class T>
-HWY_ATTR void InterleaveStoreT(const T* const* HWY_RESTRICT c, size_t nr, size_t n, T bias, T* HWY_RESTRICT d) {
+HWY_ATTR void InterleaveStoreT(const T* const* HWY_RESTRICT c, size_t nr, size_t n, T bias, T* HWY_RESTRICT d,
+                               bool stream) {
     const hn::ScalableTag<T> dt;
     const size_t N = hn::Lanes(dt);
     const auto b = hn::Set(dt, bias);
     size_t i = 0;
+    if (stream) {
+        // The head: until d + i*nr is vector-aligned (never, when nr is even and d is at an odd element).
+        const size_t mis = (reinterpret_cast<uintptr_t>(d) / sizeof(T)) % N;
+        size_t head = n;
+        for (size_t h = 0; h < N && h < n; ++h)
+            if ((mis + h * nr) % N == 0) {
+                head = h;
+                break;
+            }
+        if (reinterpret_cast<uintptr_t>(d) % sizeof(T) != 0) head = n;
+        for (; i < head; ++i)
+            for (size_t r = 0; r < nr; ++r) d[i * nr + r] = c[r][i] + bias;
+        HWY_ALIGN T buf[4 * hn::MaxLanes(dt)];
+        for (; i + N <= n; i += N) {
+            T* HWY_RESTRICT o = d + i * nr;
+            switch (nr) {
+                case 1: hn::Stream(hn::Add(hn::LoadU(dt, c[0] + i), b), dt, o); continue;
+                case 2:
+                    hn::StoreInterleaved2(hn::Add(hn::LoadU(dt, c[0] + i), b), hn::Add(hn::LoadU(dt, c[1] + i), b), dt, buf);
+                    break;
+                case 3:
+                    hn::StoreInterleaved3(hn::Add(hn::LoadU(dt, c[0] + i), b), hn::Add(hn::LoadU(dt, c[1] + i), b),
+                                          hn::Add(hn::LoadU(dt, c[2] + i), b), dt, buf);
+                    break;
+                default:
+                    hn::StoreInterleaved4(hn::Add(hn::LoadU(dt, c[0] + i), b), hn::Add(hn::LoadU(dt, c[1] + i), b),
+                                          hn::Add(hn::LoadU(dt, c[2] + i), b), hn::Add(hn::LoadU(dt, c[3] + i), b), dt,
+                                          buf);
+                    break;
+            }
+            for (size_t r = 0; r < nr; ++r) hn::Stream(hn::Load(dt, buf + r * N), dt, o + r * N);
+        }
+    }
     switch (nr) {
         case 1:
             for (; i + N <= n; i += N) hn::StoreU(hn::Add(hn::LoadU(dt, c[0] + i), b), dt, d + i);
@@ -175,6 +212,32 @@ HWY_ATTR void InterleaveStoreT(const T* const* HWY_RESTRICT c, size_t nr, size_t
             break;
         default: break;
     }
+#if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL || HWY_TARGET == HWY_AVX3_ZEN4
+    // The tail as masked stores (c rows are readable a whole vector past n).
+    if (i < n && nr <= 4) {
+        const size_t rem = n - i;
+        HWY_ALIGN T tb[4 * hn::MaxLanes(dt)];
+        const auto v0 = hn::Add(hn::LoadU(dt, c[0] + i), b);
+        if (nr == 1) {
+            hn::BlendedStore(v0, hn::FirstN(dt, rem), dt, d + i);
+            return;
+        }
+        const auto v1 = hn::Add(hn::LoadU(dt, c[1] + i), b);
+        if (nr == 2) hn::StoreInterleaved2(v0, v1, dt, tb);
+        if (nr == 3) hn::StoreInterleaved3(v0, v1, hn::Add(hn::LoadU(dt, c[2] + i), b), dt, tb);
+        if (nr == 4)
+            hn::StoreInterleaved4(v0, v1, hn::Add(hn::LoadU(dt, c[2] + i), b), hn::Add(hn::LoadU(dt, c[3] + i), b), dt, tb);
+        for (size_t r = 0; r < nr && r * N < rem * nr; ++r) {
+            T* HWY_RESTRICT o = d + i * nr + r * N;
+            const size_t cnt = std::min(N, rem * nr - r * N);
+            if (stream && cnt == N && reinterpret_cast<uintptr_t>(o) % (N * sizeof(T)) == 0)
+                hn::Stream(hn::Load(dt, tb + r * N), dt, o);
+            else
+                hn::BlendedStore(hn::Load(dt, tb + r * N), hn::FirstN(dt, cnt), dt, o);
+        }
+        return;
+    }
+#endif
     for (; i < n; ++i)
         for (size_t r = 0; r < nr; ++r) d[i * nr + r] = c[r][i] + bias;
 }
@@ -187,11 +250,11 @@ HWY_ATTR void GemmColsF64(const double* const* b, const size_t* ldb, const doubl
                           size_t nseg, size_t kc, double* c, size_t ldc, bool add) {
     GemmColsT<double>(b, ldb, w, woff, nseg, kc, c, ldc, add);
 }
-HWY_ATTR void InterleaveStoreF32(const float* const* c, size_t nr, size_t n, float bias, float* d) {
-    InterleaveStoreT(c, nr, n, bias, d);
+HWY_ATTR void InterleaveStoreF32(const float* const* c, size_t nr, size_t n, float bias, float* d, bool stream) {
+    InterleaveStoreT(c, nr, n, bias, d, stream);
 }
-HWY_ATTR void InterleaveStoreF64(const double* const* c, size_t nr, size_t n, double bias, double* d) {
-    InterleaveStoreT(c, nr, n, bias, d);
+HWY_ATTR void InterleaveStoreF64(const double* const* c, size_t nr, size_t n, double bias, double* d, bool stream) {
+    InterleaveStoreT(c, nr, n, bias, d, stream);
 }
 size_t ColsRows() { return kColsRows; }
 size_t ColsWidthF32() { return kColsVecs * hn::Lanes(hn::ScalableTag<float>()); }

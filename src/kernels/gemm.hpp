@@ -37,9 +37,10 @@ using GemmColsFn = void (*)(const T* const* b, const size_t* ldb, const T* w, co
                             size_t kc, T* c, size_t ldc, bool add);
 
 // d[i*nr + r] = c[r][i] + bias for i < n, r < nr (1 to 4): nr phases alternating along the destination's
-// last axis, written as whole interleaved vectors.
+// last axis, written as whole interleaved vectors; stream: vector-aligned ones around the caches. The rows
+// c[r] must be readable (not used) up to the next whole vector past n.
 template <class T>
-using InterleaveStoreFn = void (*)(const T* const* c, size_t nr, size_t n, T bias, T* d);
+using InterleaveStoreFn = void (*)(const T* const* c, size_t nr, size_t n, T bias, T* d, bool stream);
 
 template <class T>
 struct Gemm {
