@@ -174,6 +174,30 @@ TEST(Layout, StreamedLargeOutputs) {
     }
 }
 
+// Channels-first outputs of 8 MiB or more from phase's transposed tiles: whole destination rows, streamed
+// where aligned; merged phases interleaved, groups of phases interleaved, and stride 1 along the rows.
+TEST(Layout, StreamedLargeOutputsChannelsFirst) {
+    for (const char* s : {"mb1_ic12_oc64_i96x96_k2_s2_bias", "mb1_ic12_oc40_i128x128_k3_s2_p1_op1_bias",
+                          "mb1_ic12_oc40_i230x230_k1_bias"}) {
+        const Problem p = Problem::parse(s);
+        const auto src = small_ints<float>(p.src_shape(), 1), wei = small_ints<float>(p.wei_shape(), 2);
+        const auto bia = small_ints<float>({p.oc}, 3);
+        const auto ref = forward<float>(p, src, wei, &bia, "col2im");
+        ASSERT_GE(ref.data.size() * sizeof(float), size_t(8) << 20) << s;
+        for (int shift : {0, 1})  // aligned rows, then one float off
+            for (int threads : {1, 2}) {
+                std::vector<float> x(src.data.size() + 16), y(ref.data.size() + 16);
+                std::copy(src.data.begin(), src.data.end(), x.begin() + shift);
+                Options o;
+                o.algorithm = "phase";
+                o.threads = threads;
+                const Plan<float> plan(p, wei.view(), bia.view(), o);
+                plan.run({x.data() + shift, p.src_shape()}, {y.data() + shift, p.dst_shape()});
+                EXPECT_TRUE(std::equal(ref.data.begin(), ref.data.end(), y.begin() + shift)) << s << " shift " << shift << " threads " << threads;
+            }
+    }
+}
+
 TEST(Layout, ThreadCountIndependent) {
     const Problem p = Problem::parse("mb3_ic70_oc50_i9x11_k3_s2_p1_bias");
     const auto src = channels_last(uniform<float>(p.src_shape(), 1));
