@@ -33,6 +33,9 @@ inline T activate(const Epilogue& e, T v) {
     return v;
 }
 
+// The most phases along the last axis that one transposed task computes and interleaves in its store.
+constexpr int64_t kMaxGroup = 16;
+
 }  // namespace
 
 // Per-thread scratch of one run: A panels, the C block, and the decoded positions.
@@ -201,7 +204,7 @@ PhasePlan<T>::PhasePlan(const Problem& p, const T* wei, const T* bia, const Epil
         // Groups of the phases along the last axis (consecutive in phases_), ordered by their first output
         // along it: with the same positions, a task computes them all and interleaves them in the store.
         const int64_t sl = p.s[rank - 1];
-        ilv_ = fwd && sl >= 2 && sl <= 4 && static_cast<int64_t>(phases_.size()) % sl == 0;
+        ilv_ = fwd && sl >= 2 && sl <= kMaxGroup && static_cast<int64_t>(phases_.size()) % sl == 0;
         for (size_t g0 = 0; g0 < phases_.size() && ilv_; g0 += static_cast<size_t>(sl)) {
             std::vector<int64_t> gr(static_cast<size_t>(sl), -1);
             for (int64_t r = 0; r < sl && ilv_; ++r) {
@@ -519,7 +522,7 @@ void PhasePlan<T>::block_cols(const T* src, T* dst, int64_t grp, int64_t task, i
     const int64_t nstore = ilv_ ? (merged_ ? static_cast<int64_t>(groups_.size()) : 1) : (merged_ ? nph : 1);
     for (int64_t gs = 0; gs < nstore; ++gs) {
         // The slots of this store, in order along the last axis, and the phase of the first.
-        int64_t sl = 1, sidx[4] = {0, 0, 0, 0};
+        int64_t sl = 1, sidx[kMaxGroup] = {};
         int64_t base = dec;
         if (ilv_) {
             const auto& gr = groups_[merged_ ? gs : task];
@@ -535,14 +538,14 @@ void PhasePlan<T>::block_cols(const T* src, T* dst, int64_t grp, int64_t task, i
         T* dbase = dst + grp * nout_ * outsz_ + delta;
         for (int64_t oc = 0; oc < nout_; ++oc) {
             const T b = bias[oc];
-            const T* rows[4];
+            const T* rows[kMaxGroup];
             for (int64_t r = 0; r < sl; ++r) rows[r] = C + sidx[r] * cs + oc * ldct;
             T* d = dbase + oc * outsz_;
             for (int64_t ri = 0; ri < nruns; ++ri) {
                 const int64_t j = ws.runs[2 * ri], len = ws.runs[2 * ri + 1];
                 T* dd = d + mbi[j] * dimg + ws.oofs[j];
                 if (epi_.kind == Epilogue::Kind::none && (sl > 1 || doo == 1)) {
-                    const T* rj[4];
+                    const T* rj[kMaxGroup];
                     for (int64_t r = 0; r < sl; ++r) rj[r] = rows[r] + j;
                     gemm_.cols.store(rj, static_cast<size_t>(sl), static_cast<size_t>(len), b, dd, stream_);
                 } else {

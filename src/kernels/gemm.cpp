@@ -146,7 +146,7 @@ HWY_ATTR void GemmColsT(const T* const* HWY_RESTRICT b, const size_t* HWY_RESTRI
         for (size_t v = 0; v < kColsVecs; ++v) hn::StoreU(acc[m][v], d, c + m * ldc + v * N);
 }
 
-// d[i*nr + r] = c[r][i] + bias for i < n and r < nr (1 to 4): the rows of nr phases that alternate along the
+// d[i*nr + r] = c[r][i] + bias for i < n and r < nr: the rows of nr phases that alternate along the
 // destination's last axis, written as whole interleaved vectors (c rows are readable a vector past n: the tail is
 // one masked store per vector where the target has them). stream: vectors that start on a vector
 // boundary are streamed (no read of the destination lines), the head up to it and the tail stored plainly.
@@ -157,6 +157,11 @@ HWY_ATTR void InterleaveStoreT(const T* const* HWY_RESTRICT c, size_t nr, size_t
     const size_t N = hn::Lanes(dt);
     const auto b = hn::Set(dt, bias);
     size_t i = 0;
+    if (nr > 4) {  // one value at a time, in destination order
+        for (; i < n; ++i)
+            for (size_t r = 0; r < nr; ++r) d[i * nr + r] = c[r][i] + bias;
+        return;
+    }
     if (stream) {
         // The head: until d + i*nr is vector-aligned (never, when nr is even and d is at an odd element).
         const size_t mis = (reinterpret_cast<uintptr_t>(d) / sizeof(T)) % N;
@@ -214,7 +219,7 @@ HWY_ATTR void InterleaveStoreT(const T* const* HWY_RESTRICT c, size_t nr, size_t
     }
 #if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL || HWY_TARGET == HWY_AVX3_ZEN4
     // The tail as masked stores (c rows are readable a whole vector past n).
-    if (i < n && nr <= 4) {
+    if (i < n) {
         const size_t rem = n - i;
         HWY_ALIGN T tb[4 * hn::MaxLanes(dt)];
         const auto v0 = hn::Add(hn::LoadU(dt, c[0] + i), b);

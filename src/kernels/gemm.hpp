@@ -36,8 +36,8 @@ template <class T>
 using GemmColsFn = void (*)(const T* const* b, const size_t* ldb, const T* w, const size_t* woff, size_t nseg,
                             size_t kc, T* c, size_t ldc, bool add);
 
-// d[i*nr + r] = c[r][i] + bias for i < n, r < nr (1 to 4): nr phases alternating along the destination's
-// last axis, written as whole interleaved vectors; stream: vector-aligned ones around the caches. The rows
+// d[i*nr + r] = c[r][i] + bias for i < n, r < nr: nr phases alternating along the destination's last axis,
+// written as whole interleaved vectors (nr up to 4; more: value by value in destination order); stream: vector-aligned ones around the caches. The rows
 // c[r] must be readable (not used) up to the next whole vector past n.
 template <class T>
 using InterleaveStoreFn = void (*)(const T* const* c, size_t nr, size_t n, T bias, T* d, bool stream);
