@@ -35,6 +35,7 @@ inline T activate(const Epilogue& e, T v) {
 
 // The most phases along the last axis that one transposed task computes and interleaves in its store.
 constexpr int64_t kMaxGroup = 16;
+constexpr double kGroupBytes = 256.0 * 1024;  // and the most bytes of their C blocks
 
 }  // namespace
 
@@ -216,7 +217,12 @@ PhasePlan<T>::PhasePlan(const Problem& p, const T* wei, const T* bia, const Epil
             }
             groups_.push_back(std::move(gr));
         }
-        if (!ilv_) groups_.clear();
+        // A group's C blocks (sl of np x (MC + W)) stay within 256 KiB: MC shrinks to 2 or 1 tile widths, or
+        // the phases are computed one by one (hifigan_up1: 8 phases x 256 channels).
+        if (ilv_ && !merged_)
+            while (mc_ > cw && static_cast<double>(sl * np_ * (mc_ + cw)) * sizeof(T) > kGroupBytes) mc_ /= 2;
+        ilv_ = ilv_ && (merged_ || static_cast<double>(sl * np_ * (mc_ + cw)) * sizeof(T) <= kGroupBytes);
+        if (!ilv_) groups_.clear(), mc_ = 4 * cw;
     }
     nr_ = nr;
     // Channels-first outputs far larger than the caches are streamed too: the transposed store writes whole
