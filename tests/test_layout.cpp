@@ -174,11 +174,13 @@ TEST(Layout, StreamedLargeOutputs) {
     }
 }
 
-// Channels-first outputs of 8 MiB or more from phase's transposed tiles: whole destination rows, streamed
-// where aligned; merged phases interleaved, groups of phases interleaved, and stride 1 along the rows.
+// Channels-first outputs of 8 MiB or more from phase's transposed tiles (whole destination rows, streamed
+// where aligned: merged phases interleaved, groups of phases interleaved, stride 1 along the rows) and from
+// dense (1x1 input: whole image rows).
 TEST(Layout, StreamedLargeOutputsChannelsFirst) {
-    for (const char* s : {"mb1_ic12_oc64_i96x96_k2_s2_bias", "mb1_ic12_oc40_i128x128_k3_s2_p1_op1_bias",
-                          "mb1_ic12_oc40_i230x230_k1_bias"}) {
+    for (const auto& [s, algo] : std::vector<std::pair<const char*, const char*>>{
+             {"mb1_ic12_oc64_i96x96_k2_s2_bias", "phase"}, {"mb1_ic12_oc40_i128x128_k3_s2_p1_op1_bias", "phase"},
+             {"mb1_ic12_oc40_i230x230_k1_bias", "phase"}, {"mb64_ic8_oc512_i1x1_k8_bias", "dense"}}) {
         const Problem p = Problem::parse(s);
         const auto src = small_ints<float>(p.src_shape(), 1), wei = small_ints<float>(p.wei_shape(), 2);
         const auto bia = small_ints<float>({p.oc}, 3);
@@ -189,7 +191,7 @@ TEST(Layout, StreamedLargeOutputsChannelsFirst) {
                 std::vector<float> x(src.data.size() + 16), y(ref.data.size() + 16);
                 std::copy(src.data.begin(), src.data.end(), x.begin() + shift);
                 Options o;
-                o.algorithm = "phase";
+                o.algorithm = algo;
                 o.threads = threads;
                 const Plan<float> plan(p, wei.view(), bia.view(), o);
                 plan.run({x.data() + shift, p.src_shape()}, {y.data() + shift, p.dst_shape()});

@@ -1,5 +1,7 @@
 // Every worked example of the seeds whose inputs are given in full, through every algorithm that
 // supports it, in float32 and float64.
+#include <algorithm>
+
 #include "test_util.hpp"
 
 namespace tconv::test {
@@ -7,8 +9,10 @@ namespace {
 
 template <class T>
 void expect_all_algorithms(const Problem& p, const Tensor<T>& src, const Tensor<T>& wei, const std::vector<T>& expected) {
+    // Every algorithm supports a seed example, except dense, which is made for 1x1 inputs only.
     const auto names = supporting(p, Direction::forward);
-    ASSERT_EQ(names.size(), algorithms().size()) << p.str() << ": every algorithm should support a seed example";
+    const size_t general = algorithms().size() - (std::all_of(p.i.begin(), p.i.end(), [](int64_t x) { return x == 1; }) ? 0 : 1);
+    ASSERT_EQ(names.size(), general) << p.str() << ": every algorithm should support a seed example";
     for (const auto& name : names) {
         const Tensor<T> dst = forward<T>(p, src, wei, nullptr, name);
         EXPECT_EQ(dst.data, expected) << p.str() << " algorithm=" << name;

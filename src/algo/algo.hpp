@@ -91,6 +91,7 @@ struct Algorithm {
 
 // One factory per driver file; the registry lists them in preference order.
 Algorithm col2im();
+Algorithm dense();
 Algorithm phase();
 Algorithm rows();
 Algorithm conv_grad();

@@ -24,6 +24,7 @@ namespace algo {
 const std::vector<Algorithm>& registry() {
     static const std::vector<Algorithm> table = {
         rows(),
+        dense(),
         phase(),
         col2im(),
         conv_grad(),

@@ -1,0 +1,156 @@
+// dense: a 1x1 input (every spatial extent 1, e.g. DCGAN's first layer, which turns the latent vector into a
+// 4x4 image) makes the transposed convolution one GEMM per layer:
+//     dst[img][n] = bias(n) + sum over c of src[img][c] * B[c][n]
+// The columns n run over the destination's (channel, position) pairs in the destination's own order
+// (channels-first: n = oc*osz + o; channels-last: n = o*oc + oc), so every output row is written whole, in
+// either layout. Output position o (per axis) is reached by the one kernel index kk with kk*d = o + pb, if any:
+//     B[c][n] = wei[c][oc][kk(o)]  (0 where no kernel index reaches o, e.g. output padding).
+// The source rows are the same in both layouts (one position per channel), read in place as the GEMM's A.
+#include <algorithm>
+
+#include <hwy/cache_control.h>
+
+#include "../kernels/gemm.hpp"
+#include "../parallel/parallel.hpp"
+#include "../util.hpp"
+#include "algo.hpp"
+
+namespace tconv::algo {
+
+namespace {
+
+// Columns that no kernel index reaches (dilation, output padding) cost a full GEMM column each: beyond this
+// many output positions per kernel element, phase does less work.
+constexpr int64_t kMaxColsPerTap = 2;
+
+template <class T>
+class DensePlan {
+public:
+    DensePlan(const Problem& p, const T* wei, const T* bia, const Epilogue& epi, const std::string& target, Layout layout)
+        : mb_(p.mb), ic_(p.ic), epi_(epi) {
+        const auto& ks = kernels::kernel_set(target);
+        target_ = ks.target;
+        if constexpr (sizeof(T) == 4) gemm_ = ks.f32; else gemm_ = ks.f64;
+        seg_ = gemm_.seg[0];
+        mr_ = static_cast<int64_t>(gemm_.mr);
+        nr_ = static_cast<int64_t>(seg_.nr);
+        const int rank = p.rank();
+        const Dims o = p.o();
+        const int64_t osz = detail::prod(o), ksz = detail::prod(p.k);
+        ncols_ = p.oc * osz;
+        ncb_ = (ncols_ + nr_ - 1) / nr_;
+        // Per output position: the flat kernel index that reaches it, or -1.
+        std::vector<int64_t> kidx(static_cast<size_t>(osz));
+        const Dims o_st = detail::row_major_strides(o), k_st = detail::row_major_strides(p.k);
+        for (int64_t op = 0; op < osz; ++op) {
+            int64_t kf = 0;
+            for (int a = 0; a < rank && kf >= 0; ++a) {
+                const int64_t f = (op / o_st[a]) % o[a] + p.pb[a];
+                if (f % p.d[a] != 0 || f / p.d[a] >= p.k[a]) kf = -1;
+                else kf += f / p.d[a] * k_st[a];
+            }
+            kidx[static_cast<size_t>(op)] = kf;
+        }
+        const bool last = layout == Layout::channels_last;
+        // packed[ncb][c][NR]: B(c, n) of column block ncb; bias per column (padded a vector past the end).
+        packed_.assign(static_cast<size_t>(ncb_ * nr_ * ic_), T(0));
+        bias_.assign(static_cast<size_t>(ncb_ * nr_ + nr_), T(0));
+        for (int64_t n = 0; n < ncols_; ++n) {
+            const int64_t oc = last ? n % p.oc : n / osz, op = last ? n / p.oc : n % osz;
+            if (bia) bias_[static_cast<size_t>(n)] = bia[oc];
+            const int64_t kf = kidx[static_cast<size_t>(op)];
+            if (kf < 0) continue;
+            T* col = packed_.data() + (n / nr_) * ic_ * nr_ + n % nr_;
+            for (int64_t c = 0; c < ic_; ++c) col[c * nr_] = wei[(c * p.oc + oc) * ksz + kf];
+        }
+        stream_ = static_cast<double>(mb_) * static_cast<double>(ncols_) * sizeof(T) >= detail::kStreamBytes;
+        // Tasks: (column block, run of image tiles); a column block's B panel stays in cache over its images.
+        ntile_ = (mb_ + mr_ - 1) / mr_;
+        tiles_per_task_ = std::max<int64_t>(1, std::min<int64_t>(ntile_, 8));
+    }
+
+    void run(const T* src, T* dst) const {
+        const int64_t nimg = (ntile_ + tiles_per_task_ - 1) / tiles_per_task_;
+        parallel::parallel_for(ncb_ * nimg, [&](int64_t b, int64_t e, int) {
+            thread_local std::vector<T> apack, ctile;
+            thread_local std::vector<T*> rows;
+            apack.resize(static_cast<size_t>(mr_ * ic_));
+            ctile.resize(static_cast<size_t>(mr_ * nr_ + nr_));
+            rows.resize(static_cast<size_t>(mr_));
+            const size_t lda = static_cast<size_t>(ic_), zero = 0;
+            for (int64_t task = b; task < e; ++task) {
+                const int64_t cb = task / nimg, t0 = (task % nimg) * tiles_per_task_;
+                const T* B = packed_.data() + cb * ic_ * nr_;
+                const int64_t n0 = cb * nr_, nn = std::min(nr_, ncols_ - n0);
+                for (int64_t tile = t0; tile < std::min(ntile_, t0 + tiles_per_task_); ++tile) {
+                    const int64_t i0 = tile * mr_, ni = std::min(mr_, mb_ - i0);
+                    const T* a = src + i0 * ic_;
+                    if (ni < mr_) {  // the last images: rows past the batch are zeros
+                        std::copy(a, a + ni * ic_, apack.begin());
+                        std::fill(apack.begin() + ni * ic_, apack.end(), T(0));
+                        a = apack.data();
+                    }
+                    seg_.fn_rows(&a, &lda, B, &zero, 1, static_cast<size_t>(ic_), ctile.data(), static_cast<size_t>(nr_), false);
+                    for (int64_t r = 0; r < ni; ++r) rows[static_cast<size_t>(r)] = dst + (i0 + r) * ncols_ + n0;
+                    gemm_.bias_store(ctile.data(), static_cast<size_t>(nr_), bias_.data() + n0, static_cast<size_t>(nn),
+                                     rows.data(), static_cast<size_t>(ni), stream_);
+                    if (epi_.kind != Epilogue::Kind::none)
+                        for (int64_t r = 0; r < ni; ++r) apply_epilogue(epi_, rows[static_cast<size_t>(r)], nn);
+                }
+            }
+            if (stream_) hwy::FlushStream();
+        });
+    }
+
+    size_t packed_bytes() const { return (packed_.size() + bias_.size()) * sizeof(T); }
+    size_t workspace_bytes() const { return static_cast<size_t>(mr_ * ic_ + mr_ * nr_ + nr_) * sizeof(T) + static_cast<size_t>(mr_) * sizeof(T*); }
+    const std::string& target() const { return target_; }
+
+private:
+    int64_t mb_, ic_;
+    Epilogue epi_;
+    std::string target_;
+    kernels::Gemm<T> gemm_;
+    typename kernels::Gemm<T>::Seg seg_;
+    int64_t mr_ = 0, nr_ = 0, ncols_ = 0, ncb_ = 0, ntile_ = 0, tiles_per_task_ = 1;
+    bool stream_ = false;
+    std::vector<T> packed_, bias_;
+};
+
+std::string supports(const Problem& p, Direction dir) {
+    if (dir != Direction::forward) return "implements the forward direction only";
+    for (int a = 0; a < p.rank(); ++a)
+        if (p.i[a] != 1) return detail::cat("made for inputs of one position (1x1); this one has i[", a, "]=", p.i[a]);
+    if (p.g != 1) return detail::cat("made for one group; this layer has g=", p.g);
+    const int64_t osz = detail::prod(p.o()), ksz = detail::prod(p.k);
+    if (osz > kMaxColsPerTap * ksz)
+        return detail::cat("the output has ", osz, " positions per channel, over ", kMaxColsPerTap, " per kernel element (", ksz, ")");
+    return {};
+}
+
+template <class T>
+void forward(const Problem& p, const T* src, const T* wei, const T* bia, T* dst) {
+    const CallContext& ctx = call_context();
+    DensePlan<T> plan(p, wei, bia, ctx.epilogue ? *ctx.epilogue : Epilogue{}, ctx.simd, ctx.layout);
+    plan.run(src, dst);
+}
+
+}  // namespace
+
+Algorithm dense() {
+    Algorithm a;
+    a.name = "dense";
+    a.summary = "1x1 input (DCGAN's first layer): one GEMM whose columns are the destination's (channel, position) "
+                "pairs in its own order, whole output rows in either layout";
+    a.supports = supports;
+    a.fused_epilogue = true;
+    a.simd = true;
+    a.channels_last = true;
+    a.f32.fwd = forward<float>;
+    a.f64.fwd = forward<double>;
+    a.f32.prepare = prepare_plan<float, DensePlan<float>>;
+    a.f64.prepare = prepare_plan<double, DensePlan<double>>;
+    return a;
+}
+
+}  // namespace tconv::algo
