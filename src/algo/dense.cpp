@@ -55,14 +55,19 @@ public:
         // packed[ncb][c][NR]: B(c, n) of column block ncb; bias per column (padded a vector past the end).
         packed_.assign(static_cast<size_t>(ncb_ * nr_ * ic_), T(0));
         bias_.assign(static_cast<size_t>(ncb_ * nr_ + nr_), T(0));
-        for (int64_t n = 0; n < ncols_; ++n) {
-            const int64_t oc = last ? n % p.oc : n / osz, op = last ? n / p.oc : n % osz;
-            if (bia) bias_[static_cast<size_t>(n)] = bia[oc];
-            const int64_t kf = kidx[static_cast<size_t>(op)];
-            if (kf < 0) continue;
-            T* col = packed_.data() + (n / nr_) * ic_ * nr_ + n % nr_;
-            for (int64_t c = 0; c < ic_; ++c) col[c * nr_] = wei[(c * p.oc + oc) * ksz + kf];
-        }
+        // Column n's place in the panels (c = 0); then source channel outermost, the weights read in order.
+        std::vector<int64_t> at(static_cast<size_t>(ncols_));
+        for (int64_t n = 0; n < ncols_; ++n) at[static_cast<size_t>(n)] = (n / nr_) * ic_ * nr_ + n % nr_;
+        for (int64_t c = 0; c < ic_; ++c)
+            for (int64_t oc = 0; oc < p.oc; ++oc) {
+                const T* w = wei + (c * p.oc + oc) * ksz;
+                T* const pc = packed_.data() + c * nr_;
+                for (int64_t op = 0; op < osz; ++op) {
+                    const int64_t kf = kidx[static_cast<size_t>(op)];
+                    if (kf >= 0) pc[at[static_cast<size_t>(last ? op * p.oc + oc : oc * osz + op)]] = w[kf];
+                }
+            }
+        for (int64_t n = 0; n < ncols_ && bia; ++n) bias_[static_cast<size_t>(n)] = bia[last ? n % p.oc : n / osz];
         stream_ = static_cast<double>(mb_) * static_cast<double>(ncols_) * sizeof(T) >= detail::kStreamBytes;
         // Tasks: (column block, run of image tiles); a column block's B panel stays in cache over its images.
         ntile_ = (mb_ + mr_ - 1) / mr_;
