@@ -292,7 +292,10 @@ PhasePlan<T>::PhasePlan(const Problem& p, const T* wei, const T* bia, const Epil
         nblk[k] = (p.mb * phases_[grouped ? groups_[k][0] : k].positions + mc_ - 1) / mc_;
         most_blk = std::max(most_blk, nblk[k]);
     }
-    for (int64_t grp = 0; grp < p.g; ++grp) {
+    // Groups inner: one task computes a block of every group from one decode, when all groups' packed weights
+    // fit in L2 together (grouped layers of a few hundred channels: the decode is not repeated per group).
+    gin_ = p.g > 1 && !cols_ && static_cast<double>(total) * sizeof(T) <= detail::kL2Bytes;
+    for (int64_t grp = 0; grp < (gin_ ? 1 : p.g); ++grp) {
         if (interleave_) {
             for (int64_t blk = 0; blk < most_blk; ++blk)
                 for (int64_t k = 0; k < nrun; ++k)
@@ -564,8 +567,8 @@ void PhasePlan<T>::block_cols(const T* src, T* dst, int64_t grp, int64_t task, i
 }
 
 template <class T>
-void PhasePlan<T>::block(const T* src, T* dst, int64_t grp, int64_t phi, int64_t p0, Scratch& ws) const {
-    if (cols_) return block_cols(src, dst, grp, phi, p0, ws);
+void PhasePlan<T>::block(const T* src, T* dst, int64_t grp0, int64_t phi, int64_t p0, Scratch& ws) const {
+    if (cols_) return block_cols(src, dst, grp0, phi, p0, ws);
     const Phase& ph = phases_[phi];
     const int rank = static_cast<int>(in_.size());
     const int64_t mr = static_cast<int64_t>(gemm_.mr), nr = nr_;
@@ -574,6 +577,10 @@ void PhasePlan<T>::block(const T* src, T* dst, int64_t grp, int64_t phi, int64_t
     const int64_t nt = static_cast<int64_t>(ph.koff.size());
 
     decode(ph, p0, n, ws);
+
+    // The groups computed from this decode: one, or all of them (groups inner: the positions and source offsets
+    // are the same for every group).
+    for (int64_t grp = grp0; grp < (gin_ ? g_ : grp0 + 1); ++grp) {
 
     // The phases computed here: phi alone, or every phase when merged (C of phase phi + k at C + k*MC*np).
     const int64_t nph = static_cast<int64_t>(phases_.size()), ph_end = merged_ ? nph : phi + 1;
@@ -795,6 +802,7 @@ void PhasePlan<T>::block(const T* src, T* dst, int64_t grp, int64_t phi, int64_t
             else
                 for (int64_t j = 0; j < n; ++j) d[ws.mbi[j] * dimg + ws.oofs[j]] = activate(epi_, Ck[j * np_ + oc] + b);
         }
+    }
     }
 }
 

@@ -86,6 +86,7 @@ private:
     };
     std::vector<Task> tasks_;
     bool interleave_ = false;          // tasks ordered (group, block, phase) instead of (group, phase, block)
+    bool gin_ = false;                 // groups inner: a task computes its block for every group
     std::vector<int64_t> wofs_;        // per (group, phase): offset of its panels in packed_
     std::vector<T> packed_;  // [grp][phase][ncb][tap][kin][NR]
     std::vector<T> bias_;
