@@ -26,8 +26,10 @@ constexpr int64_t kMaxColsPerTap = 2;
 template <class T>
 class DensePlan {
 public:
-    DensePlan(const Problem& p, const T* wei, const T* bia, const Epilogue& epi, const std::string& target, Layout layout)
-        : mb_(p.mb), ic_(p.ic), epi_(epi) {
+    // `storage` is reused for the packed weights when its capacity suffices (the one-call path keeps one).
+    DensePlan(const Problem& p, const T* wei, const T* bia, const Epilogue& epi, const std::string& target, Layout layout,
+              std::vector<T> storage = {})
+        : mb_(p.mb), ic_(p.ic), epi_(epi), packed_(std::move(storage)) {
         const auto& ks = kernels::kernel_set(target);
         target_ = ks.target;
         if constexpr (sizeof(T) == 4) gemm_ = ks.f32; else gemm_ = ks.f64;
@@ -52,9 +54,28 @@ public:
             kidx[static_cast<size_t>(op)] = kf;
         }
         const bool last = layout == Layout::channels_last;
+        stream_ = static_cast<double>(mb_) * static_cast<double>(ncols_) * sizeof(T) >= detail::kStreamBytes;
+        // Tasks: (column block, run of image tiles); a column block's B panel stays in cache over its images.
+        ntile_ = (mb_ + mr_ - 1) / mr_;
+        tiles_per_task_ = std::max<int64_t>(1, std::min<int64_t>(ntile_, 8));
         // packed[ncb][c][NR]: B(c, n) of column block ncb; bias per column (padded a vector past the end).
-        packed_.assign(static_cast<size_t>(ncb_ * nr_ * ic_), T(0));
         bias_.assign(static_cast<size_t>(ncb_ * nr_ + nr_), T(0));
+        for (int64_t n = 0; n < ncols_ && bia; ++n) bias_[static_cast<size_t>(n)] = bia[last ? n % p.oc : n / osz];
+        // (No allocation when the storage suffices.)
+        packed_.resize(static_cast<size_t>(ncb_ * nr_ * ic_));
+        bool identity = !last && osz == ksz;
+        for (int64_t op = 0; op < osz && identity; ++op) identity = kidx[static_cast<size_t>(op)] == op;
+        if (identity) {  // channels-first, every output position its own kernel element: B[c][n] = wei[c*oc*ksz + n]
+            for (int64_t c = 0; c < ic_; ++c)
+                for (int64_t cb = 0; cb < ncb_; ++cb) {
+                    const int64_t n0 = cb * nr_, nn = std::min(nr_, ncols_ - n0);
+                    T* d = packed_.data() + (cb * ic_ + c) * nr_;
+                    std::copy(wei + c * ncols_ + n0, wei + c * ncols_ + n0 + nn, d);
+                    std::fill(d + nn, d + nr_, T(0));
+                }
+            return;
+        }
+        std::fill(packed_.begin(), packed_.end(), T(0));
         // Column n's place in the panels (c = 0); then source channel outermost, the weights read in order.
         std::vector<int64_t> at(static_cast<size_t>(ncols_));
         for (int64_t n = 0; n < ncols_; ++n) at[static_cast<size_t>(n)] = (n / nr_) * ic_ * nr_ + n % nr_;
@@ -67,11 +88,6 @@ public:
                     if (kf >= 0) pc[at[static_cast<size_t>(last ? op * p.oc + oc : oc * osz + op)]] = w[kf];
                 }
             }
-        for (int64_t n = 0; n < ncols_ && bia; ++n) bias_[static_cast<size_t>(n)] = bia[last ? n % p.oc : n / osz];
-        stream_ = static_cast<double>(mb_) * static_cast<double>(ncols_) * sizeof(T) >= detail::kStreamBytes;
-        // Tasks: (column block, run of image tiles); a column block's B panel stays in cache over its images.
-        ntile_ = (mb_ + mr_ - 1) / mr_;
-        tiles_per_task_ = std::max<int64_t>(1, std::min<int64_t>(ntile_, 8));
     }
 
     void run(const T* src, T* dst) const {
@@ -107,6 +123,7 @@ public:
         });
     }
 
+    std::vector<T> release() { return std::move(packed_); }
     size_t packed_bytes() const { return (packed_.size() + bias_.size()) * sizeof(T); }
     size_t workspace_bytes() const { return static_cast<size_t>(mr_ * ic_ + mr_ * nr_ + nr_) * sizeof(T) + static_cast<size_t>(mr_) * sizeof(T*); }
     const std::string& target() const { return target_; }
@@ -133,11 +150,14 @@ std::string supports(const Problem& p, Direction dir) {
     return {};
 }
 
+// The one-call path packs on every call, into a buffer kept per thread (no page faults after the first).
 template <class T>
 void forward(const Problem& p, const T* src, const T* wei, const T* bia, T* dst) {
+    thread_local std::vector<T> storage;
     const CallContext& ctx = call_context();
-    DensePlan<T> plan(p, wei, bia, ctx.epilogue ? *ctx.epilogue : Epilogue{}, ctx.simd, ctx.layout);
+    DensePlan<T> plan(p, wei, bia, ctx.epilogue ? *ctx.epilogue : Epilogue{}, ctx.simd, ctx.layout, std::move(storage));
     plan.run(src, dst);
+    storage = plan.release();
 }
 
 }  // namespace
