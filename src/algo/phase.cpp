@@ -62,6 +62,7 @@ PhasePlan<T>::PhasePlan(const Problem& p, const T* wei, const T* bia, const Epil
     const Dims o = p.o();
     const int64_t icg = p.ic / p.g, ocg = p.oc / p.g;
     const int64_t mr = static_cast<int64_t>(gemm_.mr);
+    mr_ = mr;
     int64_t nr = static_cast<int64_t>(gemm_.nr);
     // Forward: source src (ic, i), destination dst (oc, o), source step 1, destination step s.
     // Data gradient: source diff_dst (oc, o), destination diff_src (ic, i), source step s, destination step 1.
@@ -186,7 +187,11 @@ PhasePlan<T>::PhasePlan(const Problem& p, const T* wei, const T* bia, const Epil
             const double cost = static_cast<double>((nout_ + sk.nr - 1) / sk.nr) * sk.nr;
             if (cost < best) best = cost, seg_k_ = sk;
         }
+        // The wide shape (6 rows x 4 vectors) when it pads nothing more.
+        const auto& wide = gemm_.seg[3];
+        if (wide.fn && static_cast<double>((nout_ + wide.nr - 1) / wide.nr * wide.nr) <= best) seg_k_ = wide;
         nr = static_cast<int64_t>(seg_k_.nr);
+        if (seg_k_.mr) mr_ = static_cast<int64_t>(seg_k_.mr);
         np_ = detail::round_up(nout_, nr);
     }
     // Channels-first sources whose positions run along rows: the tile is transposed, so that the positions
@@ -571,7 +576,7 @@ void PhasePlan<T>::block(const T* src, T* dst, int64_t grp0, int64_t phi, int64_
     if (cols_) return block_cols(src, dst, grp0, phi, p0, ws);
     const Phase& ph = phases_[phi];
     const int rank = static_cast<int>(in_.size());
-    const int64_t mr = static_cast<int64_t>(gemm_.mr), nr = nr_;
+    const int64_t mr = mr_, nr = nr_;
     const int64_t n = std::min(mc_, mb_ * ph.positions - p0);
     const int64_t ntiles = (n + mr - 1) / mr;
     const int64_t nt = static_cast<int64_t>(ph.koff.size());

@@ -65,6 +65,7 @@ private:
     kernels::Gemm<T> gemm_;
     typename kernels::Gemm<T>::Seg seg_k_;  // the segment kernel of the chosen panel width
     int64_t nr_;                        // panel width (columns of B and C)
+    int64_t mr_;                        // tile rows (positions per kernel call)
     // GEMM per group: K = (tap, kin_ source channels), N = nout_ destination channels (padded to np_).
     int64_t kin_, nout_, np_, cin_, cout_, insz_, outsz_;
     Dims in_, in_st_, out_st_, istep_, ostep_;  // source extents and strides, destination strides, steps

@@ -86,6 +86,72 @@ HWY_INLINE HWY_ATTR void GemmSegBody(const T* const* HWY_RESTRICT a, const size_
     }
 }
 
+// The wide variant: kRows rows of A (6) against kVecs whole vectors of B (4: 64 floats on AVX-512), for
+// output channel counts that are a multiple of 4 vectors: per k, 6 broadcasts and 4 loads feed 24 FMAs (the
+// 12 x 2 shape needs 12 + 2), and A is read once per 64 channels instead of once per 32.
+template <class T, bool kRowsA, size_t kRows, size_t kVecs>
+HWY_INLINE HWY_ATTR void GemmSegWideBody(const T* const* HWY_RESTRICT a, const size_t* HWY_RESTRICT lda,
+                                         const T* HWY_RESTRICT b, const size_t* HWY_RESTRICT boff, size_t nseg,
+                                         size_t kc, T* HWY_RESTRICT c, size_t ldc, bool add) {
+    static_assert(kRows % 3 == 0);
+    const hn::ScalableTag<T> d;
+    const size_t N = hn::Lanes(d), W = kVecs * N;
+    using V = hn::Vec<decltype(d)>;
+    V acc[kRows][kVecs];
+#pragma GCC unroll 16
+    for (size_t m = 0; m < kRows; ++m)
+#pragma GCC unroll 4
+        for (size_t v = 0; v < kVecs; ++v) acc[m][v] = add ? hn::LoadU(d, c + m * ldc + v * N) : hn::Zero(d);
+    for (size_t s = 0; s < nseg; ++s) {
+        const T* HWY_RESTRICT as = a[s];
+        const size_t ls = lda[s];
+        const T* HWY_RESTRICT bs = b + boff[s];
+        const T* base[kRows / 3];
+#pragma GCC unroll 16
+        for (size_t r = 0; r < kRows / 3; ++r) base[r] = as + 3 * r * ls;
+        for (size_t k = 0; k < kc; ++k) {
+            V bv[kVecs];
+#pragma GCC unroll 4
+            for (size_t v = 0; v < kVecs; ++v) bv[v] = hn::LoadU(d, bs + k * W + v * N);
+            const T* ak = as + k * ls;
+#pragma GCC unroll 16
+            for (size_t m = 0; m < kRows; ++m) {
+                const V am = hn::Set(d, kRowsA ? base[m / 3][k + (m % 3) * ls] : ak[m]);
+#pragma GCC unroll 4
+                for (size_t v = 0; v < kVecs; ++v) acc[m][v] = hn::MulAdd(am, bv[v], acc[m][v]);
+            }
+        }
+    }
+#pragma GCC unroll 16
+    for (size_t m = 0; m < kRows; ++m)
+#pragma GCC unroll 4
+        for (size_t v = 0; v < kVecs; ++v) hn::StoreU(acc[m][v], d, c + m * ldc + v * N);
+}
+
+constexpr size_t kWideRows = 6, kWideVecs = 4;
+
+template <class T, bool kRowsA>
+HWY_ATTR void GemmSegWideT(const T* const* a, const size_t* lda, const T* b, const size_t* boff, size_t nseg, size_t kc,
+                           T* c, size_t ldc, bool add) {
+    GemmSegWideBody<T, kRowsA, kWideRows, kWideVecs>(a, lda, b, boff, nseg, kc, c, ldc, add);
+}
+HWY_ATTR void GemmSegWideF32(const float* const* a, const size_t* lda, const float* b, const size_t* boff, size_t nseg,
+                             size_t kc, float* c, size_t ldc, bool add) {
+    GemmSegWideT<float, false>(a, lda, b, boff, nseg, kc, c, ldc, add);
+}
+HWY_ATTR void GemmSegWideRowsF32(const float* const* a, const size_t* lda, const float* b, const size_t* boff,
+                                 size_t nseg, size_t kc, float* c, size_t ldc, bool add) {
+    GemmSegWideT<float, true>(a, lda, b, boff, nseg, kc, c, ldc, add);
+}
+HWY_ATTR void GemmSegWideF64(const double* const* a, const size_t* lda, const double* b, const size_t* boff,
+                             size_t nseg, size_t kc, double* c, size_t ldc, bool add) {
+    GemmSegWideT<double, false>(a, lda, b, boff, nseg, kc, c, ldc, add);
+}
+HWY_ATTR void GemmSegWideRowsF64(const double* const* a, const size_t* lda, const double* b, const size_t* boff,
+                                 size_t nseg, size_t kc, double* c, size_t ldc, bool add) {
+    GemmSegWideT<double, true>(a, lda, b, boff, nseg, kc, c, ldc, add);
+}
+
 template <class T, bool kRowsA>
 HWY_ATTR void GemmT(const T* HWY_RESTRICT a, size_t lda, const T* HWY_RESTRICT b, size_t kc, T* HWY_RESTRICT c,
                     size_t ldc) {
@@ -387,6 +453,10 @@ HWY_EXPORT(GemmSegF64_3);
 HWY_EXPORT(GemmSegRowsF64_3);
 HWY_EXPORT(GemmSegF64_2);
 HWY_EXPORT(GemmSegRowsF64_2);
+HWY_EXPORT(GemmSegWideF32);
+HWY_EXPORT(GemmSegWideRowsF32);
+HWY_EXPORT(GemmSegWideF64);
+HWY_EXPORT(GemmSegWideRowsF64);
 HWY_EXPORT(GemmColsF32);
 HWY_EXPORT(GemmColsF64);
 HWY_EXPORT(InterleaveStoreF32);
@@ -421,6 +491,11 @@ const std::vector<KernelSet>& kernel_targets() {
             if (ld >= 2)
                 k.f64.seg[1] = {&HWY_DYNAMIC_DISPATCH(GemmSegF64_3), &HWY_DYNAMIC_DISPATCH(GemmSegRowsF64_3), ld + ld / 2};
             k.f32.seg[2] = {&HWY_DYNAMIC_DISPATCH(GemmSegF32_2), &HWY_DYNAMIC_DISPATCH(GemmSegRowsF32_2), lf};
+            // The wide shape where 32 vector registers hold its 24 accumulators (AVX-512).
+            if (HWY_DYNAMIC_DISPATCH(MR)() == 12) {
+                k.f32.seg[3] = {&HWY_DYNAMIC_DISPATCH(GemmSegWideF32), &HWY_DYNAMIC_DISPATCH(GemmSegWideRowsF32), 4 * lf, 6};
+                k.f64.seg[3] = {&HWY_DYNAMIC_DISPATCH(GemmSegWideF64), &HWY_DYNAMIC_DISPATCH(GemmSegWideRowsF64), 4 * ld, 6};
+            }
             k.f64.seg[2] = {&HWY_DYNAMIC_DISPATCH(GemmSegF64_2), &HWY_DYNAMIC_DISPATCH(GemmSegRowsF64_2), ld};
             k.f32.cols = {&HWY_DYNAMIC_DISPATCH(GemmColsF32), &HWY_DYNAMIC_DISPATCH(InterleaveStoreF32),
                           HWY_DYNAMIC_DISPATCH(ColsRows)(), HWY_DYNAMIC_DISPATCH(ColsWidthF32)()};

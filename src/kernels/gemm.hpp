@@ -51,7 +51,8 @@ struct Gemm {
     struct Seg {
         GemmSegFn<T> fn = nullptr, fn_rows = nullptr;
         size_t nr = 0;
-    } seg[3];
+        size_t mr = 0;  // rows of A and C per call; 0: mr below
+    } seg[4];  // [3]: the wide shape, 6 rows x 4 vectors (AVX-512 only)
     BiasStoreFn<T> bias_store = nullptr;
     struct Cols {
         GemmColsFn<T> fn = nullptr;
