@@ -41,7 +41,6 @@ public:
     std::vector<T> release() { return std::move(packed_); }
     size_t packed_bytes() const { return packed_.size() * sizeof(T); }
     size_t workspace_bytes() const;  // scratch per thread
-    bool transposed() const { return cols_; }
     const std::string& target() const { return target_; }
 
 private:
