@@ -66,11 +66,17 @@ std::vector<double> time_alternating(const std::vector<std::function<void()>>& f
     std::vector<std::vector<double>> t(fs.size());
     double total = 0;
     int reps = 0;
+    // The order is a fresh permutation every repetition (fixed seed), so whatever one contender leaves behind
+    // (spinning worker threads, a cold cache) falls on each of the others in turn, and the medians see it
+    // rarely. (A rotation would keep the cyclic order: the same contender would always follow XNNPACK,
+    // whose pthreadpool workers spin past the pause below and take a core from a 2-thread run.)
+    std::vector<size_t> order(fs.size());
+    for (size_t j = 0; j < order.size(); ++j) order[j] = j;
+    std::mt19937 shuffle_rng(12345);
     while ((total < min_time * static_cast<double>(fs.size()) || reps < 5) && reps < 300) {
-        // The order rotates every repetition, so whatever one contender leaves behind (spinning worker
-        // threads, a cold cache) falls on each of the others in turn, not always on the same one.
+        std::shuffle(order.begin(), order.end(), shuffle_rng);
         for (size_t jj = 0; jj < fs.size(); ++jj) {
-            const size_t j = (jj + static_cast<size_t>(reps)) % fs.size();
+            const size_t j = order[jj];
             // A pause first: the previous contender's worker threads (XNNPACK's pthreadpool, OpenMP) spin
             // for a while after a run and would take a core from this one.
             std::this_thread::sleep_for(std::chrono::milliseconds(3));
