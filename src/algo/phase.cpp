@@ -252,11 +252,13 @@ PhasePlan<T>::PhasePlan(const Problem& p, const T* wei, const T* bia, const Epil
             wofs_.push_back(total);
             total += nncb * static_cast<int64_t>(ph.koff.size()) * kin_ * nr;
         }
+    // (One line more: the panels start on a cache line, for the streaming stores below.)
+    const int64_t line = 64 / static_cast<int64_t>(sizeof(T));
     packed_ = std::move(storage);
-    packed_.resize(static_cast<size_t>(total));  // every element is written below
-    // Every kernel element belongs to at most one (phase, tap): map it once. Then, per source channel and
-    // block of NR destination channels, read that block of weights and write, per kernel element, its NR
-    // values as one contiguous run (zeros past nout).
+    packed_.resize(static_cast<size_t>(total + line));  // every element used is written below
+    const int64_t pofs = (line - static_cast<int64_t>(reinterpret_cast<uintptr_t>(packed_.data()) / sizeof(T)) % line) % line;
+    for (int64_t& w : wofs_) w += pofs;
+    // Every kernel element belongs to at most one (phase, tap): map it once.
     std::vector<int64_t> kdst(static_cast<size_t>(ksz), -1), kstep(static_cast<size_t>(ksz), 0);
     for (size_t phi = 0; phi < phases_.size(); ++phi) {
         const int64_t nt = static_cast<int64_t>(phases_[phi].koff.size());
@@ -266,19 +268,42 @@ PhasePlan<T>::PhasePlan(const Problem& p, const T* wei, const T* bia, const Epil
         }
     }
     const int64_t gstride = phases_.empty() ? 0 : total / p.g;
-    for (int64_t grp = 0; grp < p.g; ++grp)
-        for (int64_t c = 0; c < kin_; ++c)
-            for (int64_t ncb = 0; ncb < nncb; ++ncb) {
-                const int64_t n_here = std::min(nr, nout_ - ncb * nr);
-                const T* src = wei + grp * icg * ocg * ksz + c * cst + ncb * nr * nst;
-                T* base = packed_.data() + grp * gstride + c * nr;
-                for (int64_t k = 0; k < ksz; ++k) {
+    // Per source channel c, the weights are a matrix [n][kernel element] (row stride nst): it is transposed in
+    // registers into a buffer [kernel element][n] (zeros past nout). Then, for a chunk of CB channels, each
+    // (kernel element, NR block) panel gets its CB x NR values in one run: the panels of different kernel
+    // elements lie far apart, and runs of a few lines each would cost a TLB miss per run and share cache
+    // sets. Panels far larger than the caches are streamed. The chunks are spread over the threads (the
+    // one-call paths pack on every call).
+    const int64_t ldd = detail::round_up(std::max(np_, nout_), int64_t(16));
+    const int64_t kch = std::min<int64_t>(ksz, std::max<int64_t>(16, 65536 / ldd / 16 * 16));
+    const int64_t cb = std::clamp<int64_t>(65536 / (kch * ldd), 1, 16), nchunk = (kin_ + cb - 1) / cb;
+    const bool stream = static_cast<double>(total) * sizeof(T) >= detail::kStreamBytes && nr % line == 0;
+    parallel::parallel_for(p.g * nchunk, [&](int64_t b, int64_t e, int) {
+        thread_local std::vector<T> tb;
+        const int64_t tsz = kch * ldd;
+        tb.assign(static_cast<size_t>(cb * tsz), T(0));
+        for (int64_t ch = b; ch < e; ++ch) {
+            const int64_t grp = ch / nchunk, c0 = ch % nchunk * cb, c1 = std::min(kin_, c0 + cb);
+            const T* const wg = wei + grp * icg * ocg * ksz;
+            T* const pg = packed_.data() + grp * gstride;
+            for (int64_t k0 = 0; k0 < ksz; k0 += kch) {
+                const int64_t kn = std::min(kch, ksz - k0);
+                for (int64_t c = c0; c < c1; ++c)
+                    gemm_.transpose(wg + c * cst + k0, static_cast<size_t>(nst), static_cast<size_t>(nout_),
+                                    static_cast<size_t>(kn), tb.data() + (c - c0) * tsz, static_cast<size_t>(ldd));
+                for (int64_t k = k0; k < k0 + kn; ++k) {
                     if (kdst[k] < 0) continue;
-                    T* d = base + kdst[k] + ncb * kstep[k];
-                    for (int64_t n = 0; n < n_here; ++n) d[n] = src[n * nst + k];
-                    for (int64_t n = n_here; n < nr; ++n) d[n] = T(0);
+                    for (int64_t ncb = 0; ncb < nncb; ++ncb) {
+                        T* d = pg + kdst[k] + ncb * kstep[k] + c0 * nr;
+                        const T* t = tb.data() + (k - k0) * ldd + ncb * nr;
+                        for (int64_t c = c0; c < c1; ++c, d += nr, t += tsz)
+                            gemm_.copy(t, static_cast<size_t>(nr), d, stream);
+                    }
                 }
             }
+        }
+        if (stream) hwy::FlushStream();
+    });
     bias_.assign(static_cast<size_t>(cout_ + nr), T(0));  // the store may read up to a vector past the end
     if (bia && fwd) std::copy(bia, bia + p.oc, bias_.begin());
 

@@ -327,6 +327,82 @@ HWY_ATTR void InterleaveStoreF32(const float* const* c, size_t nr, size_t n, flo
 HWY_ATTR void InterleaveStoreF64(const double* const* c, size_t nr, size_t n, double bias, double* d, bool stream) {
     InterleaveStoreT(c, nr, n, bias, d, stream);
 }
+// The transpose of N x N tiles in registers: log2(N) rounds, each a perfect unshuffle of the tile's N^2 values
+// taken in order (the even values of each pair of vectors, then the odd ones). A round rotates the bits of a
+// value's index (row, column) right by one, so after log2(N) rounds row and column have traded places.
+// Tiles at the right or bottom edge are staged through a zeroed buffer; rows past `rows` are zeros.
+template <class T>
+HWY_ATTR void TransposeT(const T* HWY_RESTRICT src, size_t ld, size_t rows, size_t cols, T* HWY_RESTRICT dst,
+                         size_t ldd) {
+    const hn::ScalableTag<T> dt;
+    const size_t N = hn::Lanes(dt);
+#if HWY_TARGET != HWY_SCALAR
+    constexpr size_t M = hn::MaxLanes(dt);
+    if (N == M && M > 1 && M <= 16) {
+        using V = hn::Vec<decltype(dt)>;
+        const size_t end = (rows - 1) * ld + cols;  // one past the last readable value
+        HWY_ALIGN T stage[M];
+        for (size_t i0 = 0; i0 < rows; i0 += M) {
+            const size_t nrow = std::min(M, rows - i0);
+            for (size_t j0 = 0; j0 < cols; j0 += M) {
+                const size_t ncol = std::min(M, cols - j0);
+                V v[M], w[M];
+#pragma GCC unroll 16
+                for (size_t r = 0; r < M; ++r) {
+                    const size_t at = (i0 + r) * ld + j0;
+                    if (r >= nrow) {
+                        v[r] = hn::Zero(dt);
+                    } else if (at + M <= end) {  // values past ncol belong to other columns: not stored
+                        v[r] = hn::LoadU(dt, src + at);
+                    } else {
+                        for (size_t j = 0; j < M; ++j) stage[j] = j < ncol ? src[at + j] : T(0);
+                        v[r] = hn::Load(dt, stage);
+                    }
+                }
+#pragma GCC unroll 4
+                for (size_t h = 1; h < M; h *= 2) {
+#pragma GCC unroll 8
+                    for (size_t i = 0; i < M / 2; ++i) {
+                        w[i] = hn::ConcatEven(dt, v[2 * i + 1], v[2 * i]);
+                        w[M / 2 + i] = hn::ConcatOdd(dt, v[2 * i + 1], v[2 * i]);
+                    }
+#pragma GCC unroll 16
+                    for (size_t i = 0; i < M; ++i) v[i] = w[i];
+                }
+                for (size_t j = 0; j < ncol; ++j) hn::StoreU(v[j], dt, dst + (j0 + j) * ldd + i0);
+            }
+        }
+        return;
+    }
+#endif
+    const size_t padded = (rows + 15) / 16 * 16;
+    for (size_t j = 0; j < cols; ++j)
+        for (size_t i = 0; i < padded; ++i) dst[j * ldd + i] = i < rows ? src[i * ld + j] : T(0);
+    (void)N;
+}
+
+template <class T>
+HWY_ATTR void CopyT(const T* HWY_RESTRICT s, size_t n, T* HWY_RESTRICT d, bool stream) {
+    const hn::ScalableTag<T> dt;
+    const size_t N = hn::Lanes(dt);
+    size_t i = 0;
+    if (stream && reinterpret_cast<uintptr_t>(d) % sizeof(T) == 0) {
+        for (; i < n && reinterpret_cast<uintptr_t>(d + i) % (N * sizeof(T)) != 0; ++i) d[i] = s[i];
+        for (; i + N <= n; i += N) hn::Stream(hn::LoadU(dt, s + i), dt, d + i);
+    }
+    for (; i + N <= n; i += N) hn::StoreU(hn::LoadU(dt, s + i), dt, d + i);
+    for (; i < n; ++i) d[i] = s[i];
+}
+
+HWY_ATTR void TransposeF32(const float* src, size_t ld, size_t rows, size_t cols, float* dst, size_t ldd) {
+    TransposeT(src, ld, rows, cols, dst, ldd);
+}
+HWY_ATTR void TransposeF64(const double* src, size_t ld, size_t rows, size_t cols, double* dst, size_t ldd) {
+    TransposeT(src, ld, rows, cols, dst, ldd);
+}
+HWY_ATTR void CopyF32(const float* s, size_t n, float* d, bool stream) { CopyT(s, n, d, stream); }
+HWY_ATTR void CopyF64(const double* s, size_t n, double* d, bool stream) { CopyT(s, n, d, stream); }
+
 size_t ColsRows() { return kColsRows; }
 size_t ColsWidthF32() { return kColsVecs * hn::Lanes(hn::ScalableTag<float>()); }
 size_t ColsWidthF64() { return kColsVecs * hn::Lanes(hn::ScalableTag<double>()); }
@@ -464,6 +540,10 @@ HWY_EXPORT(InterleaveStoreF64);
 HWY_EXPORT(ColsRows);
 HWY_EXPORT(ColsWidthF32);
 HWY_EXPORT(ColsWidthF64);
+HWY_EXPORT(TransposeF32);
+HWY_EXPORT(TransposeF64);
+HWY_EXPORT(CopyF32);
+HWY_EXPORT(CopyF64);
 HWY_EXPORT(BiasStoreF32);
 HWY_EXPORT(BiasStoreF64);
 HWY_EXPORT(LanesF32);
@@ -501,6 +581,10 @@ const std::vector<KernelSet>& kernel_targets() {
                           HWY_DYNAMIC_DISPATCH(ColsRows)(), HWY_DYNAMIC_DISPATCH(ColsWidthF32)()};
             k.f64.cols = {&HWY_DYNAMIC_DISPATCH(GemmColsF64), &HWY_DYNAMIC_DISPATCH(InterleaveStoreF64),
                           HWY_DYNAMIC_DISPATCH(ColsRows)(), HWY_DYNAMIC_DISPATCH(ColsWidthF64)()};
+            k.f32.transpose = &HWY_DYNAMIC_DISPATCH(TransposeF32);
+            k.f64.transpose = &HWY_DYNAMIC_DISPATCH(TransposeF64);
+            k.f32.copy = &HWY_DYNAMIC_DISPATCH(CopyF32);
+            k.f64.copy = &HWY_DYNAMIC_DISPATCH(CopyF64);
             k.f32.bias_store = &HWY_DYNAMIC_DISPATCH(BiasStoreF32);
             k.f64.bias_store = &HWY_DYNAMIC_DISPATCH(BiasStoreF64);
             k.f32.mr = k.f64.mr = HWY_DYNAMIC_DISPATCH(MR)();

@@ -42,6 +42,15 @@ using GemmColsFn = void (*)(const T* const* b, const size_t* ldb, const T* w, co
 template <class T>
 using InterleaveStoreFn = void (*)(const T* const* c, size_t nr, size_t n, T bias, T* d, bool stream);
 
+// dst[j*ldd + i] = src[i*ld + j] for j < cols and i < rows (src readable from src[0] to src[(rows-1)*ld +
+// cols - 1]); dst[j*ldd + i] = 0 for rows <= i < round_up(rows, 16). Vectors are transposed in registers.
+template <class T>
+using TransposeFn = void (*)(const T* src, size_t ld, size_t rows, size_t cols, T* dst, size_t ldd);
+// d[i] = s[i] for i < n; stream: whole vectors at vector-aligned addresses of d are streamed (no read of the
+// destination lines; the caller calls hwy::FlushStream before the values are read by another thread).
+template <class T>
+using CopyFn = void (*)(const T* s, size_t n, T* d, bool stream);
+
 template <class T>
 struct Gemm {
     GemmFn<T> fn = nullptr;
@@ -54,6 +63,8 @@ struct Gemm {
         size_t mr = 0;  // rows of A and C per call; 0: mr below
     } seg[4];  // [3]: the wide shape, 6 rows x 4 vectors (AVX-512 only)
     BiasStoreFn<T> bias_store = nullptr;
+    TransposeFn<T> transpose = nullptr;  // for packing weights
+    CopyFn<T> copy = nullptr;
     struct Cols {
         GemmColsFn<T> fn = nullptr;
         InterleaveStoreFn<T> store = nullptr;
