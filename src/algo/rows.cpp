@@ -13,6 +13,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include <hwy/cache_control.h>
+
 #include "../kernels/rows.hpp"
 #include "../parallel/parallel.hpp"
 #include "../util.hpp"
@@ -105,6 +107,10 @@ private:
     int64_t max_nto_ = 1;
     std::string target_;
     bool plane_ = false;  // every input row of a group fits the buffer
+    bool stream_ = false;  // outputs far larger than the caches: streamed where whole and aligned
+    // Plane mode, stride 2 along rows: per outer output row y, from toff_[tofs_[y]] on, the offsets in the
+    // plane buffer of the terms of its two phases (first the phase of the even outputs), computed once.
+    std::vector<int64_t> toff_, tofs_;
     // How channels-last data is computed: lanes along the channels (dw_last: depthwise; dot_last: few output
     // channels, lanes along the input channels), or copied channels-first around the row path (copy).
     enum class Mode { first, copy, dw_last, dot_last } mode_ = Mode::first;
@@ -258,6 +264,24 @@ RowsPlan<T>::RowsPlan(const Problem& p, const T* wei, const T* bia, const Epilog
         }
     }
     plane_ = icg_ * (nin_ + 1) * pitch_ * static_cast<int64_t>(sizeof(T)) <= kBufferBytes;
+    stream_ = static_cast<double>(detail::prod(p.dst_shape())) * sizeof(T) >= detail::kStreamBytes;
+    if (plane_ && mode_ == Mode::first && sx_ == 2 && ocg_ <= 2) {
+        int64_t most = 0;
+        for (const auto& ph : xph_) most = std::max<int64_t>(most, static_cast<int64_t>(ph.k.size()));
+        if (nout_ * 2 * icg_ * max_nto_ * most <= 65536) {
+            const int ra = xph_[0].o0 == 0 ? 0 : 1;
+            for (int64_t y = 0; y < nout_; ++y) {
+                tofs_.push_back(static_cast<int64_t>(toff_.size()));
+                const int64_t nto = combo_ntap_[ycombo_[y]];
+                const int64_t* rin = rowin_.data() + yofs_[y];
+                for (int rx : {ra, 1 - ra})
+                    for (int64_t c = 0; c < icg_; ++c)
+                        for (int64_t tt = 0; tt < nto; ++tt)
+                            for (int64_t bx : xph_[rx].base)
+                                toff_.push_back((rin[tt] < 0 ? icg_ * nin_ : c * nin_ + rin[tt]) * pitch_ + bx - bmin_);
+            }
+        }
+    }
 }
 
 template <class T>
@@ -342,6 +366,7 @@ void RowsPlan<T>::run_first(const T* src, T* dst) const {
                 row(dst, n, grp, seg, y, ws);
             }
         }
+        if (stream_) hwy::FlushStream();  // the streamed outputs are visible before the task range ends
     });
 }
 
@@ -396,6 +421,27 @@ void RowsPlan<T>::row(T* dst, int64_t n, int64_t grp, int64_t seg, int64_t y, Sc
     const int64_t lanes = static_cast<int64_t>(k_.lanes);
     const int64_t combo = ycombo_[y];
     const int64_t nto = combo_ntap_[combo];
+    const int64_t q0 = seg * qseg_;
+    const int64_t qn = std::min(qseg_, qmax_ - q0);  // positions of the longest phase in this segment
+    const bool both = sx_ == 2 && ocg_ <= 2 && xph_[0].Q >= q0 + qn && xph_[1].Q >= q0 + qn;
+    if (both && !tofs_.empty()) {  // the terms from the offsets computed once
+        const int ra = xph_[0].o0 == 0 ? 0 : 1, rb = 1 - ra;
+        const size_t na = static_cast<size_t>(icg_ * nto) * xph_[ra].k.size(),
+                     nb = static_cast<size_t>(icg_ * nto) * xph_[rb].k.size();
+        if (ws.terms.size() < na + nb) ws.terms.resize(na + nb);
+        const int64_t* to = toff_.data() + tofs_[y];
+        const T** tm = ws.terms.data();
+        for (size_t j = 0; j < na + nb; ++j) tm[j] = ws.plane + to[j];
+        const auto& wo = wofs_[grp * ncombo_ + combo];
+        T* drow = dst + (n * p_.oc + grp * ocg_) * osz_ + y * ow_;
+        k_.rows2(tm, w_.data() + wo[ra], na, tm + na, w_.data() + wo[rb], nb, static_cast<size_t>(ocg_),
+                 static_cast<size_t>(qn), bias_.data() + grp * ocg_, drow + 2 * q0, static_cast<size_t>(osz_),
+                 stream_ && epi_.kind == Epilogue::Kind::none);
+        if (epi_.kind != Epilogue::Kind::none)
+            for (int64_t oc = 0; oc < ocg_; ++oc)
+                apply_epilogue(epi_, drow + oc * osz_ + 2 * q0, std::min(ow_, 2 * (q0 + qn)) - 2 * q0);
+        return;
+    }
     if (plane_) {  // point at the plane's rows (or the zero row)
         const int64_t* rin = rowin_.data() + yofs_[y];
         ws.rows.resize(static_cast<size_t>(icg_ * nto));
@@ -403,13 +449,11 @@ void RowsPlan<T>::row(T* dst, int64_t n, int64_t grp, int64_t seg, int64_t y, Sc
             for (int64_t tt = 0; tt < nto; ++tt)
                 ws.rows[c * nto + tt] = ws.plane + (rin[tt] < 0 ? icg_ * nin_ : c * nin_ + rin[tt]) * pitch_;
     }
-    const int64_t q0 = seg * qseg_;
-    const int64_t qn = std::min(qseg_, qmax_ - q0);  // positions of the longest phase in this segment
     const int64_t nvec = (qn + lanes - 1) / lanes;
 
     // Stride 2 with both phases full over this segment and one or two channels: one pass, interleaved
     // straight into the output (with more channels, the phase rows below measured faster).
-    if (sx_ == 2 && ocg_ <= 2 && xph_[0].Q >= q0 + qn && xph_[1].Q >= q0 + qn) {
+    if (both) {
         const int ra = xph_[0].o0 == 0 ? 0 : 1, rb = 1 - ra;
         auto build = [&](int rx, std::vector<const T*>& terms) {
             const AxisTaps& ph = xph_[rx];
@@ -425,7 +469,7 @@ void RowsPlan<T>::row(T* dst, int64_t n, int64_t grp, int64_t seg, int64_t y, Sc
         T* drow = dst + (n * p_.oc + grp * ocg_) * osz_ + y * ow_;
         k_.rows2(ws.terms.data(), w_.data() + wo[ra], ws.terms.size(), ws.terms2.data(), w_.data() + wo[rb],
                  ws.terms2.size(), static_cast<size_t>(ocg_), static_cast<size_t>(qn), bias_.data() + grp * ocg_,
-                 drow + 2 * q0, static_cast<size_t>(osz_));
+                 drow + 2 * q0, static_cast<size_t>(osz_), stream_ && epi_.kind == Epilogue::Kind::none);
         if (epi_.kind != Epilogue::Kind::none)
             for (int64_t oc = 0; oc < ocg_; ++oc)
                 apply_epilogue(epi_, drow + oc * osz_ + 2 * q0, std::min(ow_, 2 * (q0 + qn)) - 2 * q0);

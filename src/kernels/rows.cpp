@@ -64,7 +64,8 @@ HWY_ATTR void RowsT(const T* const* rows, const T* w, size_t nterms, size_t ocg,
 template <size_t OCG, size_t CH, class T>
 HWY_ATTR HWY_INLINE void Rows2Block(const T* const* HWY_RESTRICT ra, const T* HWY_RESTRICT wa, size_t na,
                                     const T* const* HWY_RESTRICT rb, const T* HWY_RESTRICT wb, size_t nb, size_t q0,
-                                    size_t n, const T* HWY_RESTRICT bias, T* HWY_RESTRICT dst, size_t ldd) {
+                                    size_t n, const T* HWY_RESTRICT bias, T* HWY_RESTRICT dst, size_t ldd,
+                                    bool stream) {
     const hn::ScalableTag<T> d;
     const size_t N = hn::Lanes(d);
     using V = hn::Vec<decltype(d)>;
@@ -88,8 +89,14 @@ HWY_ATTR HWY_INLINE void Rows2Block(const T* const* HWY_RESTRICT ra, const T* HW
     for (size_t o = 0; o < OCG; ++o)
         for (size_t c = 0; c < CH; ++c) {
             const size_t q = q0 + c * N;
-            if (q + N <= n) {
-                hn::StoreInterleaved2(acc[0][o][c], acc[1][o][c], d, dst + o * ldd + 2 * q);
+            T* HWY_RESTRICT out = dst + o * ldd + 2 * q;
+            if (q + N <= n && stream && reinterpret_cast<uintptr_t>(out) % (N * sizeof(T)) == 0) {
+                HWY_ALIGN T both[2 * hn::MaxLanes(d)];
+                hn::StoreInterleaved2(acc[0][o][c], acc[1][o][c], d, both);
+                hn::Stream(hn::Load(d, both), d, out);
+                hn::Stream(hn::Load(d, both + N), d, out + N);
+            } else if (q + N <= n) {
+                hn::StoreInterleaved2(acc[0][o][c], acc[1][o][c], d, out);
             } else if (q < n) {  // the row's tail
                 HWY_ALIGN T a[hn::MaxLanes(d)], b[hn::MaxLanes(d)];
                 hn::Store(acc[0][o][c], d, a);
@@ -101,23 +108,23 @@ HWY_ATTR HWY_INLINE void Rows2Block(const T* const* HWY_RESTRICT ra, const T* HW
 
 template <size_t OCG, class T>
 HWY_ATTR void Rows2Ocg(const T* const* ra, const T* wa, size_t na, const T* const* rb, const T* wb, size_t nb,
-                       size_t n, const T* bias, T* dst, size_t ldd) {
+                       size_t n, const T* bias, T* dst, size_t ldd, bool stream) {
     const size_t N = hn::Lanes(hn::ScalableTag<T>());
     constexpr size_t CH = OCG == 1 ? 4 : OCG == 2 ? 3 : 2;
     const size_t nvec = (n + N - 1) / N;
     size_t v = 0;
-    for (; v + CH <= nvec; v += CH) Rows2Block<OCG, CH>(ra, wa, na, rb, wb, nb, v * N, n, bias, dst, ldd);
-    for (; v < nvec; ++v) Rows2Block<OCG, 1>(ra, wa, na, rb, wb, nb, v * N, n, bias, dst, ldd);
+    for (; v + CH <= nvec; v += CH) Rows2Block<OCG, CH>(ra, wa, na, rb, wb, nb, v * N, n, bias, dst, ldd, stream);
+    for (; v < nvec; ++v) Rows2Block<OCG, 1>(ra, wa, na, rb, wb, nb, v * N, n, bias, dst, ldd, stream);
 }
 
 template <class T>
 HWY_ATTR void Rows2T(const T* const* ra, const T* wa, size_t na, const T* const* rb, const T* wb, size_t nb,
-                     size_t ocg, size_t n, const T* bias, T* dst, size_t ldd) {
+                     size_t ocg, size_t n, const T* bias, T* dst, size_t ldd, bool stream) {
     switch (ocg) {
-        case 1: return Rows2Ocg<1>(ra, wa, na, rb, wb, nb, n, bias, dst, ldd);
-        case 2: return Rows2Ocg<2>(ra, wa, na, rb, wb, nb, n, bias, dst, ldd);
-        case 3: return Rows2Ocg<3>(ra, wa, na, rb, wb, nb, n, bias, dst, ldd);
-        default: return Rows2Ocg<4>(ra, wa, na, rb, wb, nb, n, bias, dst, ldd);
+        case 1: return Rows2Ocg<1>(ra, wa, na, rb, wb, nb, n, bias, dst, ldd, stream);
+        case 2: return Rows2Ocg<2>(ra, wa, na, rb, wb, nb, n, bias, dst, ldd, stream);
+        case 3: return Rows2Ocg<3>(ra, wa, na, rb, wb, nb, n, bias, dst, ldd, stream);
+        default: return Rows2Ocg<4>(ra, wa, na, rb, wb, nb, n, bias, dst, ldd, stream);
     }
 }
 
@@ -314,12 +321,12 @@ HWY_ATTR void RowsF64(const double* const* rows, const double* w, size_t nterms,
     RowsT(rows, w, nterms, ocg, nvec, out, ldo);
 }
 HWY_ATTR void Rows2F32(const float* const* ra, const float* wa, size_t na, const float* const* rb, const float* wb,
-                       size_t nb, size_t ocg, size_t n, const float* bias, float* dst, size_t ldd) {
-    Rows2T(ra, wa, na, rb, wb, nb, ocg, n, bias, dst, ldd);
+                       size_t nb, size_t ocg, size_t n, const float* bias, float* dst, size_t ldd, bool stream) {
+    Rows2T(ra, wa, na, rb, wb, nb, ocg, n, bias, dst, ldd, stream);
 }
 HWY_ATTR void Rows2F64(const double* const* ra, const double* wa, size_t na, const double* const* rb, const double* wb,
-                       size_t nb, size_t ocg, size_t n, const double* bias, double* dst, size_t ldd) {
-    Rows2T(ra, wa, na, rb, wb, nb, ocg, n, bias, dst, ldd);
+                       size_t nb, size_t ocg, size_t n, const double* bias, double* dst, size_t ldd, bool stream) {
+    Rows2T(ra, wa, na, rb, wb, nb, ocg, n, bias, dst, ldd, stream);
 }
 HWY_ATTR void StoreRowF32(const float* const* src, size_t s, size_t n, float bias, float* dst) {
     StoreRowT(src, s, n, bias, dst);
