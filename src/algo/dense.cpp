@@ -65,29 +65,37 @@ public:
         packed_.resize(static_cast<size_t>(ncb_ * nr_ * ic_));
         bool identity = !last && osz == ksz;
         for (int64_t op = 0; op < osz && identity; ++op) identity = kidx[static_cast<size_t>(op)] == op;
+        // Source channels are spread over the threads (the one-call path packs on every call); channel c owns
+        // the rows packed[.][c][.].
         if (identity) {  // channels-first, every output position its own kernel element: B[c][n] = wei[c*oc*ksz + n]
-            for (int64_t c = 0; c < ic_; ++c)
-                for (int64_t cb = 0; cb < ncb_; ++cb) {
-                    const int64_t n0 = cb * nr_, nn = std::min(nr_, ncols_ - n0);
-                    T* d = packed_.data() + (cb * ic_ + c) * nr_;
-                    std::copy(wei + c * ncols_ + n0, wei + c * ncols_ + n0 + nn, d);
-                    std::fill(d + nn, d + nr_, T(0));
-                }
+            parallel::parallel_for(ic_, [&](int64_t b, int64_t e, int) {
+                for (int64_t c = b; c < e; ++c)
+                    for (int64_t cb = 0; cb < ncb_; ++cb) {
+                        const int64_t n0 = cb * nr_, nn = std::min(nr_, ncols_ - n0);
+                        T* d = packed_.data() + (cb * ic_ + c) * nr_;
+                        const T* w = wei + c * ncols_ + n0;
+                        for (int64_t i = 0; i < nn; ++i) d[i] = w[i];  // (a library call per panel row costs more)
+                        for (int64_t i = nn; i < nr_; ++i) d[i] = T(0);
+                    }
+            });
             return;
         }
-        std::fill(packed_.begin(), packed_.end(), T(0));
-        // Column n's place in the panels (c = 0); then source channel outermost, the weights read in order.
+        // Column n's place in the panels (c = 0); then per source channel, the weights read in order.
         std::vector<int64_t> at(static_cast<size_t>(ncols_));
         for (int64_t n = 0; n < ncols_; ++n) at[static_cast<size_t>(n)] = (n / nr_) * ic_ * nr_ + n % nr_;
-        for (int64_t c = 0; c < ic_; ++c)
-            for (int64_t oc = 0; oc < p.oc; ++oc) {
-                const T* w = wei + (c * p.oc + oc) * ksz;
+        parallel::parallel_for(ic_, [&](int64_t b, int64_t e, int) {
+            for (int64_t c = b; c < e; ++c) {
                 T* const pc = packed_.data() + c * nr_;
-                for (int64_t op = 0; op < osz; ++op) {
-                    const int64_t kf = kidx[static_cast<size_t>(op)];
-                    if (kf >= 0) pc[at[static_cast<size_t>(last ? op * p.oc + oc : oc * osz + op)]] = w[kf];
+                for (int64_t cb = 0; cb < ncb_; ++cb) std::fill(pc + cb * ic_ * nr_, pc + cb * ic_ * nr_ + nr_, T(0));
+                for (int64_t oc = 0; oc < p.oc; ++oc) {
+                    const T* w = wei + (c * p.oc + oc) * ksz;
+                    for (int64_t op = 0; op < osz; ++op) {
+                        const int64_t kf = kidx[static_cast<size_t>(op)];
+                        if (kf >= 0) pc[at[static_cast<size_t>(last ? op * p.oc + oc : oc * osz + op)]] = w[kf];
+                    }
                 }
             }
+        });
     }
 
     void run(const T* src, T* dst) const {
