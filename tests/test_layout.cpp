@@ -197,6 +197,10 @@ TEST(Layout, StreamedLargeOutputsChannelsFirst) {
                 const Plan<float> plan(p, wei.view(), bia.view(), o);
                 plan.run({x.data() + shift, p.src_shape()}, {y.data() + shift, p.dst_shape()});
                 EXPECT_TRUE(std::equal(ref.data.begin(), ref.data.end(), y.begin() + shift)) << s << " shift " << shift << " threads " << threads;
+                // The one-call path (dense: its own lazy kernel, which reads the weights in place).
+                std::fill(y.begin(), y.end(), 12345.f);
+                conv_transpose<float>(p, {x.data() + shift, p.src_shape()}, wei.view(), bia.view(), {y.data() + shift, p.dst_shape()}, o);
+                EXPECT_TRUE(std::equal(ref.data.begin(), ref.data.end(), y.begin() + shift)) << s << " one call, shift " << shift << " threads " << threads;
             }
     }
 }

@@ -19,10 +19,11 @@ int64_t elems(const Dims& d) {
 }
 
 // Layers reaching each path: rows (plane and row mode, stride-2 interleave), phase (GEMM; batch-inner
-// blocks), and with a bias.
+// blocks), dense (whose one-call path differs from its plan), and with a bias.
 const char* kLayers[] = {"mb2_g4_ic4_oc4_i9x8_k4_s2_p1_bias", "mb3_ic5_oc3_i6x7_k4_s2_p1",
                          "mb1_ic80_oc2_i30x40_k3_s2_p1_op1", "mb13_ic7_oc40_i3x4_k3_s2_p1_bias",
-                         "mb1_ic3_oc33_i11_k16_s8_p4", "mb2_ic6_oc5_i4x3x2_k2_s2_bias"};
+                         "mb1_ic3_oc33_i11_k16_s8_p4", "mb2_ic6_oc5_i4x3x2_k2_s2_bias",
+                         "mb70_ic5_oc40_i1x1_k4_bias"};
 
 TEST(Plan, SameAsOneCallAndReference) {
     for (const char* s : kLayers) {

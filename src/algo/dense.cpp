@@ -6,6 +6,9 @@
 // either layout. Output position o (per axis) is reached by the one kernel index kk with kk*d = o + pb, if any:
 //     B[c][n] = wei[c][oc][kk(o)]  (0 where no kernel index reaches o, e.g. output padding).
 // The source rows are the same in both layouts (one position per channel), read in place as the GEMM's A.
+// A prepared plan packs B into panels. The one-call path packs nothing: B's rows are the weights' own rows
+// (channels-first, B[c][n] = wei[c*oc*ksz + n] wherever every position has its kernel element), so the
+// transposed kernel loads its vectors of columns straight from them and broadcasts the images' values.
 #include <algorithm>
 
 #include <hwy/cache_control.h>
@@ -26,10 +29,11 @@ constexpr int64_t kMaxColsPerTap = 2;
 template <class T>
 class DensePlan {
 public:
-    // `storage` is reused for the packed weights when its capacity suffices (the one-call path keeps one).
+    // lazy (the one-call path): no weights are packed; run() reads them in place (see run_lazy), so a call
+    // costs what a prepared plan's run costs. `wei` must then outlive the plan's runs.
     DensePlan(const Problem& p, const T* wei, const T* bia, const Epilogue& epi, const std::string& target, Layout layout,
-              std::vector<T> storage = {})
-        : mb_(p.mb), ic_(p.ic), epi_(epi), packed_(std::move(storage)) {
+              bool lazy = false)
+        : mb_(p.mb), ic_(p.ic), epi_(epi) {
         const auto& ks = kernels::kernel_set(target);
         target_ = ks.target;
         if constexpr (sizeof(T) == 4) gemm_ = ks.f32; else gemm_ = ks.f64;
@@ -61,12 +65,39 @@ public:
         // packed[ncb][c][NR]: B(c, n) of column block ncb; bias per column (padded a vector past the end).
         bias_.assign(static_cast<size_t>(ncb_ * nr_ + nr_), T(0));
         for (int64_t n = 0; n < ncols_ && bia; ++n) bias_[static_cast<size_t>(n)] = bia[last ? n % p.oc : n / osz];
-        // (No allocation when the storage suffices.)
-        packed_.resize(static_cast<size_t>(ncb_ * nr_ * ic_));
         bool identity = !last && osz == ksz;
         for (int64_t op = 0; op < osz && identity; ++op) identity = kidx[static_cast<size_t>(op)] == op;
-        // Source channels are spread over the threads (the one-call path packs on every call); channel c owns
-        // the rows packed[.][c][.].
+        if (lazy) {
+            // Column n's weight within a source channel's [oc][k] block (-1: zero); a column block (of the
+            // transposed kernel's width) is read in place when it is whole and its weights lie consecutively
+            // (channels-first, every position with its kernel element).
+            wei_ = wei;
+            cst_ = p.oc * ksz;
+            const int64_t cw = static_cast<int64_t>(gemm_.cols.width), cr = static_cast<int64_t>(gemm_.cols.rows);
+            ncb_ = (ncols_ + cw - 1) / cw;
+            ntile_ = (mb_ + cr - 1) / cr;
+            tiles_per_task_ = std::min<int64_t>(ntile_, 16);
+            bpt_ = std::clamp<int64_t>(ncb_ / 16, 1, 4);
+            bias_.resize(static_cast<size_t>(ncb_ * cw + cw), T(0));
+            colsrc_.resize(static_cast<size_t>(ncols_));
+            for (int64_t n = 0; n < ncols_; ++n) {
+                const int64_t oc = last ? n % p.oc : n / osz, op = last ? n / p.oc : n % osz;
+                const int64_t kf = kidx[static_cast<size_t>(op)];
+                colsrc_[static_cast<size_t>(n)] = kf < 0 ? -1 : oc * ksz + kf;
+            }
+            contig_.assign(static_cast<size_t>(ncb_), 1);
+            for (int64_t cb = 0; cb < ncb_; ++cb) {
+                const int64_t n0 = cb * cw;
+                bool in_place = n0 + cw <= ncols_;
+                for (int64_t n = n0; n < std::min(ncols_, n0 + cw) && in_place; ++n)
+                    in_place = colsrc_[static_cast<size_t>(n)] >= 0 &&
+                               colsrc_[static_cast<size_t>(n)] == colsrc_[static_cast<size_t>(n0)] + (n - n0);
+                contig_[static_cast<size_t>(cb)] = in_place;
+            }
+            return;
+        }
+        packed_.resize(static_cast<size_t>(ncb_ * nr_ * ic_));
+        // Source channels are spread over the threads; channel c owns the rows packed[.][c][.].
         if (identity) {  // channels-first, every output position its own kernel element: B[c][n] = wei[c*oc*ksz + n]
             parallel::parallel_for(ic_, [&](int64_t b, int64_t e, int) {
                 for (int64_t c = b; c < e; ++c)
@@ -99,6 +130,7 @@ public:
     }
 
     void run(const T* src, T* dst) const {
+        if (wei_) return run_lazy(src, dst);
         const int64_t nimg = (ntile_ + tiles_per_task_ - 1) / tiles_per_task_;
         parallel::parallel_for(ncb_ * nimg, [&](int64_t b, int64_t e, int) {
             thread_local std::vector<T> apack, ctile;
@@ -120,20 +152,110 @@ public:
                         a = apack.data();
                     }
                     seg_.fn_rows(&a, &lda, B, &zero, 1, static_cast<size_t>(ic_), ctile.data(), static_cast<size_t>(nr_), false);
-                    for (int64_t r = 0; r < ni; ++r) rows[static_cast<size_t>(r)] = dst + (i0 + r) * ncols_ + n0;
-                    gemm_.bias_store(ctile.data(), static_cast<size_t>(nr_), bias_.data() + n0, static_cast<size_t>(nn),
-                                     rows.data(), static_cast<size_t>(ni), stream_);
-                    if (epi_.kind != Epilogue::Kind::none)
-                        for (int64_t r = 0; r < ni; ++r) apply_epilogue(epi_, rows[static_cast<size_t>(r)], nn);
+                    store(ctile.data(), static_cast<size_t>(nr_), dst, i0, ni, n0, nn, rows.data());
                 }
             }
             if (stream_) hwy::FlushStream();
         });
     }
 
-    std::vector<T> release() { return std::move(packed_); }
+    // The lazy plan (one call): the transposed kernel, CR images x W columns per call, with the images'
+    // values broadcast from a small packed tile [c][CR] and the columns read as vectors straight from the
+    // weights (a source channel's row of B is its [oc][k] block: B(c, n) at wei + c*cst + n) when a column
+    // block's weights lie consecutively; other blocks (channels-last, kernel elements missing) are packed.
+    // Tasks: (a few column blocks, a run of image tiles); the next block's weight lines are prefetched
+    // while the current one is computed.
+    void run_lazy(const T* src, T* dst) const {
+        const int64_t cr = static_cast<int64_t>(gemm_.cols.rows), cw = static_cast<int64_t>(gemm_.cols.width);
+        const int64_t nimg = (ntile_ + tiles_per_task_ - 1) / tiles_per_task_;
+        const int64_t ngrp = (ncb_ + bpt_ - 1) / bpt_;
+        parallel::parallel_for(ngrp * nimg, [&](int64_t b, int64_t e, int) {
+            thread_local std::vector<T> apack, ctile, bpanel;
+            thread_local std::vector<T*> rows;
+            apack.resize(static_cast<size_t>(tiles_per_task_ * cr * ic_));
+            ctile.resize(static_cast<size_t>(cr * cw + cw));
+            bpanel.resize(static_cast<size_t>(ic_ * cw));
+            rows.resize(static_cast<size_t>(cr));
+            const size_t zero = 0;
+            for (int64_t task = b; task < e; ++task) {
+                const int64_t grp = task / nimg, t0 = (task % nimg) * tiles_per_task_;
+                const int64_t t1 = std::min(ntile_, t0 + tiles_per_task_);
+                // The tiles' images, transposed: apack[tile][c][r] = src[img r][c], zeros past the batch.
+                for (int64_t tile = t0; tile < t1; ++tile) {
+                    T* at = apack.data() + (tile - t0) * cr * ic_;
+                    for (int64_t r = 0; r < cr; ++r) {
+                        const int64_t img = tile * cr + r;
+                        if (img < mb_) {
+                            const T* sr = src + img * ic_;
+                            for (int64_t c = 0; c < ic_; ++c) at[c * cr + r] = sr[c];
+                        } else {
+                            for (int64_t c = 0; c < ic_; ++c) at[c * cr + r] = T(0);
+                        }
+                    }
+                }
+                for (int64_t cb = grp * bpt_; cb < std::min(ncb_, (grp + 1) * bpt_); ++cb) {
+                    if (cb + 1 < ncb_) prefetch_block(cb + 1);
+                    const int64_t n0 = cb * cw, nn = std::min(cw, ncols_ - n0);
+                    const T* B = wei_ + colsrc_[static_cast<size_t>(n0)];
+                    size_t ldb = static_cast<size_t>(cst_);
+                    if (!contig_[static_cast<size_t>(cb)]) {
+                        pack_block(n0, nn, cw, bpanel.data());
+                        B = bpanel.data();
+                        ldb = static_cast<size_t>(cw);
+                    }
+                    for (int64_t tile = t0; tile < t1; ++tile) {
+                        const T* w = apack.data() + (tile - t0) * cr * ic_;
+                        gemm_.cols.fn(&B, &ldb, w, &zero, 1, static_cast<size_t>(ic_), ctile.data(), static_cast<size_t>(cw), false);
+                        store(ctile.data(), static_cast<size_t>(cw), dst, tile * cr, std::min(cr, mb_ - tile * cr), n0, nn, rows.data());
+                    }
+                }
+            }
+            if (stream_) hwy::FlushStream();
+        });
+    }
+
+    // Rows i0 .. i0+ni of C (row stride ldc) plus bias, then the epilogue, into dst[img][n0 .. n0+nn].
+    void store(const T* c, size_t ldc, T* dst, int64_t i0, int64_t ni, int64_t n0, int64_t nn, T** rows) const {
+        for (int64_t r = 0; r < ni; ++r) rows[r] = dst + (i0 + r) * ncols_ + n0;
+        gemm_.bias_store(c, ldc, bias_.data() + n0, static_cast<size_t>(nn), rows, static_cast<size_t>(ni), stream_);
+        if (epi_.kind != Epilogue::Kind::none)
+            for (int64_t r = 0; r < ni; ++r) apply_epilogue(epi_, rows[r], nn);
+    }
+
+    // The weight lines of the lazy plan's column block cb (when read in place), requested ahead of their use:
+    // rows a channel stride apart defeat the hardware prefetchers.
+    void prefetch_block(int64_t cb) const {
+        if (!contig_[static_cast<size_t>(cb)]) return;
+        // (GCC drops a function whose only effect is prefetching as dead code: the empty asm keeps it.)
+        asm volatile("");
+        const int64_t cw = static_cast<int64_t>(gemm_.cols.width);
+        const char* w = reinterpret_cast<const char*>(wei_ + colsrc_[static_cast<size_t>(cb * cw)]);
+        const int64_t bytes = cw * static_cast<int64_t>(sizeof(T)), step = cst_ * static_cast<int64_t>(sizeof(T));
+        for (int64_t c = 0; c < ic_; ++c, w += step) {
+            for (int64_t at = 0; at < bytes; at += 64) hwy::Prefetch(w + at);
+            hwy::Prefetch(w + bytes - 1);
+        }
+    }
+
+    // A lazy column block that is not read in place: d[c][j] = B(c, n0 + j) for j < nn, zeros up to w.
+    void pack_block(int64_t n0, int64_t nn, int64_t w, T* d) const {
+        const int64_t* src = colsrc_.data() + n0;
+        for (int64_t c = 0; c < ic_; ++c, d += w) {
+            const T* const wc = wei_ + c * cst_;
+            for (int64_t i = 0; i < nn; ++i) d[i] = src[i] < 0 ? T(0) : wc[src[i]];
+            for (int64_t i = nn; i < w; ++i) d[i] = T(0);
+        }
+    }
+
     size_t packed_bytes() const { return (packed_.size() + bias_.size()) * sizeof(T); }
-    size_t workspace_bytes() const { return static_cast<size_t>(mr_ * ic_ + mr_ * nr_ + nr_) * sizeof(T) + static_cast<size_t>(mr_) * sizeof(T*); }
+    size_t workspace_bytes() const {
+        if (wei_) {  // lazy: the tiles' images, one packed column block, a C tile
+            const int64_t cr = static_cast<int64_t>(gemm_.cols.rows), cw = static_cast<int64_t>(gemm_.cols.width);
+            return static_cast<size_t>(tiles_per_task_ * cr * ic_ + ic_ * cw + cr * cw + cw) * sizeof(T) +
+                   static_cast<size_t>(cr) * sizeof(T*);
+        }
+        return static_cast<size_t>(mr_ * ic_ + mr_ * nr_ + nr_) * sizeof(T) + static_cast<size_t>(mr_) * sizeof(T*);
+    }
     const std::string& target() const { return target_; }
 
 private:
@@ -143,8 +265,13 @@ private:
     kernels::Gemm<T> gemm_;
     typename kernels::Gemm<T>::Seg seg_;
     int64_t mr_ = 0, nr_ = 0, ncols_ = 0, ncb_ = 0, ntile_ = 0, tiles_per_task_ = 1;
+    int64_t bpt_ = 1;  // lazy: column blocks per task
     bool stream_ = false;
     std::vector<T> packed_, bias_;
+    const T* wei_ = nullptr;  // lazy: the caller's weights, packed panel by panel in run()
+    int64_t cst_ = 0;         // lazy: a source channel's stride in wei_
+    std::vector<int64_t> colsrc_;
+    std::vector<char> contig_;
 };
 
 std::string supports(const Problem& p, Direction dir) {
@@ -158,14 +285,12 @@ std::string supports(const Problem& p, Direction dir) {
     return {};
 }
 
-// The one-call path packs on every call, into a buffer kept per thread (no page faults after the first).
+// The one-call path packs nothing up front: each task packs its column block's panel when it needs it.
 template <class T>
 void forward(const Problem& p, const T* src, const T* wei, const T* bia, T* dst) {
-    thread_local std::vector<T> storage;
     const CallContext& ctx = call_context();
-    DensePlan<T> plan(p, wei, bia, ctx.epilogue ? *ctx.epilogue : Epilogue{}, ctx.simd, ctx.layout, std::move(storage));
+    DensePlan<T> plan(p, wei, bia, ctx.epilogue ? *ctx.epilogue : Epilogue{}, ctx.simd, ctx.layout, true);
     plan.run(src, dst);
-    storage = plan.release();
 }
 
 }  // namespace
