@@ -296,8 +296,16 @@ PhasePlan<T>::PhasePlan(const Problem& p, const T* wei, const T* bia, const Epil
                     for (int64_t ncb = 0; ncb < nncb; ++ncb) {
                         T* d = pg + kdst[k] + ncb * kstep[k] + c0 * nr;
                         const T* t = tb.data() + (k - k0) * ldd + ncb * nr;
-                        for (int64_t c = c0; c < c1; ++c, d += nr, t += tsz)
-                            gemm_.copy(t, static_cast<size_t>(nr), d, stream);
+                        if (stream) {
+                            for (int64_t c = c0; c < c1; ++c, d += nr, t += tsz)
+                                gemm_.copy(t, static_cast<size_t>(nr), d, true);
+                        } else if (nr == 8) {  // the transposed tile's rows: a call per 32 bytes would cost more
+                            for (int64_t c = c0; c < c1; ++c, d += 8, t += tsz)
+                                for (int i = 0; i < 8; ++i) d[i] = t[i];
+                        } else {
+                            for (int64_t c = c0; c < c1; ++c, d += nr, t += tsz)
+                                for (int64_t i = 0; i < nr; ++i) d[i] = t[i];
+                        }
                     }
                 }
             }
