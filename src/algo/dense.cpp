@@ -77,7 +77,7 @@ public:
             ncb_ = (ncols_ + cw - 1) / cw;
             ntile_ = (mb_ + cr - 1) / cr;
             tiles_per_task_ = std::min<int64_t>(ntile_, 16);
-            bpt_ = std::clamp<int64_t>(ncb_ / 16, 1, 4);
+            bpt_ = std::clamp<int64_t>(ncb_ / 8, 1, 8);
             bias_.resize(static_cast<size_t>(ncb_ * cw + cw), T(0));
             colsrc_.resize(static_cast<size_t>(ncols_));
             for (int64_t n = 0; n < ncols_; ++n) {
@@ -183,14 +183,11 @@ public:
                 // The tiles' images, transposed: apack[tile][c][r] = src[img r][c], zeros past the batch.
                 for (int64_t tile = t0; tile < t1; ++tile) {
                     T* at = apack.data() + (tile - t0) * cr * ic_;
-                    for (int64_t r = 0; r < cr; ++r) {
-                        const int64_t img = tile * cr + r;
-                        if (img < mb_) {
-                            const T* sr = src + img * ic_;
-                            for (int64_t c = 0; c < ic_; ++c) at[c * cr + r] = sr[c];
-                        } else {
-                            for (int64_t c = 0; c < ic_; ++c) at[c * cr + r] = T(0);
-                        }
+                    const int64_t ni = std::min(cr, mb_ - tile * cr);
+                    const T* const s0 = src + tile * cr * ic_;
+                    for (int64_t c = 0; c < ic_; ++c, at += cr) {
+                        for (int64_t r = 0; r < ni; ++r) at[r] = s0[r * ic_ + c];
+                        for (int64_t r = ni; r < cr; ++r) at[r] = T(0);
                     }
                 }
                 for (int64_t cb = grp * bpt_; cb < std::min(ncb_, (grp + 1) * bpt_); ++cb) {
