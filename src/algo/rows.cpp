@@ -15,6 +15,7 @@
 
 #include <hwy/cache_control.h>
 
+#include "../kernels/gemm.hpp"
 #include "../kernels/rows.hpp"
 #include "../parallel/parallel.hpp"
 #include "../util.hpp"
@@ -61,6 +62,9 @@ public:
     size_t workspace_bytes() const {  // the row buffer (plane or rows) and the phase rows
         if (mode_ == Mode::dw_last || mode_ == Mode::dot_last)  // the tap lists of one phase row
             return static_cast<size_t>(max_nto_ * p_.k.back()) * (2 * sizeof(T*) + 3 * sizeof(int64_t));
+        if (mode_ == Mode::dot_first)  // the channels-last band of input rows, a run's output rows, the tap lists
+            return static_cast<size_t>(max_band_ * iw_ * pitch_last_ + yrun_ * ow_ * p_.oc) * sizeof(T) +
+                   static_cast<size_t>(max_nto_ * p_.k.back()) * (2 * sizeof(T*) + 3 * sizeof(int64_t));
         if (mode_ == Mode::copy)  // channels-first copies of the input and the output, per call
             return first_workspace() + static_cast<size_t>(detail::prod(p_.src_shape()) + detail::prod(p_.dst_shape())) * sizeof(T);
         return first_workspace();
@@ -113,7 +117,13 @@ private:
     std::vector<int64_t> toff_, tofs_;
     // How channels-last data is computed: lanes along the channels (dw_last: depthwise; dot_last: few output
     // channels, lanes along the input channels), or copied channels-first around the row path (copy).
-    enum class Mode { first, copy, dw_last, dot_last } mode_ = Mode::first;
+    // dot_first: channels-first data with many input channels per group, computed as dot_last from the band
+    // of input rows a run of output rows reads, moved channels-last once per run.
+    enum class Mode { first, copy, dw_last, dot_last, dot_first } mode_ = Mode::first;
+    int64_t pitch_last_ = 0, yrun_ = 1, max_band_ = 0;
+    std::vector<int64_t> band_;  // per run of output rows: the first and one past the last input row read
+    kernels::TransposeFn<T> transpose_ = nullptr;
+    void run_dot_first(const T* src, T* dst) const;
     std::vector<T> wl_;                          // channels-last weights, per tap: dw [g], dot [ocg][icg]
     std::vector<std::vector<int64_t>> wlofs_;    // [grp * ncombo + combo][rx] (dw_last: grp 0 only)
 };
@@ -209,8 +219,16 @@ RowsPlan<T>::RowsPlan(const Problem& p, const T* wei, const T* bia, const Epilog
         if (icg_ == 1 && ocg_ == 1 && p.g >= lanes) mode_ = Mode::dw_last;
         else if (icg_ >= lanes) mode_ = Mode::dot_last;
         else if (p.ic > 1 || p.oc > 1) mode_ = Mode::copy;  // one channel: both layouts are the same bytes
+    } else if (icg_ >= 2 * lanes) {
+        // Channels-first with many input channels: the lanes along the channels beat the lanes along the rows
+        // (whose terms are one weight times a short row each). Kept below when a run's band of input rows,
+        // moved channels-last, fits the buffer.
+        mode_ = Mode::dot_first;
+        pitch_last_ = detail::round_up(icg_, int64_t(16));
+        if constexpr (sizeof(T) == 4) transpose_ = kernels::kernel_set(target).f32.transpose;
+        else transpose_ = kernels::kernel_set(target).f64.transpose;
     }
-    if (mode_ == Mode::dw_last || mode_ == Mode::dot_last) {
+    if (mode_ == Mode::dw_last || mode_ == Mode::dot_last || mode_ == Mode::dot_first) {
         const bool dw = mode_ == Mode::dw_last;
         for (int64_t grp = 0; grp < (dw ? 1 : p.g); ++grp)
             for (int64_t cb = 0; cb < ncombo_; ++cb) {
@@ -230,8 +248,10 @@ RowsPlan<T>::RowsPlan(const Problem& p, const T* wei, const T* bia, const Epilog
                 }
                 wlofs_.push_back(std::move(ofs));
             }
-        w_.clear();
-        w_.shrink_to_fit();
+        if (mode_ != Mode::dot_first) {  // (dot_first may fall back to the row path below)
+            w_.clear();
+            w_.shrink_to_fit();
+        }
     }
 
     // The outer rows, decoded once.
@@ -263,6 +283,46 @@ RowsPlan<T>::RowsPlan(const Problem& p, const T* wei, const T* bia, const Epilog
             }
         }
     }
+    if (mode_ == Mode::dot_first) {
+        // Runs of output rows: the longest (up to 16) whose bands of input rows each fit the buffer. A band is
+        // every input row from the least to the greatest that the run's rows read.
+        const int64_t rowbytes = iw_ * pitch_last_ * static_cast<int64_t>(sizeof(T));
+        auto bands = [&](int64_t run_len) {
+            std::vector<int64_t> bd;
+            int64_t most = 0;
+            for (int64_t y0 = 0; y0 < nout_; y0 += run_len) {
+                int64_t r0 = nin_, r1 = 0;
+                for (int64_t y = y0; y < std::min(nout_, y0 + run_len); ++y)
+                    for (int64_t tt = 0; tt < combo_ntap_[ycombo_[y]]; ++tt) {
+                        const int64_t r = rowin_[static_cast<size_t>(yofs_[y] + tt)];
+                        if (r >= 0) r0 = std::min(r0, r), r1 = std::max(r1, r + 1);
+                    }
+                if (r1 <= r0) r0 = r1 = 0;
+                bd.push_back(r0), bd.push_back(r1);
+                most = std::max(most, r1 - r0);
+            }
+            return std::make_pair(bd, most);
+        };
+        for (yrun_ = std::min<int64_t>(nout_, 16); ; yrun_ /= 2) {
+            auto [bd, most] = bands(yrun_);
+            if (most * rowbytes <= kBufferBytes || yrun_ == 1) {
+                band_ = std::move(bd);
+                max_band_ = most;
+                break;
+            }
+        }
+        if (max_band_ * rowbytes > kBufferBytes) {  // rows too long: the lanes along the rows, in segments
+            mode_ = Mode::first;
+            band_.clear();
+            wl_.clear();
+            wlofs_.clear();
+            max_band_ = 0;
+            yrun_ = 1;
+        } else {
+            w_.clear();
+            w_.shrink_to_fit();
+        }
+    }
     plane_ = icg_ * (nin_ + 1) * pitch_ * static_cast<int64_t>(sizeof(T)) <= kBufferBytes;
     stream_ = static_cast<double>(detail::prod(p.dst_shape())) * sizeof(T) >= detail::kStreamBytes;
     if (plane_ && mode_ == Mode::first && sx_ == 2 && ocg_ <= 2) {
@@ -287,6 +347,7 @@ RowsPlan<T>::RowsPlan(const Problem& p, const T* wei, const T* bia, const Epilog
 template <class T>
 void RowsPlan<T>::run(const T* src, T* dst) const {
     if (mode_ == Mode::first) return run_first(src, dst);
+    if (mode_ == Mode::dot_first) return run_dot_first(src, dst);
     if (mode_ != Mode::copy) return run_last(src, dst);
     const Dims sshape = p_.src_shape(), dshape = p_.dst_shape();
     std::vector<T> s(static_cast<size_t>(detail::prod(sshape))), d(static_cast<size_t>(detail::prod(dshape)));
@@ -342,6 +403,68 @@ void RowsPlan<T>::run_last(const T* src, T* dst) const {
                                     static_cast<size_t>(ph.Q), bias_.data() + grp * ocg_, out, ostep);
                 }
             if (epi_.kind != Epilogue::Kind::none) apply_epilogue(epi_, drow, ow_ * p_.oc);
+        }
+    });
+}
+
+// Channels-first with many input channels: a task is (image, run of yrun_ output rows). Per group, the band
+// of input rows the run reads (rows band_[run] .. band_[run + 1] - 1, flat over the outer axes) is moved
+// channels-last in one transpose ([row][x][c], c padded to pitch_last_: each channel's rows are one
+// contiguous stretch); then each phase row is computed as channels-last (dot_last) into the run's output rows
+// [y][x][oc], which are moved back channels-first with the epilogue.
+template <class T>
+void RowsPlan<T>::run_dot_first(const T* src, T* dst) const {
+    const int64_t nrun = (nout_ + yrun_ - 1) / yrun_;
+    const int64_t wstride = ocg_ * icg_, rowsz = iw_ * pitch_last_;
+    parallel::parallel_for(p_.mb * nrun, [&](int64_t b, int64_t e, int) {
+        thread_local std::vector<T> band, orow;
+        thread_local std::vector<const T*> in, w;
+        thread_local std::vector<int64_t> base, lo, hi;
+        band.resize(static_cast<size_t>(max_band_ * rowsz));
+        orow.resize(static_cast<size_t>(yrun_ * ow_ * p_.oc));
+        for (int64_t t = b; t < e; ++t) {
+            const int64_t n = t / nrun, run = t % nrun, y0 = run * yrun_, y1 = std::min(nout_, y0 + yrun_);
+            const int64_t r0 = band_[static_cast<size_t>(2 * run)], r1 = band_[static_cast<size_t>(2 * run + 1)];
+            for (int64_t grp = 0; grp < p_.g; ++grp) {
+                if (r1 > r0)
+                    transpose_(src + (n * p_.ic + grp * icg_) * isz_ + r0 * iw_, static_cast<size_t>(isz_),
+                               static_cast<size_t>(icg_), static_cast<size_t>((r1 - r0) * iw_), band.data(),
+                               static_cast<size_t>(pitch_last_));
+                for (int64_t y = y0; y < y1; ++y) {
+                    const int64_t combo = ycombo_[y], nto = combo_ntap_[combo];
+                    const int64_t* rin = rowin_.data() + yofs_[y];
+                    for (size_t rx = 0; rx < xph_.size(); ++rx) {
+                        const AxisTaps& ph = xph_[rx];
+                        if (ph.Q == 0) continue;
+                        const int64_t ntx = static_cast<int64_t>(ph.k.size());
+                        const T* wbase = wl_.data() + wlofs_[grp * ncombo_ + combo][rx];
+                        in.clear(), w.clear(), base.clear(), lo.clear(), hi.clear();
+                        for (int64_t tt = 0; tt < nto; ++tt) {
+                            if (rin[tt] < 0) continue;  // the input row is outside the input: no term
+                            const T* row = band.data() + (rin[tt] - r0) * rowsz;
+                            for (int64_t tx = 0; tx < ntx; ++tx) {
+                                const int64_t bx = ph.base[tx];
+                                const int64_t l = std::max<int64_t>(0, -bx), h = std::min(ph.Q, iw_ - bx);
+                                if (l >= h) continue;
+                                in.push_back(row), w.push_back(wbase + (tt * ntx + tx) * wstride);
+                                base.push_back(bx), lo.push_back(l), hi.push_back(h);
+                            }
+                        }
+                        k_.dot_last(in.data(), base.data(), lo.data(), hi.data(), w.data(), in.size(),
+                                    static_cast<size_t>(icg_), static_cast<size_t>(ocg_), static_cast<size_t>(pitch_last_),
+                                    static_cast<size_t>(ph.Q), bias_.data() + grp * ocg_,
+                                    orow.data() + ((y - y0) * ow_ + ph.o0) * p_.oc + grp * ocg_,
+                                    static_cast<size_t>(sx_ * p_.oc));
+                    }
+                }
+            }
+            for (int64_t y = y0; y < y1; ++y)
+                for (int64_t oc = 0; oc < p_.oc; ++oc) {
+                    T* d = dst + ((n * p_.oc + oc) * nout_ + y) * ow_;
+                    const T* o = orow.data() + (y - y0) * ow_ * p_.oc + oc;
+                    for (int64_t x = 0; x < ow_; ++x) d[x] = o[x * p_.oc];
+                    if (epi_.kind != Epilogue::Kind::none) apply_epilogue(epi_, d, ow_);
+                }
         }
     });
 }
