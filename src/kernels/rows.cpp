@@ -147,75 +147,81 @@ HWY_ATTR void StoreRowT(const T* const* src, size_t s, size_t n, T bias, T* dst)
 }
 
 // Depthwise, channels-last (DwLastFn): CH vectors of channels in registers over every tap of one output.
+// Vector c holds the channels from c0 + c*N, the last one moved back by `back` channels (a channel count
+// that is not a multiple of N: the channels it shares with the previous vector get the same values twice).
 template <size_t CH, class T>
 HWY_ATTR HWY_INLINE void DwLastBlock(const T* const* HWY_RESTRICT in, const int64_t* base, const int64_t* lo,
                                      const int64_t* hi, const T* const* HWY_RESTRICT w, size_t ntaps, size_t istep,
-                                     int64_t q, size_t c0, const T* HWY_RESTRICT bias, T* HWY_RESTRICT out) {
+                                     int64_t q, size_t c0, size_t back, const T* HWY_RESTRICT bias, T* HWY_RESTRICT out) {
     const hn::ScalableTag<T> d;
     const size_t N = hn::Lanes(d);
     using V = hn::Vec<decltype(d)>;
+    size_t co[CH];
+    for (size_t c = 0; c < CH; ++c) co[c] = c0 + c * N - (c + 1 == CH ? back : 0);
     V acc[CH];
-    for (size_t c = 0; c < CH; ++c) acc[c] = hn::LoadU(d, bias + c0 + c * N);
+    for (size_t c = 0; c < CH; ++c) acc[c] = hn::LoadU(d, bias + co[c]);
     for (size_t t = 0; t < ntaps; ++t) {
         if (q < lo[t] || q >= hi[t]) continue;
-        const T* x = in[t] + static_cast<size_t>(q + base[t]) * istep + c0;
-        const T* wt = w[t] + c0;
-        for (size_t c = 0; c < CH; ++c) acc[c] = hn::MulAdd(hn::LoadU(d, wt + c * N), hn::LoadU(d, x + c * N), acc[c]);
+        const T* x = in[t] + static_cast<size_t>(q + base[t]) * istep;
+        const T* wt = w[t];
+        for (size_t c = 0; c < CH; ++c) acc[c] = hn::MulAdd(hn::LoadU(d, wt + co[c]), hn::LoadU(d, x + co[c]), acc[c]);
     }
-    for (size_t c = 0; c < CH; ++c) hn::StoreU(acc[c], d, out + c0 + c * N);
+    for (size_t c = 0; c < CH; ++c) hn::StoreU(acc[c], d, out + co[c]);
 }
 
-// The outputs every tap reaches, [qa, qb), for NT taps and CH vectors of channels from c0: the weights and
-// the bias stay in registers over the whole stretch.
+// The outputs every tap reaches, [qa, qb), for NT taps and CH vectors of channels from c0 (the last moved
+// back by `back`): the weights and the bias stay in registers over the whole stretch.
 template <size_t NT, size_t CH, class T>
 HWY_ATTR HWY_INLINE void DwLastRun(const T* const* HWY_RESTRICT in, const int64_t* base, const T* const* HWY_RESTRICT w,
-                                   size_t istep, int64_t qa, int64_t qb, size_t c0, const T* HWY_RESTRICT bias,
+                                   size_t istep, int64_t qa, int64_t qb, size_t c0, size_t back, const T* HWY_RESTRICT bias,
                                    T* HWY_RESTRICT out, size_t ostep, bool stream) {
     const hn::ScalableTag<T> d;
     const size_t N = hn::Lanes(d);
     using V = hn::Vec<decltype(d)>;
+    size_t co[CH];
+    for (size_t c = 0; c < CH; ++c) co[c] = c * N - (c + 1 == CH ? back : 0);
     V wv[NT][CH], bv[CH];
     const T* x[NT];
     for (size_t t = 0; t < NT; ++t) {
         x[t] = in[t] + static_cast<size_t>(qa + base[t]) * istep + c0;
-        for (size_t c = 0; c < CH; ++c) wv[t][c] = hn::LoadU(d, w[t] + c0 + c * N);
+        for (size_t c = 0; c < CH; ++c) wv[t][c] = hn::LoadU(d, w[t] + c0 + co[c]);
     }
-    for (size_t c = 0; c < CH; ++c) bv[c] = hn::LoadU(d, bias + c0 + c * N);
+    for (size_t c = 0; c < CH; ++c) bv[c] = hn::LoadU(d, bias + c0 + co[c]);
     T* o = out + static_cast<size_t>(qa) * ostep + c0;
     // Streaming stores (no read of the destination line first) where every store is vector-aligned.
-    stream = stream && reinterpret_cast<uintptr_t>(o) % (N * sizeof(T)) == 0 && ostep % N == 0;
+    stream = stream && back == 0 && reinterpret_cast<uintptr_t>(o) % (N * sizeof(T)) == 0 && ostep % N == 0;
     for (int64_t q = qa; q < qb; ++q, o += ostep) {
         V acc[CH];
         for (size_t c = 0; c < CH; ++c) acc[c] = bv[c];
         for (size_t t = 0; t < NT; ++t) {
-            for (size_t c = 0; c < CH; ++c) acc[c] = hn::MulAdd(wv[t][c], hn::LoadU(d, x[t] + c * N), acc[c]);
+            for (size_t c = 0; c < CH; ++c) acc[c] = hn::MulAdd(wv[t][c], hn::LoadU(d, x[t] + co[c]), acc[c]);
             x[t] += istep;
         }
         if (stream)
-            for (size_t c = 0; c < CH; ++c) hn::Stream(acc[c], d, o + c * N);
+            for (size_t c = 0; c < CH; ++c) hn::Stream(acc[c], d, o + co[c]);
         else
-            for (size_t c = 0; c < CH; ++c) hn::StoreU(acc[c], d, o + c * N);
+            for (size_t c = 0; c < CH; ++c) hn::StoreU(acc[c], d, o + co[c]);
     }
 }
 
 template <size_t CH, class T>
 HWY_ATTR void DwLastColumns(const T* const* in, const int64_t* base, const int64_t* lo, const int64_t* hi,
-                            const T* const* w, size_t ntaps, size_t istep, size_t Q, size_t c0, const T* bias, T* out,
-                            size_t ostep, bool stream) {
+                            const T* const* w, size_t ntaps, size_t istep, size_t Q, size_t c0, size_t back,
+                            const T* bias, T* out, size_t ostep, bool stream) {
     int64_t qa = 0, qb = static_cast<int64_t>(Q);
     for (size_t t = 0; t < ntaps; ++t) qa = std::max(qa, lo[t]), qb = std::min(qb, hi[t]);
     if (qb <= qa || ntaps > 4) qa = qb = static_cast<int64_t>(Q);  // no stretch: every output checked
-    for (int64_t q = 0; q < qa; ++q) DwLastBlock<CH>(in, base, lo, hi, w, ntaps, istep, q, c0, bias, out + q * ostep);
+    for (int64_t q = 0; q < qa; ++q) DwLastBlock<CH>(in, base, lo, hi, w, ntaps, istep, q, c0, back, bias, out + q * ostep);
     switch (ntaps) {
-        case 0: for (int64_t q = qa; q < qb; ++q) DwLastBlock<CH>(in, base, lo, hi, w, 0, istep, q, c0, bias, out + q * ostep); break;
-        case 1: DwLastRun<1, CH>(in, base, w, istep, qa, qb, c0, bias, out, ostep, stream); break;
-        case 2: DwLastRun<2, CH>(in, base, w, istep, qa, qb, c0, bias, out, ostep, stream); break;
-        case 3: DwLastRun<3, CH>(in, base, w, istep, qa, qb, c0, bias, out, ostep, stream); break;
-        case 4: DwLastRun<4, CH>(in, base, w, istep, qa, qb, c0, bias, out, ostep, stream); break;
+        case 0: for (int64_t q = qa; q < qb; ++q) DwLastBlock<CH>(in, base, lo, hi, w, 0, istep, q, c0, back, bias, out + q * ostep); break;
+        case 1: DwLastRun<1, CH>(in, base, w, istep, qa, qb, c0, back, bias, out, ostep, stream); break;
+        case 2: DwLastRun<2, CH>(in, base, w, istep, qa, qb, c0, back, bias, out, ostep, stream); break;
+        case 3: DwLastRun<3, CH>(in, base, w, istep, qa, qb, c0, back, bias, out, ostep, stream); break;
+        case 4: DwLastRun<4, CH>(in, base, w, istep, qa, qb, c0, back, bias, out, ostep, stream); break;
         default: break;
     }
     for (int64_t q = std::max(qa, qb); q < static_cast<int64_t>(Q); ++q)
-        DwLastBlock<CH>(in, base, lo, hi, w, ntaps, istep, q, c0, bias, out + q * ostep);
+        DwLastBlock<CH>(in, base, lo, hi, w, ntaps, istep, q, c0, back, bias, out + q * ostep);
 }
 
 template <class T>
@@ -223,9 +229,19 @@ HWY_ATTR void DwLastT(const T* const* in, const int64_t* base, const int64_t* lo
                       size_t ntaps, size_t C, size_t istep, size_t Q, const T* bias, T* out, size_t ostep, bool stream) {
     const size_t N = hn::Lanes(hn::ScalableTag<T>());
     size_t c0 = 0;
-    for (; c0 + 4 * N <= C; c0 += 4 * N) DwLastColumns<4>(in, base, lo, hi, w, ntaps, istep, Q, c0, bias, out, ostep, stream);
-    for (; c0 + N <= C; c0 += N) DwLastColumns<1>(in, base, lo, hi, w, ntaps, istep, Q, c0, bias, out, ostep, stream);
-    for (size_t qq = 0; qq < Q && c0 < C; ++qq) {  // channels past the last whole vector
+    for (; c0 + 4 * N <= C; c0 += 4 * N) DwLastColumns<4>(in, base, lo, hi, w, ntaps, istep, Q, c0, 0, bias, out, ostep, stream);
+    // The rest (under 4 vectors) in one pass; a partial last vector is moved back to end at channel C.
+    if (c0 < C && C >= N) {
+        const size_t nv = (C - c0 + N - 1) / N, back = nv * N - (C - c0);
+        switch (nv) {
+            case 1: DwLastColumns<1>(in, base, lo, hi, w, ntaps, istep, Q, c0, back, bias, out, ostep, stream); break;
+            case 2: DwLastColumns<2>(in, base, lo, hi, w, ntaps, istep, Q, c0, back, bias, out, ostep, stream); break;
+            case 3: DwLastColumns<3>(in, base, lo, hi, w, ntaps, istep, Q, c0, back, bias, out, ostep, stream); break;
+            default: DwLastColumns<4>(in, base, lo, hi, w, ntaps, istep, Q, c0, back, bias, out, ostep, stream); break;
+        }
+        c0 = C;
+    }
+    for (size_t qq = 0; qq < Q && c0 < C; ++qq) {  // fewer channels than a vector
         const int64_t q = static_cast<int64_t>(qq);
         for (size_t c = c0; c < C; ++c) {
             T acc = bias[c];
@@ -238,7 +254,8 @@ HWY_ATTR void DwLastT(const T* const* in, const int64_t* base, const int64_t* lo
 }
 
 // Few output channels, channels-last (DotLastFn): P outputs x OCG channels of vector partial sums over the
-// taps and the whole vectors of K, then summed across lanes; the K tail and partial blocks in scalars.
+// taps and the whole vectors of K, then summed across lanes; the K tail as one more vector (or in scalars
+// when K is under a vector), partial blocks one output at a time.
 template <size_t P, size_t OCG, class T>
 HWY_ATTR HWY_INLINE void DotLastBlock(const T* const* HWY_RESTRICT in, const int64_t* base, const int64_t* lo,
                                       const int64_t* hi, const T* const* HWY_RESTRICT w, size_t ntaps, size_t K, size_t istep,
@@ -264,9 +281,21 @@ HWY_ATTR HWY_INLINE void DotLastBlock(const T* const* HWY_RESTRICT in, const int
                 for (size_t p = 0; p < P; ++p) acc[p][o] = hn::MulAdd(wv, xv[p], acc[p][o]);
             }
         }
-        for (size_t c = Kv; c < K; ++c)
-            for (size_t o = 0; o < OCG; ++o)
-                for (size_t p = 0; p < P; ++p) tail[p][o] += wt[o * K + c] * x[p * istep + c];
+        if (Kv < K && K >= N) {
+            // The channels past the last whole vector: the last N channels as one vector, with the weights of
+            // those already summed (the first N - (K - Kv) lanes) zeroed.
+            const auto done = hn::FirstN(d, N - (K - Kv));
+            V xv[P];
+            for (size_t p = 0; p < P; ++p) xv[p] = hn::LoadU(d, x + p * istep + K - N);
+            for (size_t o = 0; o < OCG; ++o) {
+                const V wv = hn::IfThenZeroElse(done, hn::LoadU(d, wt + o * K + K - N));
+                for (size_t p = 0; p < P; ++p) acc[p][o] = hn::MulAdd(wv, xv[p], acc[p][o]);
+            }
+        } else {
+            for (size_t c = Kv; c < K; ++c)
+                for (size_t o = 0; o < OCG; ++o)
+                    for (size_t p = 0; p < P; ++p) tail[p][o] += wt[o * K + c] * x[p * istep + c];
+        }
     }
     for (size_t p = 0; p < P; ++p)
         for (size_t o = 0; o < OCG; ++o)
