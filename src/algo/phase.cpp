@@ -333,6 +333,12 @@ PhasePlan<T>::PhasePlan(const Problem& p, const T* wei, const T* bia, const Epil
     // Groups inner: one task computes a block of every group from one decode, when all groups' packed weights
     // fit in L2 together (grouped layers of a few hundred channels: the decode is not repeated per group).
     gin_ = p.g > 1 && !cols_ && static_cast<double>(total) * sizeof(T) <= detail::kL2Bytes;
+    // Channels-last tiles of every group in one decode: a tile's packed A panel of a tap holds the positions'
+    // channels of every group (one copy per position instead of one per group), kept for the block's tiles
+    // while the groups are computed (up to 512 KiB).
+    const int64_t share_sz = ((mc_ + mr_ - 1) / mr_) * std::max<int64_t>(ntaps_, 1) * mr_ * cin_;
+    share_ = gin_ && seg_ && slast_ && static_cast<double>(share_sz) * sizeof(T) <= 512.0 * 1024;
+    if (share_) asz_ = std::max(asz_, share_sz);
     for (int64_t grp = 0; grp < (gin_ ? 1 : p.g); ++grp) {
         if (interleave_) {
             for (int64_t blk = 0; blk < most_blk; ++blk)
@@ -726,6 +732,22 @@ void PhasePlan<T>::block(const T* src, T* dst, int64_t grp0, int64_t phi, int64_
                 if (direct) {
                     ws.segp[ns] = at(j0, off[j0], 0);
                     ws.segl[ns++] = static_cast<size_t>(slast_ ? step * cin_ : insz_);
+                    continue;
+                }
+                if (share_) {  // the panel [MR][every group's channels] of (tile, tap), packed for the first group
+                    T* At = ws.a.data() + (tile * nt + t) * mr * cin_;
+                    ws.segp[ns] = At + grp * kin_;
+                    ws.segl[ns++] = static_cast<size_t>(cin_);
+                    if (grp != grp0) continue;
+                    for (int64_t m = 0; m < mr; ++m) {
+                        const int64_t j = j0 + m;
+                        if (j < n && off[j] >= 0) {
+                            const T* sp = src + (ws.mbi[j] * insz_ + off[j]) * cin_;
+                            std::copy(sp, sp + cin_, At + m * cin_);
+                        } else {
+                            std::fill(At + m * cin_, At + (m + 1) * cin_, T(0));
+                        }
+                    }
                     continue;
                 }
                 T* At = ws.a.data() + used++ * mr * kin_;
