@@ -74,6 +74,24 @@ public:
             wei_ = wei;
             cst_ = p.oc * ksz;
             const int64_t cw = static_cast<int64_t>(gemm_.cols.width), cr = static_cast<int64_t>(gemm_.cols.rows);
+            // Channels-last: the columns n = o*oc + oc run over the channels, which lie a kernel size apart in
+            // the weights. A task takes a chunk of W channels and transposes their [oc][k] blocks, per source
+            // channel, into one panel per kernel element (all the positions' blocks of the chunk at once).
+            const int64_t pitch = detail::round_up(cw, int64_t(16));
+            if (last && ksz * ic_ * pitch * static_cast<int64_t>(sizeof(T)) <= (int64_t(1) << 20)) {
+                ksz_ = ksz;
+                oc_ = p.oc;
+                osz_ = osz;
+                pitch_ = pitch;
+                kidx_ = kidx;
+                ntile_ = (mb_ + cr - 1) / cr;
+                tiles_per_task_ = std::min<int64_t>(ntile_, 16);
+                ncb_ = (p.oc + cw - 1) / cw;  // channel chunks
+                bias_.resize(static_cast<size_t>(ncols_ + cw), T(0));
+                if constexpr (sizeof(T) == 4) transpose_ = ks.f32.transpose;
+                else transpose_ = ks.f64.transpose;
+                return;
+            }
             ncb_ = (ncols_ + cw - 1) / cw;
             ntile_ = (mb_ + cr - 1) / cr;
             tiles_per_task_ = std::min<int64_t>(ntile_, 16);
@@ -130,6 +148,7 @@ public:
     }
 
     void run(const T* src, T* dst) const {
+        if (wei_ && transpose_) return run_lazy_last(src, dst);
         if (wei_) return run_lazy(src, dst);
         const int64_t nimg = (ntile_ + tiles_per_task_ - 1) / tiles_per_task_;
         parallel::parallel_for(ncb_ * nimg, [&](int64_t b, int64_t e, int) {
@@ -180,16 +199,7 @@ public:
             for (int64_t task = b; task < e; ++task) {
                 const int64_t grp = task / nimg, t0 = (task % nimg) * tiles_per_task_;
                 const int64_t t1 = std::min(ntile_, t0 + tiles_per_task_);
-                // The tiles' images, transposed: apack[tile][c][r] = src[img r][c], zeros past the batch.
-                for (int64_t tile = t0; tile < t1; ++tile) {
-                    T* at = apack.data() + (tile - t0) * cr * ic_;
-                    const int64_t ni = std::min(cr, mb_ - tile * cr);
-                    const T* const s0 = src + tile * cr * ic_;
-                    for (int64_t c = 0; c < ic_; ++c, at += cr) {
-                        for (int64_t r = 0; r < ni; ++r) at[r] = s0[r * ic_ + c];
-                        for (int64_t r = ni; r < cr; ++r) at[r] = T(0);
-                    }
-                }
+                pack_images(src, t0, t1, apack.data());
                 for (int64_t cb = grp * bpt_; cb < std::min(ncb_, (grp + 1) * bpt_); ++cb) {
                     if (cb + 1 < ncb_) prefetch_block(cb + 1);
                     const int64_t n0 = cb * cw, nn = std::min(cw, ncols_ - n0);
@@ -209,6 +219,64 @@ public:
             }
             if (stream_) hwy::FlushStream();
         });
+    }
+
+    // The lazy plan, channels-last: a task is (chunk of W output channels, run of image tiles). Per source
+    // channel c, the chunk's weights w[c][oc0 .. oc0+W][k] are transposed into panel[k][c][W] (pitch_), then
+    // each output position o reads the panel of its kernel element (none: the bias alone) for the tiles, and
+    // the C tile goes to dst[img][o*oc + oc0 ..], a contiguous run.
+    void run_lazy_last(const T* src, T* dst) const {
+        const int64_t cr = static_cast<int64_t>(gemm_.cols.rows), cw = static_cast<int64_t>(gemm_.cols.width);
+        const int64_t nimg = (ntile_ + tiles_per_task_ - 1) / tiles_per_task_;
+        parallel::parallel_for(ncb_ * nimg, [&](int64_t b, int64_t e, int) {
+            thread_local std::vector<T> apack, ctile, panel;
+            thread_local std::vector<T*> rows;
+            apack.resize(static_cast<size_t>(tiles_per_task_ * cr * ic_));
+            ctile.resize(static_cast<size_t>(cr * cw + cw));
+            panel.resize(static_cast<size_t>(ksz_ * ic_ * pitch_));
+            rows.resize(static_cast<size_t>(cr));
+            const size_t zero = 0, ldb = static_cast<size_t>(pitch_);
+            for (int64_t task = b; task < e; ++task) {
+                const int64_t chunk = task / nimg, t0 = (task % nimg) * tiles_per_task_;
+                const int64_t t1 = std::min(ntile_, t0 + tiles_per_task_);
+                const int64_t oc0 = chunk * cw, nn = std::min(cw, oc_ - oc0);
+                if (task == b || (task - 1) / nimg != chunk)
+                    for (int64_t c = 0; c < ic_; ++c)
+                        transpose_(wei_ + c * cst_ + oc0 * ksz_, static_cast<size_t>(ksz_), static_cast<size_t>(nn),
+                                   static_cast<size_t>(ksz_), panel.data() + c * pitch_, static_cast<size_t>(ic_ * pitch_));
+                pack_images(src, t0, t1, apack.data());
+                for (int64_t op = 0; op < osz_; ++op) {
+                    const int64_t kf = kidx_[static_cast<size_t>(op)];
+                    const T* B = panel.data() + std::max<int64_t>(kf, 0) * ic_ * pitch_;
+                    const int64_t n0 = op * oc_ + oc0;
+                    for (int64_t tile = t0; tile < t1; ++tile) {
+                        const int64_t i0 = tile * cr, ni = std::min(cr, mb_ - i0);
+                        if (kf >= 0)
+                            gemm_.cols.fn(&B, &ldb, apack.data() + (tile - t0) * cr * ic_, &zero, 1, static_cast<size_t>(ic_),
+                                          ctile.data(), static_cast<size_t>(cw), false);
+                        else
+                            std::fill(ctile.begin(), ctile.end(), T(0));
+                        store(ctile.data(), static_cast<size_t>(cw), dst, i0, ni, n0, nn, rows.data());
+                    }
+                }
+            }
+            if (stream_) hwy::FlushStream();
+        });
+    }
+
+    // The images of tiles t0 .. t1, transposed for the transposed kernel: a[tile][c][r] = src[img r][c],
+    // zeros past the batch.
+    void pack_images(const T* src, int64_t t0, int64_t t1, T* a) const {
+        const int64_t cr = static_cast<int64_t>(gemm_.cols.rows);
+        for (int64_t tile = t0; tile < t1; ++tile) {
+            T* at = a + (tile - t0) * cr * ic_;
+            const int64_t ni = std::min(cr, mb_ - tile * cr);
+            const T* const s0 = src + tile * cr * ic_;
+            for (int64_t c = 0; c < ic_; ++c, at += cr) {
+                for (int64_t r = 0; r < ni; ++r) at[r] = s0[r * ic_ + c];
+                for (int64_t r = ni; r < cr; ++r) at[r] = T(0);
+            }
+        }
     }
 
     // Rows i0 .. i0+ni of C (row stride ldc) plus bias, then the epilogue, into dst[img][n0 .. n0+nn].
@@ -246,9 +314,10 @@ public:
 
     size_t packed_bytes() const { return (packed_.size() + bias_.size()) * sizeof(T); }
     size_t workspace_bytes() const {
-        if (wei_) {  // lazy: the tiles' images, one packed column block, a C tile
+        if (wei_) {  // lazy: the tiles' images, one packed column block (channels-last: a chunk's panels), a C tile
             const int64_t cr = static_cast<int64_t>(gemm_.cols.rows), cw = static_cast<int64_t>(gemm_.cols.width);
-            return static_cast<size_t>(tiles_per_task_ * cr * ic_ + ic_ * cw + cr * cw + cw) * sizeof(T) +
+            const int64_t panels = transpose_ ? ksz_ * ic_ * pitch_ : ic_ * cw;
+            return static_cast<size_t>(tiles_per_task_ * cr * ic_ + panels + cr * cw + cw) * sizeof(T) +
                    static_cast<size_t>(cr) * sizeof(T*);
         }
         return static_cast<size_t>(mr_ * ic_ + mr_ * nr_ + nr_) * sizeof(T) + static_cast<size_t>(mr_) * sizeof(T*);
@@ -268,6 +337,11 @@ private:
     const T* wei_ = nullptr;  // lazy: the caller's weights, packed panel by panel in run()
     int64_t cst_ = 0;         // lazy: a source channel's stride in wei_
     std::vector<int64_t> colsrc_;
+    // lazy, channels-last: the kernel element of each output position (-1: none), the panel pitch, and the
+    // transpose that packs a chunk's panels
+    std::vector<int64_t> kidx_;
+    int64_t ksz_ = 0, oc_ = 0, osz_ = 0, pitch_ = 0;
+    kernels::TransposeFn<T> transpose_ = nullptr;
     std::vector<char> contig_;
 };
 
