@@ -288,9 +288,18 @@ PhasePlan<T>::PhasePlan(const Problem& p, const T* wei, const T* bia, const Epil
             T* const pg = packed_.data() + grp * gstride;
             for (int64_t k0 = 0; k0 < ksz; k0 += kch) {
                 const int64_t kn = std::min(kch, ksz - k0);
-                for (int64_t c = c0; c < c1; ++c)
+                for (int64_t c = c0; c < c1; ++c) {
+                    // The next channel's rows are requested first: the weights are read once, from memory, and
+                    // a transpose alone would wait for each of its loads. (The empty asm keeps GCC from
+                    // dropping a loop that only prefetches.)
+                    if (c + 1 < c1)
+                        for (int64_t r = 0; r < nout_; ++r) {
+                            hwy::Prefetch(wg + (c + 1) * cst + k0 + r * nst);
+                            asm volatile("");
+                        }
                     gemm_.transpose(wg + c * cst + k0, static_cast<size_t>(nst), static_cast<size_t>(nout_),
                                     static_cast<size_t>(kn), tb.data() + (c - c0) * tsz, static_cast<size_t>(ldd));
+                }
                 for (int64_t k = k0; k < k0 + kn; ++k) {
                     if (kdst[k] < 0) continue;
                     for (int64_t ncb = 0; ncb < nncb; ++ncb) {
