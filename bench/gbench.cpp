@@ -19,7 +19,8 @@ namespace {
 void run_plan(benchmark::State& state, const tconv::Problem& p, int threads) {
     std::mt19937 rng(1);
     std::uniform_real_distribution<float> u(-1, 1);
-    std::vector<float> src(p.src_elems()), wei(p.wei_elems()), dst(p.dst_elems());
+    // (64-byte aligned, as in tconv_peers: outputs of 8 MiB or more are then streamed)
+    tconv::bench::Buf src(p.src_elems()), wei(p.wei_elems()), dst(p.dst_elems());
     for (auto& v : src) v = u(rng);
     for (auto& v : wei) v = u(rng);
     tconv::Options o;

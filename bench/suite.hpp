@@ -3,6 +3,7 @@
 #pragma once
 
 #include <fstream>
+#include <new>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -11,6 +12,19 @@
 #include "tconv/problem.hpp"
 
 namespace tconv::bench {
+
+// Tensors on 64-byte boundaries, as PyTorch's and oneDNN's allocators give them (std::vector alone gives 16).
+template <class T>
+struct Aligned64 {
+    using value_type = T;
+    Aligned64() = default;
+    template <class U>
+    Aligned64(const Aligned64<U>&) {}
+    T* allocate(size_t n) { return static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t(64))); }
+    void deallocate(T* p, size_t) { ::operator delete(p, std::align_val_t(64)); }
+    bool operator==(const Aligned64&) const { return true; }
+};
+using Buf = std::vector<float, Aligned64<float>>;
 
 struct Case {
     std::string name;
