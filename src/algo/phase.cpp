@@ -255,7 +255,9 @@ PhasePlan<T>::PhasePlan(const Problem& p, const T* wei, const T* bia, const Epil
     // (One line more: the panels start on a cache line, for the streaming stores below.)
     const int64_t line = 64 / static_cast<int64_t>(sizeof(T));
     packed_ = std::move(storage);
-    packed_.resize(static_cast<size_t>(total + line));  // every element used is written below
+    // Every element used is written below. (Never shrunk: a one-call buffer that served a larger layer keeps
+    // its size, so growing back to it does not zero-fill it again.)
+    if (packed_.size() < static_cast<size_t>(total + line)) packed_.resize(static_cast<size_t>(total + line));
     const int64_t pofs = (line - static_cast<int64_t>(reinterpret_cast<uintptr_t>(packed_.data()) / sizeof(T)) % line) % line;
     for (int64_t& w : wofs_) w += pofs;
     // Every kernel element belongs to at most one (phase, tap): map it once.
