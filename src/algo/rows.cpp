@@ -219,10 +219,14 @@ RowsPlan<T>::RowsPlan(const Problem& p, const T* wei, const T* bia, const Epilog
         if (icg_ == 1 && ocg_ == 1 && p.g >= lanes) mode_ = Mode::dw_last;
         else if (icg_ >= lanes) mode_ = Mode::dot_last;
         else if (p.ic > 1 || p.oc > 1) mode_ = Mode::copy;  // one channel: both layouts are the same bytes
-    } else if (icg_ >= 2 * lanes) {
+    } else if (icg_ >= 2 * lanes && (ocg_ == 1 || (icg_ >= 4 * lanes && qmax_ <= 2 * lanes))) {
         // Channels-first with many input channels: the lanes along the channels beat the lanes along the rows
-        // (whose terms are one weight times a short row each). Kept below when a run's band of input rows,
-        // moved channels-last, fits the buffer.
+        // with one output channel per group (a term's input vector then feeds one FMA only), and with a few
+        // when the phase rows are short (two vectors or less: a term is one weight times a short row) and the
+        // input channels many. (Measured, AVX-512, k4 s2: one output channel 1.15-2.7x faster at 16-128
+        // positions per phase row; two to four channels 1.1-2.3x at 64-128 input channels and rows of 16-32,
+        // but 0.6-0.85x at 32 input channels or rows of 64 or more.) Kept below when a run's band of input
+        // rows, moved channels-last, fits the buffer.
         mode_ = Mode::dot_first;
         pitch_last_ = detail::round_up(icg_, int64_t(16));
         if constexpr (sizeof(T) == 4) transpose_ = kernels::kernel_set(target).f32.transpose;
