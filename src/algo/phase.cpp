@@ -552,7 +552,8 @@ void PhasePlan<T>::block_cols(const T* src, T* dst, int64_t grp, int64_t task, i
                     int64_t len = 1;
                     if (j >= jn || off[j] < 0) {
                         while (m + len < W && (j + len >= jn || off[j + len] < 0)) ++len;
-                        for (int64_t c = 0; c < kin_; ++c) std::fill(P + c * W + m, P + c * W + m + len, T(0));
+                        gemm_.copy_block(nullptr, 0, static_cast<size_t>(kin_), static_cast<size_t>(len), P + m,
+                                         static_cast<size_t>(W));
                     } else {
                         const int64_t step =
                             j + 1 < jn && off[j + 1] > off[j] && mbi[j + 1] == mbi[j] ? off[j + 1] - off[j] : 1;
@@ -560,7 +561,8 @@ void PhasePlan<T>::block_cols(const T* src, T* dst, int64_t grp, int64_t task, i
                             ++len;
                         const T* sp = sbase + mbi[j] * img + off[j];
                         if (step == 1) {
-                            for (int64_t c = 0; c < kin_; ++c) std::copy(sp + c * insz_, sp + c * insz_ + len, P + c * W + m);
+                            gemm_.copy_block(sp, static_cast<size_t>(insz_), static_cast<size_t>(kin_), static_cast<size_t>(len),
+                                             P + m, static_cast<size_t>(W));
                         } else {
                             for (int64_t c = 0; c < kin_; ++c)
                                 for (int64_t i = 0; i < len; ++i) P[c * W + m + i] = sp[c * insz_ + i * step];

@@ -394,6 +394,31 @@ HWY_ATTR void CopyT(const T* HWY_RESTRICT s, size_t n, T* HWY_RESTRICT d, bool s
     for (; i < n; ++i) d[i] = s[i];
 }
 
+template <class T>
+HWY_ATTR void CopyBlockT(const T* HWY_RESTRICT s, size_t lds, size_t rows, size_t len, T* HWY_RESTRICT d, size_t ldd) {
+    const hn::ScalableTag<T> dt;
+    const size_t N = hn::Lanes(dt);
+    for (size_t r = 0; r < rows; ++r) {
+        T* HWY_RESTRICT dr = d + r * ldd;
+        const T* HWY_RESTRICT sr = s ? s + r * lds : nullptr;
+        size_t i = 0;
+        for (; i + N <= len; i += N) hn::StoreU(sr ? hn::LoadU(dt, sr + i) : hn::Zero(dt), dt, dr + i);
+        if (i == len) continue;
+#if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL || HWY_TARGET == HWY_AVX3_ZEN4
+        const auto m = hn::FirstN(dt, len - i);  // (masked lanes are neither read nor written)
+        hn::BlendedStore(sr ? hn::MaskedLoad(m, dt, sr + i) : hn::Zero(dt), m, dt, dr + i);
+#else
+        for (; i < len; ++i) dr[i] = sr ? sr[i] : T(0);
+#endif
+    }
+}
+HWY_ATTR void CopyBlockF32(const float* s, size_t lds, size_t rows, size_t len, float* d, size_t ldd) {
+    CopyBlockT(s, lds, rows, len, d, ldd);
+}
+HWY_ATTR void CopyBlockF64(const double* s, size_t lds, size_t rows, size_t len, double* d, size_t ldd) {
+    CopyBlockT(s, lds, rows, len, d, ldd);
+}
+
 HWY_ATTR void TransposeF32(const float* src, size_t ld, size_t rows, size_t cols, float* dst, size_t ldd) {
     TransposeT(src, ld, rows, cols, dst, ldd);
 }
@@ -544,6 +569,8 @@ HWY_EXPORT(TransposeF32);
 HWY_EXPORT(TransposeF64);
 HWY_EXPORT(CopyF32);
 HWY_EXPORT(CopyF64);
+HWY_EXPORT(CopyBlockF32);
+HWY_EXPORT(CopyBlockF64);
 HWY_EXPORT(BiasStoreF32);
 HWY_EXPORT(BiasStoreF64);
 HWY_EXPORT(LanesF32);
@@ -585,6 +612,8 @@ const std::vector<KernelSet>& kernel_targets() {
             k.f64.transpose = &HWY_DYNAMIC_DISPATCH(TransposeF64);
             k.f32.copy = &HWY_DYNAMIC_DISPATCH(CopyF32);
             k.f64.copy = &HWY_DYNAMIC_DISPATCH(CopyF64);
+            k.f32.copy_block = &HWY_DYNAMIC_DISPATCH(CopyBlockF32);
+            k.f64.copy_block = &HWY_DYNAMIC_DISPATCH(CopyBlockF64);
             k.f32.bias_store = &HWY_DYNAMIC_DISPATCH(BiasStoreF32);
             k.f64.bias_store = &HWY_DYNAMIC_DISPATCH(BiasStoreF64);
             k.f32.mr = k.f64.mr = HWY_DYNAMIC_DISPATCH(MR)();

@@ -50,6 +50,10 @@ using TransposeFn = void (*)(const T* src, size_t ld, size_t rows, size_t cols, 
 // destination lines; the caller calls hwy::FlushStream before the values are read by another thread).
 template <class T>
 using CopyFn = void (*)(const T* s, size_t n, T* d, bool stream);
+// d[r*ldd + i] = s[r*lds + i] (s null: 0) for r < rows, i < len: a block of short runs (a tile's positions,
+// channel by channel) in one call; the tail of each run is one masked load and store where the target has them.
+template <class T>
+using CopyBlockFn = void (*)(const T* s, size_t lds, size_t rows, size_t len, T* d, size_t ldd);
 
 template <class T>
 struct Gemm {
@@ -65,6 +69,7 @@ struct Gemm {
     BiasStoreFn<T> bias_store = nullptr;
     TransposeFn<T> transpose = nullptr;  // for packing weights
     CopyFn<T> copy = nullptr;
+    CopyBlockFn<T> copy_block = nullptr;
     struct Cols {
         GemmColsFn<T> fn = nullptr;
         InterleaveStoreFn<T> store = nullptr;
