@@ -482,6 +482,10 @@ int64_t PhasePlan<T>::decode(const Phase& ph, int64_t p0, int64_t n, Scratch& ws
     return nruns;
 }
 
+// Spans of at least this many consecutive positions are packed for every channel in one call (measured:
+// dcgan_g1's spans of 3-4 positions are faster value by value).
+constexpr int64_t kMinSpan = 8;
+
 // Channels-first, transposed: tiles of W positions (the vector columns) x `rows` output channels. The task
 // computes one phase, every merged phase (from one decode), or a group of phases alternating along the last
 // axis (each decoded in turn); C^T[channel][position] of each goes to its own slot (row stride MC + W), and
@@ -552,15 +556,19 @@ void PhasePlan<T>::block_cols(const T* src, T* dst, int64_t grp, int64_t task, i
                     int64_t len = 1;
                     if (j >= jn || off[j] < 0) {
                         while (m + len < W && (j + len >= jn || off[j + len] < 0)) ++len;
-                        gemm_.copy_block(nullptr, 0, static_cast<size_t>(kin_), static_cast<size_t>(len), P + m,
-                                         static_cast<size_t>(W));
+                        if (len >= kMinSpan)
+                            gemm_.copy_block(nullptr, 0, static_cast<size_t>(kin_), static_cast<size_t>(len), P + m,
+                                             static_cast<size_t>(W));
+                        else
+                            for (int64_t c = 0; c < kin_; ++c)
+                                for (int64_t i = 0; i < len; ++i) P[c * W + m + i] = T(0);
                     } else {
                         const int64_t step =
                             j + 1 < jn && off[j + 1] > off[j] && mbi[j + 1] == mbi[j] ? off[j + 1] - off[j] : 1;
                         while (m + len < W && j + len < jn && mbi[j + len] == mbi[j] && off[j + len] == off[j] + len * step)
                             ++len;
                         const T* sp = sbase + mbi[j] * img + off[j];
-                        if (step == 1) {
+                        if (step == 1 && len >= kMinSpan) {
                             gemm_.copy_block(sp, static_cast<size_t>(insz_), static_cast<size_t>(kin_), static_cast<size_t>(len),
                                              P + m, static_cast<size_t>(W));
                         } else {
@@ -622,10 +630,6 @@ void PhasePlan<T>::block_cols(const T* src, T* dst, int64_t grp, int64_t task, i
         }
     }
 }
-
-// Spans of at least this many consecutive positions are packed for every channel in one call (measured:
-// dcgan_g1's spans of 3-4 positions are faster value by value).
-constexpr int64_t kMinSpan = 8;
 
 template <class T>
 void PhasePlan<T>::block(const T* src, T* dst, int64_t grp0, int64_t phi, int64_t p0, Scratch& ws) const {
