@@ -124,6 +124,27 @@ private:
     std::vector<int64_t> band_;  // per run of output rows: the first and one past the last input row read
     kernels::TransposeFn<T> transpose_ = nullptr;
     void run_dot_first(const T* src, T* dst) const;
+    // The terms of a channels-last phase row: per outer tap tuple whose input row exists (row_of(its flat
+    // input row): position 0, the group's first channel) and tap along x that reaches the row, the input row,
+    // its weights (wbase + term * wstride), base and the outputs [lo, hi) it reaches.
+    template <class RowOf>
+    void terms_last(const AxisTaps& ph, int64_t nto, const int64_t* rin, RowOf row_of, const T* wbase, int64_t wstride,
+                    std::vector<const T*>& in, std::vector<const T*>& w, std::vector<int64_t>& base,
+                    std::vector<int64_t>& lo, std::vector<int64_t>& hi) const {
+        const int64_t ntx = static_cast<int64_t>(ph.k.size());
+        in.clear(), w.clear(), base.clear(), lo.clear(), hi.clear();
+        for (int64_t tt = 0; tt < nto; ++tt) {
+            if (rin[tt] < 0) continue;  // the input row is outside the input: no term
+            const T* row = row_of(rin[tt]);
+            for (int64_t tx = 0; tx < ntx; ++tx) {
+                const int64_t bx = ph.base[tx];
+                const int64_t l = std::max<int64_t>(0, -bx), h = std::min(ph.Q, iw_ - bx);
+                if (l >= h) continue;
+                in.push_back(row), w.push_back(wbase + (tt * ntx + tx) * wstride);
+                base.push_back(bx), lo.push_back(l), hi.push_back(h);
+            }
+        }
+    }
     std::vector<T> wl_;                          // channels-last weights, per tap: dw [g], dot [ocg][icg]
     std::vector<std::vector<int64_t>> wlofs_;    // [grp * ncombo + combo][rx] (dw_last: grp 0 only)
 };
@@ -381,20 +402,9 @@ void RowsPlan<T>::run_last(const T* src, T* dst) const {
                 for (size_t rx = 0; rx < xph_.size(); ++rx) {
                     const AxisTaps& ph = xph_[rx];
                     if (ph.Q == 0) continue;
-                    const int64_t ntx = static_cast<int64_t>(ph.k.size());
                     const T* wbase = wl_.data() + wlofs_[grp * ncombo_ + combo][rx];
-                    in.clear(), w.clear(), base.clear(), lo.clear(), hi.clear();
-                    for (int64_t tt = 0; tt < nto; ++tt) {
-                        if (rin[tt] < 0) continue;  // the input row is outside the input: no term
-                        const T* row = src + (n * nin_ + rin[tt]) * iw_ * p_.ic + grp * icg_;
-                        for (int64_t tx = 0; tx < ntx; ++tx) {
-                            const int64_t bx = ph.base[tx];
-                            const int64_t l = std::max<int64_t>(0, -bx), h = std::min(ph.Q, iw_ - bx);
-                            if (l >= h) continue;
-                            in.push_back(row), w.push_back(wbase + (tt * ntx + tx) * wstride);
-                            base.push_back(bx), lo.push_back(l), hi.push_back(h);
-                        }
-                    }
+                    terms_last(ph, nto, rin, [&](int64_t r) { return src + (n * nin_ + r) * iw_ * p_.ic + grp * icg_; },
+                               wbase, wstride, in, w, base, lo, hi);
                     T* out = drow + ph.o0 * p_.oc + grp * ocg_;
                     const size_t ostep = static_cast<size_t>(sx_ * p_.oc);
                     if (dw)
@@ -440,20 +450,9 @@ void RowsPlan<T>::run_dot_first(const T* src, T* dst) const {
                     for (size_t rx = 0; rx < xph_.size(); ++rx) {
                         const AxisTaps& ph = xph_[rx];
                         if (ph.Q == 0) continue;
-                        const int64_t ntx = static_cast<int64_t>(ph.k.size());
                         const T* wbase = wl_.data() + wlofs_[grp * ncombo_ + combo][rx];
-                        in.clear(), w.clear(), base.clear(), lo.clear(), hi.clear();
-                        for (int64_t tt = 0; tt < nto; ++tt) {
-                            if (rin[tt] < 0) continue;  // the input row is outside the input: no term
-                            const T* row = band.data() + (rin[tt] - r0) * rowsz;
-                            for (int64_t tx = 0; tx < ntx; ++tx) {
-                                const int64_t bx = ph.base[tx];
-                                const int64_t l = std::max<int64_t>(0, -bx), h = std::min(ph.Q, iw_ - bx);
-                                if (l >= h) continue;
-                                in.push_back(row), w.push_back(wbase + (tt * ntx + tx) * wstride);
-                                base.push_back(bx), lo.push_back(l), hi.push_back(h);
-                            }
-                        }
+                        terms_last(ph, nto, rin, [&](int64_t r) { return band.data() + (r - r0) * rowsz; }, wbase, wstride,
+                                   in, w, base, lo, hi);
                         k_.dot_last(in.data(), base.data(), lo.data(), hi.data(), w.data(), in.size(),
                                     static_cast<size_t>(icg_), static_cast<size_t>(ocg_), static_cast<size_t>(pitch_last_),
                                     static_cast<size_t>(ph.Q), bias_.data() + grp * ocg_,
