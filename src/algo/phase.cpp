@@ -47,6 +47,7 @@ struct PhasePlan<T>::Scratch {
     std::vector<const T*> aptr, segp;
     std::vector<T*> dptr;
     std::vector<size_t> segl, sego;
+    std::vector<uint64_t> segm;
     std::vector<char> active;
 };
 
@@ -391,6 +392,7 @@ void PhasePlan<T>::run(const T* src, T* dst) const {
         ws.dptr.resize(static_cast<size_t>(mc_));
         ws.segl.resize(taps);
         ws.sego.resize(taps);
+        ws.segm.resize(taps);
         ws.alda.resize(static_cast<size_t>(mc_));
         for (int64_t task = b; task < e; ++task) {
             const Task& tk = tasks_[static_cast<size_t>(task)];
@@ -518,36 +520,62 @@ void PhasePlan<T>::block_cols(const T* src, T* dst, int64_t grp, int64_t task, i
         for (int64_t j0 = 0; j0 < n; j0 += W) {
             const int64_t jn = std::min(n, j0 + W);
             int64_t ns = 0, used = 0;
-            bool started = false;
+            bool started = false, partial = false;
             auto emit = [&] {
                 if (ns == 0) return;
                 for (int64_t k = k0; k < k1; ++k) {
                     const T* wbase = packed_.data() + wofs_[grp * nph + k];
                     T* Ck = C + slot(k) * cs + j0;
-                    for (int64_t ncb = 0; ncb < nncb; ++ncb)
-                        gemm_.cols.fn(ws.segp.data(), ws.segl.data(), wbase + ncb * nt * kin_ * nr, ws.sego.data(),
-                                      static_cast<size_t>(ns), static_cast<size_t>(kin_), Ck + ncb * nr * ldct,
-                                      static_cast<size_t>(ldct), started);
+                    for (int64_t ncb = 0; ncb < nncb; ++ncb) {
+                        if (partial)
+                            gemm_.cols.masked(ws.segp.data(), ws.segl.data(), wbase + ncb * nt * kin_ * nr,
+                                              ws.sego.data(), static_cast<size_t>(ns), static_cast<size_t>(kin_),
+                                              Ck + ncb * nr * ldct, static_cast<size_t>(ldct), started, ws.segm.data());
+                        else
+                            gemm_.cols.fn(ws.segp.data(), ws.segl.data(), wbase + ncb * nt * kin_ * nr, ws.sego.data(),
+                                          static_cast<size_t>(ns), static_cast<size_t>(kin_), Ck + ncb * nr * ldct,
+                                          static_cast<size_t>(ldct), started);
+                    }
                 }
                 started = true;
+                partial = false;
                 ns = used = 0;
             };
+            const uint64_t full = W >= 64 ? ~uint64_t(0) : (uint64_t(1) << W) - 1;
             for (int64_t t = 0; t < nt; ++t) {
                 const int64_t* off = ws.off.data() + t * mc_;
-                // In place: W consecutive sources of one image (the kernel reads W values per source plane).
-                bool direct = jn - j0 == W && off[j0] >= 0;
-                for (int64_t m = 1; m < W && direct; ++m) direct = mbi[j0 + m] == mbi[j0] && off[j0 + m] == off[j0] + m;
-                bool any = direct;
-                for (int64_t j = j0; j < jn && !any; ++j) any = off[j] >= 0;
-                if (!any) continue;  // the tap misses every position of the tile
+                // In place when the tile's positions inside the source are consecutive sources of one image:
+                // position j0 + m reads source e + m (the kernel reads W values per source plane). Positions
+                // outside (past a row's edge, past the block) are masked off where the target has masked loads
+                // that never read them (their sources e + m may lie outside the source); elsewhere every
+                // position must be inside.
+                int64_t e = 0, im = -1, inside = 0;
+                uint64_t bits = 0;  // (the masked kernel exists only where W <= 64)
+                bool direct = true;
+                for (int64_t m = 0; m < jn - j0 && direct; ++m) {
+                    const int64_t j = j0 + m;
+                    if (off[j] < 0) continue;
+                    if (im < 0) im = mbi[j], e = off[j] - m;
+                    direct = mbi[j] == im && off[j] == e + m;
+                    if (m < 64) bits |= uint64_t(1) << m;
+                    ++inside;
+                }
+                if (im < 0) continue;  // the tap misses every position of the tile
+                direct = direct && (inside == W || gemm_.cols.masked);
+                if (inside == W) bits = full;
                 ws.sego[ns] = static_cast<size_t>(t * kin_ * nr);
                 if (direct) {
-                    ws.segp[ns] = sbase + mbi[j0] * img + off[j0];
+                    // (e < 0 or e + W > insz_ only with masked positions, which are never read)
+                    ws.segp[ns] = reinterpret_cast<const T*>(reinterpret_cast<uintptr_t>(sbase) +
+                                                             static_cast<uintptr_t>(im * img + e) * sizeof(T));
+                    ws.segm[ns] = bits;
+                    partial = partial || bits != full;
                     ws.segl[ns++] = static_cast<size_t>(insz_);
                     continue;
                 }
                 T* P = ws.a.data() + used++ * kin_ * W;
                 ws.segp[ns] = P;
+                ws.segm[ns] = full;
                 ws.segl[ns++] = static_cast<size_t>(W);
                 // Packed as [kin][W]: spans of evenly spaced sources of one image, or of positions outside
                 // (zeros), copied channel by channel.

@@ -177,10 +177,12 @@ constexpr size_t kColsRows = 8, kColsVecs = 3;
 constexpr size_t kColsRows = 4, kColsVecs = 2;
 #endif
 
-template <class T>
+// kMasked: segment i's lanes whose bit of mask[i] is clear (bit j: position j) load zeros, without a read
+// (hardware masked loads: the sources of those positions may lie outside the source).
+template <class T, bool kMasked = false>
 HWY_ATTR void GemmColsT(const T* const* HWY_RESTRICT b, const size_t* HWY_RESTRICT ldb, const T* HWY_RESTRICT w,
                         const size_t* HWY_RESTRICT woff, size_t nseg, size_t kc, T* HWY_RESTRICT c, size_t ldc,
-                        bool add) {
+                        bool add, const uint64_t* HWY_RESTRICT mask = nullptr) {
     const hn::ScalableTag<T> d;
     const size_t N = hn::Lanes(d);
     using V = hn::Vec<decltype(d)>;
@@ -193,10 +195,20 @@ HWY_ATTR void GemmColsT(const T* const* HWY_RESTRICT b, const size_t* HWY_RESTRI
         const T* HWY_RESTRICT bs = b[s];
         const size_t ls = ldb[s];
         const T* HWY_RESTRICT ws = w + woff[s];
+        using M = hn::Mask<decltype(d)>;
+        M mv[kColsVecs];
+        if constexpr (kMasked) {
+#pragma GCC unroll 4
+            for (size_t v = 0; v < kColsVecs; ++v) {
+                const uint64_t bits = mask[s] >> (v * N);  // read as bytes, little-endian (x86)
+                mv[v] = hn::LoadMaskBits(d, reinterpret_cast<const uint8_t*>(&bits));
+            }
+        }
         for (size_t k = 0; k < kc; ++k) {
             V bv[kColsVecs];
 #pragma GCC unroll 4
-            for (size_t v = 0; v < kColsVecs; ++v) bv[v] = hn::LoadU(d, bs + k * ls + v * N);
+            for (size_t v = 0; v < kColsVecs; ++v)
+                bv[v] = kMasked ? hn::MaskedLoad(mv[v], d, bs + k * ls + v * N) : hn::LoadU(d, bs + k * ls + v * N);
             const T* wk = ws + k * kColsRows;
 #pragma GCC unroll 16
             for (size_t m = 0; m < kColsRows; ++m) {
@@ -321,6 +333,17 @@ HWY_ATTR void GemmColsF64(const double* const* b, const size_t* ldb, const doubl
                           size_t nseg, size_t kc, double* c, size_t ldc, bool add) {
     GemmColsT<double>(b, ldb, w, woff, nseg, kc, c, ldc, add);
 }
+HWY_ATTR void GemmColsMaskedF32(const float* const* b, const size_t* ldb, const float* w, const size_t* woff,
+                                size_t nseg, size_t kc, float* c, size_t ldc, bool add, const uint64_t* mask) {
+    GemmColsT<float, true>(b, ldb, w, woff, nseg, kc, c, ldc, add, mask);
+}
+HWY_ATTR void GemmColsMaskedF64(const double* const* b, const size_t* ldb, const double* w, const size_t* woff,
+                                size_t nseg, size_t kc, double* c, size_t ldc, bool add, const uint64_t* mask) {
+    GemmColsT<double, true>(b, ldb, w, woff, nseg, kc, c, ldc, add, mask);
+}
+// Whether masked loads never touch the masked lanes' memory here (AVX-512: fault suppression); elsewhere the
+// masked kernel is not offered.
+bool MaskedLoadsSafe() { return !HWY_MEM_OPS_MIGHT_FAULT && hn::Lanes(hn::ScalableTag<float>()) * kColsVecs <= 64; }
 HWY_ATTR void InterleaveStoreF32(const float* const* c, size_t nr, size_t n, float bias, float* d, bool stream) {
     InterleaveStoreT(c, nr, n, bias, d, stream);
 }
@@ -560,6 +583,9 @@ HWY_EXPORT(GemmSegWideF64);
 HWY_EXPORT(GemmSegWideRowsF64);
 HWY_EXPORT(GemmColsF32);
 HWY_EXPORT(GemmColsF64);
+HWY_EXPORT(GemmColsMaskedF32);
+HWY_EXPORT(GemmColsMaskedF64);
+HWY_EXPORT(MaskedLoadsSafe);
 HWY_EXPORT(InterleaveStoreF32);
 HWY_EXPORT(InterleaveStoreF64);
 HWY_EXPORT(ColsRows);
@@ -608,6 +634,10 @@ const std::vector<KernelSet>& kernel_targets() {
                           HWY_DYNAMIC_DISPATCH(ColsRows)(), HWY_DYNAMIC_DISPATCH(ColsWidthF32)()};
             k.f64.cols = {&HWY_DYNAMIC_DISPATCH(GemmColsF64), &HWY_DYNAMIC_DISPATCH(InterleaveStoreF64),
                           HWY_DYNAMIC_DISPATCH(ColsRows)(), HWY_DYNAMIC_DISPATCH(ColsWidthF64)()};
+            if (HWY_DYNAMIC_DISPATCH(MaskedLoadsSafe)()) {
+                k.f32.cols.masked = &HWY_DYNAMIC_DISPATCH(GemmColsMaskedF32);
+                k.f64.cols.masked = &HWY_DYNAMIC_DISPATCH(GemmColsMaskedF64);
+            }
             k.f32.transpose = &HWY_DYNAMIC_DISPATCH(TransposeF32);
             k.f64.transpose = &HWY_DYNAMIC_DISPATCH(TransposeF64);
             k.f32.copy = &HWY_DYNAMIC_DISPATCH(CopyF32);

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,13 @@ using BiasStoreFn = void (*)(const T* c, size_t ldc, const T* bias, size_t n, T*
 template <class T>
 using GemmColsFn = void (*)(const T* const* b, const size_t* ldb, const T* w, const size_t* woff, size_t nseg,
                             size_t kc, T* c, size_t ldc, bool add);
+
+// The same where segment i's positions j whose bit j of mask[i] is clear read zeros: B_i(k, j) is then not
+// read (a hardware masked load), so b[i] may address sources outside the source for those positions (a tile
+// whose positions past a row's edge are outside, read in place with them masked off).
+template <class T>
+using GemmColsMaskedFn = void (*)(const T* const* b, const size_t* ldb, const T* w, const size_t* woff, size_t nseg,
+                                  size_t kc, T* c, size_t ldc, bool add, const uint64_t* mask);
 
 // d[i*nr + r] = c[r][i] + bias for i < n, r < nr: nr phases alternating along the destination's last axis,
 // written as whole interleaved vectors (nr up to 4; more: value by value in destination order); stream: vector-aligned ones around the caches. The rows
@@ -74,6 +82,7 @@ struct Gemm {
         GemmColsFn<T> fn = nullptr;
         InterleaveStoreFn<T> store = nullptr;
         size_t rows = 0, width = 0;  // output channels and positions per call
+        GemmColsMaskedFn<T> masked = nullptr;  // only where masked loads never fault (AVX-512); else null
     } cols;
     size_t mr = 0, nr = 0;
 };
