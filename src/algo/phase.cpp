@@ -344,7 +344,7 @@ PhasePlan<T>::PhasePlan(const Problem& p, const T* wei, const T* bia, const Epil
     }
     // Groups inner: one task computes a block of every group from one decode, when all groups' packed weights
     // fit in L2 together (grouped layers of a few hundred channels: the decode is not repeated per group).
-    gin_ = p.g > 1 && !cols_ && static_cast<double>(total) * sizeof(T) <= detail::kL2Bytes;
+    gin_ = p.g > 1 && static_cast<double>(total) * sizeof(T) <= detail::kL2Bytes;
     // Channels-last tiles of every group in one decode: a tile's packed A panel of a tap holds the positions'
     // channels of every group (one copy per position instead of one per group), kept for the block's tiles
     // while the groups are computed (up to 512 KiB).
@@ -367,8 +367,10 @@ template <class T>
 size_t PhasePlan<T>::workspace_bytes() const {
     const size_t taps = static_cast<size_t>(std::max<int64_t>(ntaps_, 1));
     const size_t mc = static_cast<size_t>(mc_), nm = cslots();
-    return sizeof(T) * (static_cast<size_t>(asz_) + csize() * nm + gemm_.nr) + mc * (taps + 6) * sizeof(int64_t) +
-           2 * mc * sizeof(T*) + taps * (sizeof(T*) + 2 * sizeof(size_t) + 1);
+    // (decodes per C slot: source offsets per tap, images, destination offsets, runs; then the tile offsets)
+    return sizeof(T) * (static_cast<size_t>(asz_) + csize() * nm + gemm_.nr) +
+           mc * ((taps + 4) * nm + 1) * sizeof(int64_t) + 2 * mc * sizeof(T*) +
+           taps * (sizeof(T*) + 2 * sizeof(size_t) + sizeof(uint64_t) + 1);
 }
 
 template <class T>
@@ -382,10 +384,12 @@ void PhasePlan<T>::run(const T* src, T* dst) const {
         ws.a.resize(static_cast<size_t>(asz_));
         // (+ a panel: the store reads whole vectors, up to one past the last row's padded end)
         ws.c.resize(csize() * cslots() + gemm_.nr);
-        ws.runs.resize(2 * static_cast<size_t>(mc_));
-        ws.off.resize(static_cast<size_t>(mc_) * taps);
-        ws.mbi.resize(static_cast<size_t>(mc_));
-        ws.oofs.resize(static_cast<size_t>(mc_));
+        // (decodes: one per C slot; the transposed path keeps every phase of its task decoded)
+        const size_t nd = cslots();
+        ws.runs.resize(2 * static_cast<size_t>(mc_) * nd);
+        ws.off.resize(static_cast<size_t>(mc_) * taps * nd);
+        ws.mbi.resize(static_cast<size_t>(mc_) * nd);
+        ws.oofs.resize(static_cast<size_t>(mc_) * nd);
         ws.active.resize(taps);
         ws.aptr.resize(static_cast<size_t>(mc_));
         ws.segp.resize(taps);
@@ -403,7 +407,7 @@ void PhasePlan<T>::run(const T* src, T* dst) const {
 }
 
 template <class T>
-int64_t PhasePlan<T>::decode(const Phase& ph, int64_t p0, int64_t n, Scratch& ws) const {
+int64_t PhasePlan<T>::decode(const Phase& ph, int64_t p0, int64_t n, Scratch& ws, int64_t slot) const {
     const int rank = static_cast<int>(in_.size());
     const int64_t nt = static_cast<int64_t>(ph.koff.size());
     int64_t nruns = 0;  // runs of positions along the last axis: (first position, count) in ws.runs
@@ -426,9 +430,10 @@ int64_t PhasePlan<T>::decode(const Phase& ph, int64_t p0, int64_t n, Scratch& ws
     };
     // (Raw pointers in locals: the compiler need not reload them after every store.)
     {
-        int64_t* const mbi = ws.mbi.data();
-        int64_t* const oofs = ws.oofs.data();
-        int64_t* const offs = ws.off.data();
+        int64_t* const mbi = ws.mbi.data() + slot * mc_;
+        int64_t* const oofs = ws.oofs.data() + slot * mc_;
+        int64_t* const offs = ws.off.data() + slot * mc_ * static_cast<int64_t>(ws.active.size());
+        int64_t* const runs = ws.runs.data() + slot * 2 * mc_;
         const int64_t* const qlo = ph.qlo.data();
         const int64_t* const qhi = ph.qhi.data();
         const int64_t* const toff = ph.toff.data();
@@ -465,8 +470,8 @@ int64_t PhasePlan<T>::decode(const Phase& ph, int64_t p0, int64_t n, Scratch& ws
                 for (int64_t k = lo; k < hi; ++k) o[k] = qo + toff[t] + k * dqo;
                 for (int64_t k = hi; k < run; ++k) o[k] = -1;
             }
-            ws.runs[2 * nruns] = j;
-            ws.runs[2 * nruns++ + 1] = run;
+            runs[2 * nruns] = j;
+            runs[2 * nruns++ + 1] = run;
             j += run;
             if (mb_inner_) {
                 if (++im == mb_) im = 0, next_q();
@@ -493,27 +498,32 @@ constexpr int64_t kMinSpan = 8;
 // axis (each decoded in turn); C^T[channel][position] of each goes to its own slot (row stride MC + W), and
 // the store then runs along destination rows: whole vectors, the phases of a group interleaved.
 template <class T>
-void PhasePlan<T>::block_cols(const T* src, T* dst, int64_t grp, int64_t task, int64_t p0, Scratch& ws) const {
+void PhasePlan<T>::block_cols(const T* src, T* dst, int64_t grp0, int64_t task, int64_t p0, Scratch& ws) const {
     const int rank = static_cast<int>(in_.size());
     const int64_t nr = nr_, W = static_cast<int64_t>(gemm_.cols.width), ldct = mc_ + W, cs = static_cast<int64_t>(csize());
     const int64_t nph = static_cast<int64_t>(phases_.size()), nncb = np_ / nr;
     const int64_t slots = std::max<int64_t>(1, static_cast<int64_t>(ws.a.size()) / (kin_ * W));
-    const T* sbase = src + grp * kin_ * insz_;
     const int64_t img = cin_ * insz_;
+    const int64_t taps = static_cast<int64_t>(ws.active.size());
     T* const C = ws.c.data();
-    const int64_t* const mbi = ws.mbi.data();
-    // What this task computes: (phase, C slot) pairs, decoded one by one (merged phases: one decode for all).
+    // What this task computes: (phase, C slot) pairs, each phase decoded once into its own decode slot (merged
+    // phases: one decode for all), for one group or (groups inner) every group.
     const bool grouped = ilv_ && !merged_;
     const int64_t first = grouped ? groups_[task][0] : task;
     const int64_t n = std::min(mc_, mb_ * phases_[first].positions - p0);
     const int64_t ncomp = grouped ? static_cast<int64_t>(groups_[task].size()) : 1;
-    int64_t nruns = 0, dec = first;
+    int64_t nruns = 0;
+    for (int64_t gi = 0; gi < ncomp; ++gi) nruns = decode(phases_[grouped ? groups_[task][gi] : task], p0, n, ws, gi);
+    // (the store reads the runs, images and destination offsets of the last decode)
+    const int64_t dec = grouped ? groups_[task][ncomp - 1] : task, dslot = ncomp - 1;
+    for (int64_t grp = grp0; grp < (gin_ ? g_ : grp0 + 1); ++grp) {
+    const T* sbase = src + grp * kin_ * insz_;
     for (int64_t gi = 0; gi < ncomp; ++gi) {
         const int64_t phi = grouped ? groups_[task][gi] : task;
         const Phase& ph = phases_[phi];
         const int64_t nt = static_cast<int64_t>(ph.koff.size());
-        nruns = decode(ph, p0, n, ws);
-        dec = phi;
+        const int64_t* const mbi = ws.mbi.data() + gi * mc_;
+        const int64_t* const offs = ws.off.data() + gi * mc_ * taps;
         // (phase, slot) of the products computed from this decode
         const int64_t k0 = merged_ ? 0 : phi, k1 = merged_ ? nph : phi + 1;
         auto slot = [&](int64_t k) { return merged_ ? k : gi; };
@@ -543,7 +553,7 @@ void PhasePlan<T>::block_cols(const T* src, T* dst, int64_t grp, int64_t task, i
             };
             const uint64_t full = W >= 64 ? ~uint64_t(0) : (uint64_t(1) << W) - 1;
             for (int64_t t = 0; t < nt; ++t) {
-                const int64_t* off = ws.off.data() + t * mc_;
+                const int64_t* off = offs + t * mc_;
                 // In place when the tile's positions inside the source are consecutive sources of one image:
                 // position j0 + m reads source e + m (the kernel reads W values per source plane). Positions
                 // outside (past a row's edge, past the block) are masked off where the target has masked loads
@@ -619,6 +629,9 @@ void PhasePlan<T>::block_cols(const T* src, T* dst, int64_t grp, int64_t task, i
     }
     // The store, run by run along destination rows (the runs and offsets of the last decode): whole vectors,
     // the phases of a group interleaved, else one value per destination step (or with the epilogue).
+    const int64_t* const mbi = ws.mbi.data() + dslot * mc_;
+    const int64_t* const runs = ws.runs.data() + dslot * 2 * mc_;
+    const int64_t* const oofs = ws.oofs.data() + dslot * mc_;
     const T* bias = bias_.data() + grp * nout_;
     const int64_t dimg = cout_ * outsz_, doo = ostep_[rank - 1] * out_st_[rank - 1];
     const int64_t nstore = ilv_ ? (merged_ ? static_cast<int64_t>(groups_.size()) : 1) : (merged_ ? nph : 1);
@@ -644,8 +657,8 @@ void PhasePlan<T>::block_cols(const T* src, T* dst, int64_t grp, int64_t task, i
             for (int64_t r = 0; r < sl; ++r) rows[r] = C + sidx[r] * cs + oc * ldct;
             T* d = dbase + oc * outsz_;
             for (int64_t ri = 0; ri < nruns; ++ri) {
-                const int64_t j = ws.runs[2 * ri], len = ws.runs[2 * ri + 1];
-                T* dd = d + mbi[j] * dimg + ws.oofs[j];
+                const int64_t j = runs[2 * ri], len = runs[2 * ri + 1];
+                T* dd = d + mbi[j] * dimg + oofs[j];
                 if (epi_.kind == Epilogue::Kind::none && (sl > 1 || doo == 1)) {
                     const T* rj[kMaxGroup];
                     for (int64_t r = 0; r < sl; ++r) rj[r] = rows[r] + j;
@@ -657,6 +670,7 @@ void PhasePlan<T>::block_cols(const T* src, T* dst, int64_t grp, int64_t task, i
             }
         }
     }
+    }  // groups
 }
 
 template <class T>

@@ -48,8 +48,9 @@ private:
     void block(const T* src, T* dst, int64_t grp, int64_t ph, int64_t p0, Scratch& ws) const;
     void block_cols(const T* src, T* dst, int64_t grp, int64_t task, int64_t p0, Scratch& ws) const;
     // Decodes the positions [p0, p0 + n) of a phase into ws (images, destination offsets, source offsets per
-    // tap, runs along the last axis); returns the number of runs.
-    int64_t decode(const Phase& ph, int64_t p0, int64_t n, Scratch& ws) const;
+    // tap, runs along the last axis) at decode slot `slot` (offsets of slot * MC positions); returns the number
+    // of runs.
+    int64_t decode(const Phase& ph, int64_t p0, int64_t n, Scratch& ws, int64_t slot = 0) const;
     size_t cslots() const {  // C blocks per task
         return merged_ ? phases_.size() : (ilv_ ? groups_.empty() ? 1 : groups_[0].size() : 1);
     }
