@@ -44,9 +44,10 @@ template <class T>
 struct PhasePlan<T>::Scratch {
     std::vector<T> a, c;
     std::vector<int64_t> off, mbi, oofs, alda, runs;
-    std::vector<const T*> aptr, segp;
+    std::vector<const T*> aptr, segp, rowp;
     std::vector<T*> dptr;
-    std::vector<size_t> segl, sego;
+    std::vector<size_t> segl, sego, segt;
+    std::vector<int64_t> tsegs;
     std::vector<uint64_t> segm;
     std::vector<char> active;
 };
@@ -345,12 +346,12 @@ PhasePlan<T>::PhasePlan(const Problem& p, const T* wei, const T* bia, const Epil
     // Groups inner: one task computes a block of every group from one decode, when all groups' packed weights
     // fit in L2 together (grouped layers of a few hundred channels: the decode is not repeated per group).
     gin_ = p.g > 1 && static_cast<double>(total) * sizeof(T) <= detail::kL2Bytes;
-    // Channels-last tiles of every group in one decode: a tile's packed A panel of a tap holds the positions'
-    // channels of every group (one copy per position instead of one per group), kept for the block's tiles
-    // while the groups are computed (up to 512 KiB).
-    const int64_t share_sz = ((mc_ + mr_ - 1) / mr_) * std::max<int64_t>(ntaps_, 1) * mr_ * cin_;
-    share_ = gin_ && seg_ && slast_ && static_cast<double>(share_sz) * sizeof(T) <= 512.0 * 1024;
-    if (share_) asz_ = std::max(asz_, share_sz);
+    // Channels-last tiles are never packed: a tile read in place with one step, or through row pointers
+    // (rows outside the source point at zeros).
+    if (seg_ && slast_) {
+        asz_ = 0;
+        zeros_.assign(static_cast<size_t>(cin_), T(0));  // (group g's rows read it from g * kin)
+    }
     for (int64_t grp = 0; grp < (gin_ ? 1 : p.g); ++grp) {
         if (interleave_) {
             for (int64_t blk = 0; blk < most_blk; ++blk)
@@ -397,6 +398,9 @@ void PhasePlan<T>::run(const T* src, T* dst) const {
         ws.segl.resize(taps);
         ws.sego.resize(taps);
         ws.segm.resize(taps);
+        ws.rowp.resize(taps * static_cast<size_t>(mc_ + mr_));
+        ws.segt.resize(taps * static_cast<size_t>(mc_ / mr_ + 1));
+        ws.tsegs.resize(static_cast<size_t>(mc_ / mr_ + 1));
         ws.alda.resize(static_cast<size_t>(mc_));
         for (int64_t task = b; task < e; ++task) {
             const Task& tk = tasks_[static_cast<size_t>(task)];
@@ -775,12 +779,53 @@ void PhasePlan<T>::block(const T* src, T* dst, int64_t grp0, int64_t phi, int64_
         }
     }
     const int64_t dstep = slast_ ? istep_[rank - 1] : 1;  // offset step of an in-place tile
-    if (seg_) {
-        // Tile by tile: every tap of the tile is one segment of one kernel call per (phase, NR block), so
-        // the accumulators stay in registers over K = taps x channels. A tap's tile is read in place when
-        // its MR positions are evenly spaced sources of one image, else packed into one of `slots` panels
-        // (when they run out, the segments so far are summed into C and the next call adds to it).
-        const kernels::GemmSegFn<T> sfn = slast_ ? seg_k_.fn_rows : seg_k_.fn;
+    if (seg_ && slast_) {
+        // Channels-last, tile by tile: every tap that reaches the tile is one segment of one kernel call per
+        // (phase, NR block), so the accumulators stay in registers over K = taps x channels. The kernel reads
+        // A through one pointer per row: position j's source channels at (image, offset) of the tap, or a row
+        // of zeros outside the source. Nothing is packed. The rows and segments depend on the decode alone:
+        // built for the first group, and group g adds g * kin to every pointer (the kernel's lda).
+        const int64_t ntile = (n + mr - 1) / mr;
+        if (grp == grp0) {
+            for (int64_t tile = 0; tile < ntile; ++tile) {
+                const int64_t j0 = tile * mr;
+                int64_t ns = 0;
+                for (int64_t t = 0; t < nt; ++t) {
+                    const int64_t* off = ws.off.data() + t * mc_;
+                    const T** rp = ws.rowp.data() + (tile * nt + ns) * mr;
+                    bool any = false;
+                    for (int64_t m = 0; m < mr; ++m) {
+                        const int64_t j = j0 + m;
+                        const bool in = j < n && off[j] >= 0;
+                        rp[m] = in ? src + (ws.mbi[j] * insz_ + off[j]) * cin_ : zeros_.data();
+                        any = any || in;
+                    }
+                    if (any) ws.segt[tile * nt + ns++] = static_cast<size_t>(t * kin_ * nr);
+                }
+                ws.tsegs[tile] = ns;
+            }
+        }
+        for (int64_t t = 0; t < nt; ++t) ws.segl[t] = static_cast<size_t>(grp * kin_);
+        for (int64_t tile = 0; tile < ntile; ++tile) {
+            const int64_t ns = ws.tsegs[tile];
+            for (int64_t k = phi; k < ph_end; ++k) {
+                T* Ck = C + (k - phi) * mc_ * np_ + tile * mr * np_;
+                if (ns == 0) {  // no tap reaches the tile: its outputs are the bias alone
+                    std::fill(Ck, Ck + mr * np_, T(0));
+                    continue;
+                }
+                const T* wbase = packed_.data() + wofs_[grp * nph + k];
+                for (int64_t ncb = 0; ncb < nncb; ++ncb)
+                    seg_k_.fn_ind(ws.rowp.data() + tile * nt * mr, ws.segl.data(), wbase + ncb * nt * kin_ * nr,
+                                  ws.segt.data() + tile * nt, static_cast<size_t>(ns), static_cast<size_t>(kin_),
+                                  Ck + ncb * nr, static_cast<size_t>(np_), false);
+            }
+        }
+    } else if (seg_) {
+        // Channels-first, tile by tile: every tap of the tile is one segment of one kernel call per (phase,
+        // NR block), so the accumulators stay in registers over K = taps x channels. A tap's tile is read in
+        // place when its MR positions are consecutive sources of one image, else packed into one of `slots`
+        // panels (when they run out, the segments so far are summed into C and the next call adds to it).
         const int64_t slots = std::max<int64_t>(1, (mc_ * kc_) / (mr * kin_));
         for (int64_t tile = 0; tile < ntiles; ++tile) {
             const int64_t j0 = tile * mr;
@@ -792,66 +837,32 @@ void PhasePlan<T>::block(const T* src, T* dst, int64_t grp0, int64_t phi, int64_
                     const T* wbase = packed_.data() + wofs_[grp * nph + k];
                     T* Ck = C + (k - phi) * mc_ * np_ + tile * mr * np_;
                     for (int64_t ncb = 0; ncb < nncb; ++ncb)
-                        sfn(ws.segp.data(), ws.segl.data(), wbase + ncb * nt * kin_ * nr, ws.sego.data(),
-                            static_cast<size_t>(ns), static_cast<size_t>(kin_), Ck + ncb * nr,
-                            static_cast<size_t>(np_), started);
+                        seg_k_.fn(ws.segp.data(), ws.segl.data(), wbase + ncb * nt * kin_ * nr, ws.sego.data(),
+                                  static_cast<size_t>(ns), static_cast<size_t>(kin_), Ck + ncb * nr,
+                                  static_cast<size_t>(np_), started);
                 }
                 started = true;
                 ns = used = 0;
             };
             for (int64_t t = 0; t < nt; ++t) {
                 const int64_t* off = ws.off.data() + t * mc_;
-                // In place when the MR sources are evenly spaced: channels-first one apart in one image;
-                // channels-last any positive step, across images too (e.g. a 1x1 input, images inner).
-                bool direct = j0 + mr <= n && off[j0] >= 0 && off[j0 + 1] >= 0;
-                int64_t step = 1;
-                if (direct && slast_) {
-                    const int64_t e0 = ws.mbi[j0] * insz_ + off[j0];
-                    step = ws.mbi[j0 + 1] * insz_ + off[j0 + 1] - e0;
-                    direct = step > 0;
-                    for (int64_t m = 2; m < mr && direct; ++m)
-                        direct = off[j0 + m] >= 0 && ws.mbi[j0 + m] * insz_ + off[j0 + m] == e0 + m * step;
-                } else {
-                    for (int64_t m = 1; m < mr && direct; ++m)
-                        direct = ws.mbi[j0 + m] == ws.mbi[j0] && off[j0 + m] == off[j0] + m;
-                }
+                // In place when the MR sources are consecutive in one image.
+                bool direct = j0 + mr <= n && off[j0] >= 0;
+                for (int64_t m = 1; m < mr && direct; ++m)
+                    direct = ws.mbi[j0 + m] == ws.mbi[j0] && off[j0 + m] == off[j0] + m;
                 bool any = direct;
                 for (int64_t j = j0; j < std::min(n, j0 + mr) && !any; ++j) any = off[j] >= 0;
                 if (!any) continue;  // the tap misses every position of the tile
                 ws.sego[ns] = static_cast<size_t>(t * kin_ * nr);
                 if (direct) {
                     ws.segp[ns] = at(j0, off[j0], 0);
-                    ws.segl[ns++] = static_cast<size_t>(slast_ ? step * cin_ : insz_);
-                    continue;
-                }
-                if (share_) {  // the panel [MR][every group's channels] of (tile, tap), packed for the first group
-                    T* At = ws.a.data() + (tile * nt + t) * mr * cin_;
-                    ws.segp[ns] = At + grp * kin_;
-                    ws.segl[ns++] = static_cast<size_t>(cin_);
-                    if (grp != grp0) continue;
-                    for (int64_t m = 0; m < mr; ++m) {
-                        const int64_t j = j0 + m;
-                        if (j < n && off[j] >= 0) {
-                            const T* sp = src + (ws.mbi[j] * insz_ + off[j]) * cin_;
-                            std::copy(sp, sp + cin_, At + m * cin_);
-                        } else {
-                            std::fill(At + m * cin_, At + (m + 1) * cin_, T(0));
-                        }
-                    }
+                    ws.segl[ns++] = static_cast<size_t>(insz_);
                     continue;
                 }
                 T* At = ws.a.data() + used++ * mr * kin_;
                 ws.segp[ns] = At;
-                ws.segl[ns++] = static_cast<size_t>(slast_ ? kin_ : mr);
-                if (!slast_) {
-                    pack_cf(At, j0, n, off, 0, kin_);
-                } else {
-                    for (int64_t m = 0; m < mr; ++m) {
-                        const int64_t j = j0 + m;
-                        if (j < n && off[j] >= 0) std::copy(at(j, off[j], 0), at(j, off[j], 0) + kin_, At + m * kin_);
-                        else std::fill(At + m * kin_, At + (m + 1) * kin_, T(0));
-                    }
-                }
+                ws.segl[ns++] = static_cast<size_t>(mr);
+                pack_cf(At, j0, n, off, 0, kin_);
                 if (used == slots) emit();
             }
             emit();

@@ -88,7 +88,7 @@ private:
     std::vector<Task> tasks_;
     bool interleave_ = false;          // tasks ordered (group, block, phase) instead of (group, phase, block)
     bool gin_ = false;                 // groups inner: a task computes its block for every group
-    bool share_ = false;               // gin_, channels-last tiles: each packed A panel holds every group's channels
+    std::vector<T> zeros_;             // seg_ channels-last: the row that tile rows outside the source read
     std::vector<int64_t> wofs_;        // per (group, phase): offset of its panels in packed_
     std::vector<T> packed_;  // [grp][phase][ncb][tap][kin][NR]
     std::vector<T> bias_;

@@ -30,7 +30,9 @@ constexpr size_t kMR = 6;
 // (add) or not (zero start) once and written once.
 // kHalves: the width of B and C in half vectors: 4 (two vectors, the usual NR), 3 (a vector and a half, for
 // narrow layers such as 21 channels: 24 columns instead of 32) or 2 (one vector).
-template <class T, bool kRowsA, size_t kHalves = 4>
+// kInd: A read through row pointers instead, A(k, m) = a[s*MR + m][lda[s] + k] for segment s (channels-last
+// positions, whose sources need not be evenly spaced; rows outside the source point at zeros).
+template <class T, bool kRowsA, size_t kHalves = 4, bool kInd = false>
 HWY_INLINE HWY_ATTR void GemmSegBody(const T* const* HWY_RESTRICT a, const size_t* HWY_RESTRICT lda,
                                      const T* HWY_RESTRICT b, const size_t* HWY_RESTRICT boff, size_t nseg,
                                      size_t kc, T* HWY_RESTRICT c, size_t ldc, bool add) {
@@ -59,12 +61,18 @@ HWY_INLINE HWY_ATTR void GemmSegBody(const T* const* HWY_RESTRICT a, const size_
         }
     }
     for (size_t s = 0; s < nseg; ++s) {
-        const T* HWY_RESTRICT as = a[s];
-        const size_t ls = lda[s];
+        const T* HWY_RESTRICT as = kInd ? nullptr : a[s];
+        const size_t ls = kInd ? 0 : lda[s];
         const T* HWY_RESTRICT bs = b + boff[s];
         const T* base[kMR / 3];
+        const T* rp[kMR];
+        if constexpr (kInd) {
 #pragma GCC unroll 16
-        for (size_t r = 0; r < kMR / 3; ++r) base[r] = as + 3 * r * ls;
+            for (size_t m = 0; m < kMR; ++m) rp[m] = a[s * kMR + m] + lda[s];
+        } else {
+#pragma GCC unroll 16
+            for (size_t r = 0; r < kMR / 3; ++r) base[r] = as + 3 * r * ls;
+        }
         for (size_t k = 0; k < kc; ++k) {
             const V b0 = hn::LoadU(d, bs + k * W);
             V2 b1;
@@ -72,7 +80,7 @@ HWY_INLINE HWY_ATTR void GemmSegBody(const T* const* HWY_RESTRICT a, const size_
             const T* ak = as + k * ls;
 #pragma GCC unroll 16
             for (size_t m = 0; m < kMR; ++m) {
-                const V am = hn::Set(d, kRowsA ? base[m / 3][k + (m % 3) * ls] : ak[m]);
+                const V am = hn::Set(d, kInd ? rp[m][k] : kRowsA ? base[m / 3][k + (m % 3) * ls] : ak[m]);
                 acc0[m] = hn::MulAdd(am, b0, acc0[m]);
                 if constexpr (kHalves == 4) acc1[m] = hn::MulAdd(am, b1, acc1[m]);
                 if constexpr (kHalves == 3) acc1[m] = hn::MulAdd(hn::LowerHalf(d2, am), b1, acc1[m]);
@@ -89,7 +97,7 @@ HWY_INLINE HWY_ATTR void GemmSegBody(const T* const* HWY_RESTRICT a, const size_
 // The wide variant: kRows rows of A (6) against kVecs whole vectors of B (4: 64 floats on AVX-512), for
 // output channel counts that are a multiple of 4 vectors: per k, 6 broadcasts and 4 loads feed 24 FMAs (the
 // 12 x 2 shape needs 12 + 2), and A is read once per 64 channels instead of once per 32.
-template <class T, bool kRowsA, size_t kRows, size_t kVecs>
+template <class T, bool kRowsA, size_t kRows, size_t kVecs, bool kInd = false>
 HWY_INLINE HWY_ATTR void GemmSegWideBody(const T* const* HWY_RESTRICT a, const size_t* HWY_RESTRICT lda,
                                          const T* HWY_RESTRICT b, const size_t* HWY_RESTRICT boff, size_t nseg,
                                          size_t kc, T* HWY_RESTRICT c, size_t ldc, bool add) {
@@ -103,12 +111,18 @@ HWY_INLINE HWY_ATTR void GemmSegWideBody(const T* const* HWY_RESTRICT a, const s
 #pragma GCC unroll 4
         for (size_t v = 0; v < kVecs; ++v) acc[m][v] = add ? hn::LoadU(d, c + m * ldc + v * N) : hn::Zero(d);
     for (size_t s = 0; s < nseg; ++s) {
-        const T* HWY_RESTRICT as = a[s];
-        const size_t ls = lda[s];
+        const T* HWY_RESTRICT as = kInd ? nullptr : a[s];
+        const size_t ls = kInd ? 0 : lda[s];
         const T* HWY_RESTRICT bs = b + boff[s];
         const T* base[kRows / 3];
+        const T* rp[kRows];
+        if constexpr (kInd) {
 #pragma GCC unroll 16
-        for (size_t r = 0; r < kRows / 3; ++r) base[r] = as + 3 * r * ls;
+            for (size_t m = 0; m < kRows; ++m) rp[m] = a[s * kRows + m] + lda[s];
+        } else {
+#pragma GCC unroll 16
+            for (size_t r = 0; r < kRows / 3; ++r) base[r] = as + 3 * r * ls;
+        }
         for (size_t k = 0; k < kc; ++k) {
             V bv[kVecs];
 #pragma GCC unroll 4
@@ -116,7 +130,7 @@ HWY_INLINE HWY_ATTR void GemmSegWideBody(const T* const* HWY_RESTRICT a, const s
             const T* ak = as + k * ls;
 #pragma GCC unroll 16
             for (size_t m = 0; m < kRows; ++m) {
-                const V am = hn::Set(d, kRowsA ? base[m / 3][k + (m % 3) * ls] : ak[m]);
+                const V am = hn::Set(d, kInd ? rp[m][k] : kRowsA ? base[m / 3][k + (m % 3) * ls] : ak[m]);
 #pragma GCC unroll 4
                 for (size_t v = 0; v < kVecs; ++v) acc[m][v] = hn::MulAdd(am, bv[v], acc[m][v]);
             }
@@ -130,26 +144,18 @@ HWY_INLINE HWY_ATTR void GemmSegWideBody(const T* const* HWY_RESTRICT a, const s
 
 constexpr size_t kWideRows = 6, kWideVecs = 4;
 
-template <class T, bool kRowsA>
+template <class T, bool kRowsA, bool kInd = false>
 HWY_ATTR void GemmSegWideT(const T* const* a, const size_t* lda, const T* b, const size_t* boff, size_t nseg, size_t kc,
                            T* c, size_t ldc, bool add) {
-    GemmSegWideBody<T, kRowsA, kWideRows, kWideVecs>(a, lda, b, boff, nseg, kc, c, ldc, add);
+    GemmSegWideBody<T, kRowsA, kWideRows, kWideVecs, kInd>(a, lda, b, boff, nseg, kc, c, ldc, add);
 }
 HWY_ATTR void GemmSegWideF32(const float* const* a, const size_t* lda, const float* b, const size_t* boff, size_t nseg,
                              size_t kc, float* c, size_t ldc, bool add) {
     GemmSegWideT<float, false>(a, lda, b, boff, nseg, kc, c, ldc, add);
 }
-HWY_ATTR void GemmSegWideRowsF32(const float* const* a, const size_t* lda, const float* b, const size_t* boff,
-                                 size_t nseg, size_t kc, float* c, size_t ldc, bool add) {
-    GemmSegWideT<float, true>(a, lda, b, boff, nseg, kc, c, ldc, add);
-}
 HWY_ATTR void GemmSegWideF64(const double* const* a, const size_t* lda, const double* b, const size_t* boff,
                              size_t nseg, size_t kc, double* c, size_t ldc, bool add) {
     GemmSegWideT<double, false>(a, lda, b, boff, nseg, kc, c, ldc, add);
-}
-HWY_ATTR void GemmSegWideRowsF64(const double* const* a, const size_t* lda, const double* b, const size_t* boff,
-                                 size_t nseg, size_t kc, double* c, size_t ldc, bool add) {
-    GemmSegWideT<double, true>(a, lda, b, boff, nseg, kc, c, ldc, add);
 }
 
 template <class T, bool kRowsA>
@@ -160,10 +166,10 @@ HWY_ATTR void GemmT(const T* HWY_RESTRICT a, size_t lda, const T* HWY_RESTRICT b
     GemmSegBody<T, kRowsA>(&ap, &lda, b, &zero, 1, kc, c, ldc, true);
 }
 
-template <class T, bool kRowsA, size_t kHalves>
+template <class T, bool kRowsA, size_t kHalves, bool kInd = false>
 HWY_ATTR void GemmSegT(const T* const* a, const size_t* lda, const T* b, const size_t* boff, size_t nseg, size_t kc,
                        T* c, size_t ldc, bool add) {
-    GemmSegBody<T, kRowsA, kHalves>(a, lda, b, boff, nseg, kc, c, ldc, add);
+    GemmSegBody<T, kRowsA, kHalves, kInd>(a, lda, b, boff, nseg, kc, c, ldc, add);
 }
 
 // Channels-first tiles with positions as the vector columns: C[kRows][kVecs vectors] = (add ? C : 0) + sum over
@@ -513,17 +519,9 @@ HWY_ATTR void GemmSegF32_3(const float* const* a, const size_t* lda, const float
                        size_t kc, float* c, size_t ldc, bool add) {
     GemmSegT<float, false, 3>(a, lda, b, boff, nseg, kc, c, ldc, add);
 }
-HWY_ATTR void GemmSegRowsF32_3(const float* const* a, const size_t* lda, const float* b, const size_t* boff, size_t nseg,
-                       size_t kc, float* c, size_t ldc, bool add) {
-    GemmSegT<float, true, 3>(a, lda, b, boff, nseg, kc, c, ldc, add);
-}
 HWY_ATTR void GemmSegF32_2(const float* const* a, const size_t* lda, const float* b, const size_t* boff, size_t nseg,
                        size_t kc, float* c, size_t ldc, bool add) {
     GemmSegT<float, false, 2>(a, lda, b, boff, nseg, kc, c, ldc, add);
-}
-HWY_ATTR void GemmSegRowsF32_2(const float* const* a, const size_t* lda, const float* b, const size_t* boff, size_t nseg,
-                       size_t kc, float* c, size_t ldc, bool add) {
-    GemmSegT<float, true, 2>(a, lda, b, boff, nseg, kc, c, ldc, add);
 }
 HWY_ATTR void GemmSegF64_4(const double* const* a, const size_t* lda, const double* b, const size_t* boff, size_t nseg,
                        size_t kc, double* c, size_t ldc, bool add) {
@@ -537,18 +535,25 @@ HWY_ATTR void GemmSegF64_3(const double* const* a, const size_t* lda, const doub
                        size_t kc, double* c, size_t ldc, bool add) {
     GemmSegT<double, false, 3>(a, lda, b, boff, nseg, kc, c, ldc, add);
 }
-HWY_ATTR void GemmSegRowsF64_3(const double* const* a, const size_t* lda, const double* b, const size_t* boff, size_t nseg,
-                       size_t kc, double* c, size_t ldc, bool add) {
-    GemmSegT<double, true, 3>(a, lda, b, boff, nseg, kc, c, ldc, add);
-}
 HWY_ATTR void GemmSegF64_2(const double* const* a, const size_t* lda, const double* b, const size_t* boff, size_t nseg,
                        size_t kc, double* c, size_t ldc, bool add) {
     GemmSegT<double, false, 2>(a, lda, b, boff, nseg, kc, c, ldc, add);
 }
-HWY_ATTR void GemmSegRowsF64_2(const double* const* a, const size_t* lda, const double* b, const size_t* boff, size_t nseg,
-                       size_t kc, double* c, size_t ldc, bool add) {
-    GemmSegT<double, true, 2>(a, lda, b, boff, nseg, kc, c, ldc, add);
-}
+// The segment kernels reading A through row pointers (kInd above).
+#define TCONV_SEG_IND(NAME, T, CALL)                                                                        \
+    HWY_ATTR void NAME(const T* const* a, const size_t* lda, const T* b, const size_t* boff, size_t nseg,  \
+                       size_t kc, T* c, size_t ldc, bool add) {                                             \
+        CALL(a, lda, b, boff, nseg, kc, c, ldc, add);                                                       \
+    }
+TCONV_SEG_IND(GemmSegIndF32_4, float, (GemmSegT<float, true, 4, true>))
+TCONV_SEG_IND(GemmSegIndF32_3, float, (GemmSegT<float, true, 3, true>))
+TCONV_SEG_IND(GemmSegIndF32_2, float, (GemmSegT<float, true, 2, true>))
+TCONV_SEG_IND(GemmSegWideIndF32, float, (GemmSegWideT<float, true, true>))
+TCONV_SEG_IND(GemmSegIndF64_4, double, (GemmSegT<double, true, 4, true>))
+TCONV_SEG_IND(GemmSegIndF64_3, double, (GemmSegT<double, true, 3, true>))
+TCONV_SEG_IND(GemmSegIndF64_2, double, (GemmSegT<double, true, 2, true>))
+TCONV_SEG_IND(GemmSegWideIndF64, double, (GemmSegWideT<double, true, true>))
+#undef TCONV_SEG_IND
 size_t LanesF32() { return hn::Lanes(hn::ScalableTag<float>()); }
 size_t LanesF64() { return hn::Lanes(hn::ScalableTag<double>()); }
 size_t MR() { return kMR; }
@@ -568,19 +573,21 @@ HWY_EXPORT(GemmRowsF64);
 HWY_EXPORT(GemmSegF32_4);
 HWY_EXPORT(GemmSegRowsF32_4);
 HWY_EXPORT(GemmSegF32_3);
-HWY_EXPORT(GemmSegRowsF32_3);
 HWY_EXPORT(GemmSegF32_2);
-HWY_EXPORT(GemmSegRowsF32_2);
 HWY_EXPORT(GemmSegF64_4);
 HWY_EXPORT(GemmSegRowsF64_4);
 HWY_EXPORT(GemmSegF64_3);
-HWY_EXPORT(GemmSegRowsF64_3);
 HWY_EXPORT(GemmSegF64_2);
-HWY_EXPORT(GemmSegRowsF64_2);
 HWY_EXPORT(GemmSegWideF32);
-HWY_EXPORT(GemmSegWideRowsF32);
 HWY_EXPORT(GemmSegWideF64);
-HWY_EXPORT(GemmSegWideRowsF64);
+HWY_EXPORT(GemmSegIndF32_4);
+HWY_EXPORT(GemmSegIndF32_3);
+HWY_EXPORT(GemmSegIndF32_2);
+HWY_EXPORT(GemmSegWideIndF32);
+HWY_EXPORT(GemmSegIndF64_4);
+HWY_EXPORT(GemmSegIndF64_3);
+HWY_EXPORT(GemmSegIndF64_2);
+HWY_EXPORT(GemmSegWideIndF64);
 HWY_EXPORT(GemmColsF32);
 HWY_EXPORT(GemmColsF64);
 HWY_EXPORT(GemmColsMaskedF32);
@@ -617,19 +624,27 @@ const std::vector<KernelSet>& kernel_targets() {
             k.f32.fn_rows = &HWY_DYNAMIC_DISPATCH(GemmRowsF32);
             k.f64.fn_rows = &HWY_DYNAMIC_DISPATCH(GemmRowsF64);
             const size_t lf = HWY_DYNAMIC_DISPATCH(LanesF32)(), ld = HWY_DYNAMIC_DISPATCH(LanesF64)();
-            k.f32.seg[0] = {&HWY_DYNAMIC_DISPATCH(GemmSegF32_4), &HWY_DYNAMIC_DISPATCH(GemmSegRowsF32_4), 2 * lf};
-            k.f64.seg[0] = {&HWY_DYNAMIC_DISPATCH(GemmSegF64_4), &HWY_DYNAMIC_DISPATCH(GemmSegRowsF64_4), 2 * ld};
+            k.f32.seg[0] = {&HWY_DYNAMIC_DISPATCH(GemmSegF32_4), &HWY_DYNAMIC_DISPATCH(GemmSegRowsF32_4), 2 * lf, 0,
+                            &HWY_DYNAMIC_DISPATCH(GemmSegIndF32_4)};
+            k.f64.seg[0] = {&HWY_DYNAMIC_DISPATCH(GemmSegF64_4), &HWY_DYNAMIC_DISPATCH(GemmSegRowsF64_4), 2 * ld, 0,
+                            &HWY_DYNAMIC_DISPATCH(GemmSegIndF64_4)};
             if (lf >= 2)  // a half vector needs two lanes or more
-                k.f32.seg[1] = {&HWY_DYNAMIC_DISPATCH(GemmSegF32_3), &HWY_DYNAMIC_DISPATCH(GemmSegRowsF32_3), lf + lf / 2};
+                k.f32.seg[1] = {&HWY_DYNAMIC_DISPATCH(GemmSegF32_3), nullptr, lf + lf / 2, 0,
+                                &HWY_DYNAMIC_DISPATCH(GemmSegIndF32_3)};
             if (ld >= 2)
-                k.f64.seg[1] = {&HWY_DYNAMIC_DISPATCH(GemmSegF64_3), &HWY_DYNAMIC_DISPATCH(GemmSegRowsF64_3), ld + ld / 2};
-            k.f32.seg[2] = {&HWY_DYNAMIC_DISPATCH(GemmSegF32_2), &HWY_DYNAMIC_DISPATCH(GemmSegRowsF32_2), lf};
+                k.f64.seg[1] = {&HWY_DYNAMIC_DISPATCH(GemmSegF64_3), nullptr, ld + ld / 2, 0,
+                                &HWY_DYNAMIC_DISPATCH(GemmSegIndF64_3)};
+            k.f32.seg[2] = {&HWY_DYNAMIC_DISPATCH(GemmSegF32_2), nullptr, lf, 0,
+                            &HWY_DYNAMIC_DISPATCH(GemmSegIndF32_2)};
             // The wide shape where 32 vector registers hold its 24 accumulators (AVX-512).
             if (HWY_DYNAMIC_DISPATCH(MR)() == 12) {
-                k.f32.seg[3] = {&HWY_DYNAMIC_DISPATCH(GemmSegWideF32), &HWY_DYNAMIC_DISPATCH(GemmSegWideRowsF32), 4 * lf, 6};
-                k.f64.seg[3] = {&HWY_DYNAMIC_DISPATCH(GemmSegWideF64), &HWY_DYNAMIC_DISPATCH(GemmSegWideRowsF64), 4 * ld, 6};
+                k.f32.seg[3] = {&HWY_DYNAMIC_DISPATCH(GemmSegWideF32), nullptr, 4 * lf, 6,
+                                &HWY_DYNAMIC_DISPATCH(GemmSegWideIndF32)};
+                k.f64.seg[3] = {&HWY_DYNAMIC_DISPATCH(GemmSegWideF64), nullptr, 4 * ld, 6,
+                                &HWY_DYNAMIC_DISPATCH(GemmSegWideIndF64)};
             }
-            k.f64.seg[2] = {&HWY_DYNAMIC_DISPATCH(GemmSegF64_2), &HWY_DYNAMIC_DISPATCH(GemmSegRowsF64_2), ld};
+            k.f64.seg[2] = {&HWY_DYNAMIC_DISPATCH(GemmSegF64_2), nullptr, ld, 0,
+                            &HWY_DYNAMIC_DISPATCH(GemmSegIndF64_2)};
             k.f32.cols = {&HWY_DYNAMIC_DISPATCH(GemmColsF32), &HWY_DYNAMIC_DISPATCH(InterleaveStoreF32),
                           HWY_DYNAMIC_DISPATCH(ColsRows)(), HWY_DYNAMIC_DISPATCH(ColsWidthF32)()};
             k.f64.cols = {&HWY_DYNAMIC_DISPATCH(GemmColsF64), &HWY_DYNAMIC_DISPATCH(InterleaveStoreF64),

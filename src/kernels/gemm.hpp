@@ -68,11 +68,15 @@ struct Gemm {
     GemmFn<T> fn = nullptr;
     GemmFn<T> fn_rows = nullptr;  // the same with A(k, m) = a[m*lda + k]
     // The segment kernel for B and C panels of nr columns: [0] two vectors (nr as above), [1] a vector and a
-    // half, [2] one vector (narrow layers pad less); fn_rows reads A by rows. Empty where not compiled.
+    // half, [2] one vector (narrow layers pad less); fn_rows reads A by rows (only [0]: the dense path's tile
+    // kernel; the phase path's channels-last tiles use fn_ind). Empty where not compiled.
     struct Seg {
         GemmSegFn<T> fn = nullptr, fn_rows = nullptr;
         size_t nr = 0;
         size_t mr = 0;  // rows of A and C per call; 0: mr below
+        // The same with A read through row pointers: a holds nseg x (rows per call) pointers, A(k, m) of
+        // segment i = a[i*rows + m][lda[i] + k] (a position's channels, or zeros).
+        GemmSegFn<T> fn_ind = nullptr;
     } seg[4];  // [3]: the wide shape, 6 rows x 4 vectors (AVX-512 only)
     BiasStoreFn<T> bias_store = nullptr;
     TransposeFn<T> transpose = nullptr;  // for packing weights
