@@ -362,6 +362,26 @@ PhasePlan<T>::PhasePlan(const Problem& p, const T* wei, const T* bia, const Epil
                 for (int64_t blk = 0; blk < nblk[k]; ++blk) tasks_.push_back({grp, k, blk * mc_});
         }
     }
+    // The threads' slices of the tasks are of about equal cost, not count: phases differ in their taps (k3 s2:
+    // 4, 2, 2 and 1 per phase; taken phase by phase, one thread of two would get 6 of 9 parts of the work).
+    // A task costs its positions times (the taps of the phases it computes x the GEMM's kin x np, plus the
+    // store's np).
+    tcost_.assign(tasks_.size() + 1, 0.0);
+    for (size_t i = 0; i < tasks_.size(); ++i) {
+        const Task& tk = tasks_[i];
+        const int64_t first = grouped ? groups_[tk.phase][0] : tk.phase;
+        const double npos = static_cast<double>(std::min(mc_, p.mb * phases_[first].positions - tk.p0));
+        double taps = 0;
+        if (merged_) {
+            for (const Phase& ph : phases_) taps += static_cast<double>(ph.koff.size());
+        } else if (grouped) {
+            for (int64_t phi : groups_[tk.phase]) taps += static_cast<double>(phases_[phi].koff.size());
+        } else {
+            taps = static_cast<double>(phases_[tk.phase].koff.size());
+        }
+        const double outs = merged_ ? static_cast<double>(phases_.size()) : grouped ? static_cast<double>(groups_[tk.phase].size()) : 1.0;
+        tcost_[i + 1] = tcost_[i] + npos * (taps * static_cast<double>(kin_ * np_) + outs * static_cast<double>(np_));
+    }
 }
 
 template <class T>
@@ -376,8 +396,7 @@ size_t PhasePlan<T>::workspace_bytes() const {
 
 template <class T>
 void PhasePlan<T>::run(const T* src, T* dst) const {
-    const int64_t ntask = static_cast<int64_t>(tasks_.size());
-    parallel::parallel_for(ntask, [&](int64_t b, int64_t e, int) {
+    parallel::parallel_for(tcost_, [&](int64_t b, int64_t e, int) {
         // Scratch lives per thread and only grows: no allocation (and no page faults) on repeated runs, and
         // the plan stays reentrant, as no two threads share it.
         thread_local Scratch ws;

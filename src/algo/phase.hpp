@@ -86,6 +86,7 @@ private:
         int64_t grp, phase, p0;  // group, phase (the first of merged ones), first position of the block
     };
     std::vector<Task> tasks_;
+    std::vector<double> tcost_;        // the tasks' summed costs: tcost_[i] of tasks [0, i)
     bool interleave_ = false;          // tasks ordered (group, block, phase) instead of (group, phase, block)
     bool gin_ = false;                 // groups inner: a task computes its block for every group
     std::vector<T> zeros_;             // seg_ channels-last: the row that tile rows outside the source read

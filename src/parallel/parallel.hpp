@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <vector>
 
 namespace tconv::parallel {
 
@@ -25,5 +26,10 @@ private:
 
 // f(begin, end, thread) over contiguous slices of [0, n), one per thread.
 void parallel_for(int64_t n, const std::function<void(int64_t, int64_t, int)>& f);
+
+// The same with slices of about equal cost: prefix[i] is the summed cost of tasks [0, i) (n + 1 entries,
+// non-decreasing); thread k of t starts at the first task whose prefix reaches k/t of the total. Still a pure
+// function of (prefix, threads).
+void parallel_for(const std::vector<double>& prefix, const std::function<void(int64_t, int64_t, int)>& f);
 
 }  // namespace tconv::parallel
