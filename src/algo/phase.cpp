@@ -231,6 +231,22 @@ PhasePlan<T>::PhasePlan(const Problem& p, const T* wei, const T* bia, const Epil
         ilv_ = ilv_ && (merged_ || static_cast<double>(sl * np_ * (mc_ + cw)) * sizeof(T) <= kGroupBytes);
         if (!ilv_) groups_.clear(), mc_ = 4 * cw;
     }
+    // The per-tap order (weights beyond L2) takes a narrower panel too where it pads less (130 channels: nine
+    // panels of one vector, 144 columns, instead of five of two, 160), through the segment kernel of that
+    // width with one segment.
+    if (!seg_ && !fused_ && !cols_) {
+        double best = static_cast<double>(np_);
+        for (int i = 2; i >= 1; --i) {
+            const auto& sk = gemm_.seg[i];
+            if (!sk.fn || !sk.fn_ind || sk.mr) continue;
+            const double cost = static_cast<double>((nout_ + sk.nr - 1) / sk.nr * sk.nr);
+            if (cost < best) best = cost, seg_k_ = sk, narrow_ = true;
+        }
+        if (narrow_) {
+            nr = static_cast<int64_t>(seg_k_.nr);
+            np_ = detail::round_up(nout_, nr);
+        }
+    }
     nr_ = nr;
     // Channels-first outputs far larger than the caches are streamed too: the transposed store writes whole
     // destination rows, and a row's complete aligned vectors (also the last, masked one when it is full) go
@@ -936,10 +952,23 @@ void PhasePlan<T>::block(const T* src, T* dst, int64_t grp0, int64_t phi, int64_
                 T* Ck = C + (k - phi) * mc_ * np_;
                 for (int64_t ncb = 0; ncb < nncb; ++ncb) {
                     const T* B = wbase + ((ncb * nt + t) * kin_ + c0) * nr;
-                    for (int64_t tile = 0; tile < ntiles; ++tile)
-                        if (ws.aptr[tile])
-                            fn(ws.aptr[tile], static_cast<size_t>(ws.alda[tile]), B, static_cast<size_t>(kcn),
-                               Ck + tile * mr * np_ + ncb * nr, static_cast<size_t>(np_));
+                    for (int64_t tile = 0; tile < ntiles; ++tile) {
+                        if (!ws.aptr[tile]) continue;
+                        T* Ct = Ck + tile * mr * np_ + ncb * nr;
+                        if (!narrow_) {
+                            fn(ws.aptr[tile], static_cast<size_t>(ws.alda[tile]), B, static_cast<size_t>(kcn), Ct,
+                               static_cast<size_t>(np_));
+                        } else if (slast_) {  // (A by rows: the tile's row pointers)
+                            const T* rows[16];
+                            for (int64_t m = 0; m < mr; ++m) rows[m] = ws.aptr[tile] + m * ws.alda[tile];
+                            const size_t zero = 0;
+                            seg_k_.fn_ind(rows, &zero, B, &zero, 1, static_cast<size_t>(kcn), Ct, static_cast<size_t>(np_), true);
+                        } else {
+                            const size_t lda = static_cast<size_t>(ws.alda[tile]), zero = 0;
+                            seg_k_.fn(&ws.aptr[tile], &lda, B, &zero, 1, static_cast<size_t>(kcn), Ct,
+                                      static_cast<size_t>(np_), true);
+                        }
+                    }
                 }
             }
         }
