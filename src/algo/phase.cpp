@@ -407,7 +407,10 @@ size_t PhasePlan<T>::workspace_bytes() const {
     // (decodes per C slot: source offsets per tap, images, destination offsets, runs; then the tile offsets)
     return sizeof(T) * (static_cast<size_t>(asz_) + csize() * nm + gemm_.nr) +
            mc * ((taps + 4) * nm + 1) * sizeof(int64_t) + 2 * mc * sizeof(T*) +
-           taps * (sizeof(T*) + 2 * sizeof(size_t) + sizeof(uint64_t) + 1);
+           taps * (sizeof(T*) + 2 * sizeof(size_t) + sizeof(uint64_t) + 1) +
+           // (channels-last tiles: row pointers and segments of the block's tiles)
+           taps * ((mc + static_cast<size_t>(mr_)) * sizeof(T*) + (mc / static_cast<size_t>(mr_) + 1) * sizeof(size_t)) +
+           (mc / static_cast<size_t>(mr_) + 1) * sizeof(int64_t);
 }
 
 template <class T>
