@@ -348,8 +348,14 @@ HWY_ATTR void GemmColsMaskedF64(const double* const* b, const size_t* ldb, const
     GemmColsT<double, true>(b, ldb, w, woff, nseg, kc, c, ldc, add, mask);
 }
 // Whether masked loads never touch the masked lanes' memory here (AVX-512: fault suppression); elsewhere the
-// masked kernel is not offered.
-bool MaskedLoadsSafe() { return !HWY_MEM_OPS_MIGHT_FAULT && hn::Lanes(hn::ScalableTag<float>()) * kColsVecs <= 64; }
+// masked kernel is not offered (AVX2's emulation and the scalar targets read every lane).
+bool MaskedLoadsSafe() {
+#if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL || HWY_TARGET == HWY_AVX3_ZEN4
+    return hn::Lanes(hn::ScalableTag<float>()) * kColsVecs <= 64;
+#else
+    return false;
+#endif
+}
 HWY_ATTR void InterleaveStoreF32(const float* const* c, size_t nr, size_t n, float bias, float* d, bool stream) {
     InterleaveStoreT(c, nr, n, bias, d, stream);
 }
