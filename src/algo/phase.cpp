@@ -705,6 +705,9 @@ void PhasePlan<T>::block_cols(const T* src, T* dst, int64_t grp0, int64_t task, 
                     const T* rj[kMaxGroup];
                     for (int64_t r = 0; r < sl; ++r) rj[r] = rows[r] + j;
                     gemm_.cols.store(rj, static_cast<size_t>(sl), static_cast<size_t>(len), b, dd, stream_);
+                } else if (epi_.kind == Epilogue::Kind::none) {  // one phase, strided: value by value
+                    const T* rj = rows[0] + j;
+                    for (int64_t i = 0; i < len; ++i) dd[i * doo] = rj[i] + b;
                 } else {
                     for (int64_t r = 0; r < sl; ++r)
                         for (int64_t i = 0; i < len; ++i) dd[i * doo + r] = activate(epi_, rows[r][j + i] + b);
