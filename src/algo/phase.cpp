@@ -298,6 +298,37 @@ PhasePlan<T>::PhasePlan(const Problem& p, const T* wei, const T* bia, const Epil
     const int64_t kch = std::min<int64_t>(ksz, std::max<int64_t>(16, 65536 / ldd / 16 * 16));
     const int64_t cb = std::clamp<int64_t>(65536 / (kch * ldd), 1, 16), nchunk = (kin_ + cb - 1) / cb;
     const bool stream = static_cast<double>(total) * sizeof(T) >= detail::kStreamBytes && nr % line == 0;
+    // Panels of whole vectors (NR a multiple of the vector length) are written straight from registers: per
+    // channel, NR block and chunk of 16 kernel elements, one call transposes the [NR][16] block and stores each
+    // element's row into its panel; the weights are read once, in order, and written once.
+    const int64_t lanes = static_cast<int64_t>(gemm_.nr) / 2;
+    if (lanes > 1 && nr % lanes == 0) {
+        constexpr int64_t kc16 = 16;
+        parallel::parallel_for(p.g * nchunk, [&](int64_t b, int64_t e, int) {
+            T* dp[kc16];
+            for (int64_t ch = b; ch < e; ++ch) {
+                const int64_t grp = ch / nchunk, c0 = ch % nchunk * cb, c1 = std::min(kin_, c0 + cb);
+                const T* const wg = wei + grp * icg * ocg * ksz;
+                T* const pg = packed_.data() + grp * gstride;
+                for (int64_t c = c0; c < c1; ++c)
+                    for (int64_t k0 = 0; k0 < ksz; k0 += kc16) {
+                        const int64_t kn = std::min(kc16, ksz - k0);
+                        bool any = false;
+                        for (int64_t j = 0; j < kn; ++j) any = any || kdst[k0 + j] >= 0;
+                        if (!any) continue;
+                        for (int64_t ncb = 0; ncb < nncb; ++ncb) {
+                            for (int64_t j = 0; j < kn; ++j)
+                                dp[j] = kdst[k0 + j] < 0 ? nullptr : pg + kdst[k0 + j] + ncb * kstep[k0 + j] + c * nr;
+                            const int64_t rows = std::clamp<int64_t>(nout_ - ncb * nr, 0, nr);
+                            gemm_.pack(wg + c * cst + k0 + ncb * nr * nst, static_cast<size_t>(nst),
+                                       static_cast<size_t>(rows), static_cast<size_t>(kn), dp, static_cast<size_t>(nr),
+                                       stream);
+                        }
+                    }
+            }
+            if (stream) hwy::FlushStream();
+        });
+    } else
     parallel::parallel_for(p.g * nchunk, [&](int64_t b, int64_t e, int) {
         thread_local std::vector<T> tb;
         const int64_t tsz = kch * ldd;

@@ -366,6 +366,24 @@ HWY_ATTR void InterleaveStoreF64(const double* const* c, size_t nr, size_t n, do
 // taken in order (the even values of each pair of vectors, then the odd ones). A round rotates the bits of a
 // value's index (row, column) right by one, so after log2(N) rounds row and column have traded places.
 // Tiles at the right or bottom edge are staged through a zeroed buffer; rows past `rows` are zeros.
+// v[r] (lane j) -> v[j] (lane r): an M x M block transposed in registers by log2(M) rounds of even/odd
+// interleaves (w: scratch registers).
+#if HWY_TARGET != HWY_SCALAR
+template <size_t M, class D, class V>
+HWY_INLINE HWY_ATTR void TransposeRegs(D dt, V* HWY_RESTRICT v, V* HWY_RESTRICT w) {
+#pragma GCC unroll 4
+    for (size_t h = 1; h < M; h *= 2) {
+#pragma GCC unroll 8
+        for (size_t i = 0; i < M / 2; ++i) {
+            w[i] = hn::ConcatEven(dt, v[2 * i + 1], v[2 * i]);
+            w[M / 2 + i] = hn::ConcatOdd(dt, v[2 * i + 1], v[2 * i]);
+        }
+#pragma GCC unroll 16
+        for (size_t i = 0; i < M; ++i) v[i] = w[i];
+    }
+}
+#endif
+
 template <class T>
 HWY_ATTR void TransposeT(const T* HWY_RESTRICT src, size_t ld, size_t rows, size_t cols, T* HWY_RESTRICT dst,
                          size_t ldd) {
@@ -394,16 +412,7 @@ HWY_ATTR void TransposeT(const T* HWY_RESTRICT src, size_t ld, size_t rows, size
                         v[r] = hn::Load(dt, stage);
                     }
                 }
-#pragma GCC unroll 4
-                for (size_t h = 1; h < M; h *= 2) {
-#pragma GCC unroll 8
-                    for (size_t i = 0; i < M / 2; ++i) {
-                        w[i] = hn::ConcatEven(dt, v[2 * i + 1], v[2 * i]);
-                        w[M / 2 + i] = hn::ConcatOdd(dt, v[2 * i + 1], v[2 * i]);
-                    }
-#pragma GCC unroll 16
-                    for (size_t i = 0; i < M; ++i) v[i] = w[i];
-                }
+                TransposeRegs<M>(dt, v, w);
                 for (size_t j = 0; j < ncol; ++j) hn::StoreU(v[j], dt, dst + (j0 + j) * ldd + i0);
             }
         }
@@ -452,6 +461,62 @@ HWY_ATTR void CopyBlockF32(const float* s, size_t lds, size_t rows, size_t len, 
 }
 HWY_ATTR void CopyBlockF64(const double* s, size_t lds, size_t rows, size_t len, double* d, size_t ldd) {
     CopyBlockT(s, lds, rows, len, d, ldd);
+}
+
+// Weight panel rows: for j < cols with d[j] set, d[j][i] = i < rows ? s[i*ld + j] : 0 for i < nr, nr a
+// multiple of the vector length (nr = lanes: none). Blocks of M x M are transposed in registers and each
+// column's vectors go straight to its panel row; stream: vector-aligned ones are streamed.
+template <class T>
+HWY_ATTR void PackT(const T* HWY_RESTRICT s, size_t ld, size_t rows, size_t cols, T* const* HWY_RESTRICT d, size_t nr,
+                    bool stream) {
+    const hn::ScalableTag<T> dt;
+    const size_t N = hn::Lanes(dt);
+#if HWY_TARGET != HWY_SCALAR
+    constexpr size_t M = hn::MaxLanes(dt);
+    if (N == M && M > 1 && M <= 16 && nr % M == 0) {
+        using V = hn::Vec<decltype(dt)>;
+        const size_t end = rows == 0 ? 0 : (rows - 1) * ld + cols;  // one past the last readable value
+        HWY_ALIGN T stage[M];
+        for (size_t j0 = 0; j0 < cols; j0 += M) {
+            const size_t ncol = std::min(M, cols - j0);
+            for (size_t i0 = 0; i0 < nr; i0 += M) {
+                const size_t nrow = i0 < rows ? std::min(M, rows - i0) : 0;
+                V v[M], w[M];
+#pragma GCC unroll 16
+                for (size_t r = 0; r < M; ++r) {
+                    const size_t at = (i0 + r) * ld + j0;
+                    if (r >= nrow) {
+                        v[r] = hn::Zero(dt);
+                    } else if (at + M <= end) {  // values past ncol belong to other columns: not stored
+                        v[r] = hn::LoadU(dt, s + at);
+                    } else {
+                        for (size_t j = 0; j < M; ++j) stage[j] = j < ncol ? s[at + j] : T(0);
+                        v[r] = hn::Load(dt, stage);
+                    }
+                }
+                if (nrow) TransposeRegs<M>(dt, v, w);
+                for (size_t j = 0; j < ncol; ++j) {
+                    if (!d[j0 + j]) continue;
+                    T* HWY_RESTRICT dj = d[j0 + j] + i0;
+                    if (stream && reinterpret_cast<uintptr_t>(dj) % (M * sizeof(T)) == 0) hn::Stream(v[j], dt, dj);
+                    else hn::StoreU(v[j], dt, dj);
+                }
+            }
+        }
+        return;
+    }
+#endif
+    for (size_t j = 0; j < cols; ++j)
+        if (d[j])
+            for (size_t i = 0; i < nr; ++i) d[j][i] = i < rows ? s[i * ld + j] : T(0);
+    (void)N;
+    (void)stream;
+}
+HWY_ATTR void PackF32(const float* s, size_t ld, size_t rows, size_t cols, float* const* d, size_t nr, bool stream) {
+    PackT(s, ld, rows, cols, d, nr, stream);
+}
+HWY_ATTR void PackF64(const double* s, size_t ld, size_t rows, size_t cols, double* const* d, size_t nr, bool stream) {
+    PackT(s, ld, rows, cols, d, nr, stream);
 }
 
 HWY_ATTR void TransposeF32(const float* src, size_t ld, size_t rows, size_t cols, float* dst, size_t ldd) {
@@ -605,6 +670,8 @@ HWY_EXPORT(ColsRows);
 HWY_EXPORT(ColsWidthF32);
 HWY_EXPORT(ColsWidthF64);
 HWY_EXPORT(TransposeF32);
+HWY_EXPORT(PackF32);
+HWY_EXPORT(PackF64);
 HWY_EXPORT(TransposeF64);
 HWY_EXPORT(CopyF32);
 HWY_EXPORT(CopyF64);
@@ -661,6 +728,8 @@ const std::vector<KernelSet>& kernel_targets() {
             }
             k.f32.transpose = &HWY_DYNAMIC_DISPATCH(TransposeF32);
             k.f64.transpose = &HWY_DYNAMIC_DISPATCH(TransposeF64);
+            k.f32.pack = &HWY_DYNAMIC_DISPATCH(PackF32);
+            k.f64.pack = &HWY_DYNAMIC_DISPATCH(PackF64);
             k.f32.copy = &HWY_DYNAMIC_DISPATCH(CopyF32);
             k.f64.copy = &HWY_DYNAMIC_DISPATCH(CopyF64);
             k.f32.copy_block = &HWY_DYNAMIC_DISPATCH(CopyBlockF32);

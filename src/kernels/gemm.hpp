@@ -54,6 +54,12 @@ using InterleaveStoreFn = void (*)(const T* const* c, size_t nr, size_t n, T bia
 // cols - 1]); dst[j*ldd + i] = 0 for rows <= i < round_up(rows, 16). Vectors are transposed in registers.
 template <class T>
 using TransposeFn = void (*)(const T* src, size_t ld, size_t rows, size_t cols, T* dst, size_t ldd);
+// Weight panel rows from a [rows][cols] matrix (row stride ld): d[j][i] = i < rows ? s[i*ld + j] : 0 for
+// i < nr, for each column j < cols whose d[j] is set (null: skipped). Transposed in registers and stored
+// straight to the panel rows where nr is a multiple of the vector length (else value by value); stream:
+// vector-aligned vectors are streamed. s is readable from s[0] to s[(rows-1)*ld + cols - 1].
+template <class T>
+using PackFn = void (*)(const T* s, size_t ld, size_t rows, size_t cols, T* const* d, size_t nr, bool stream);
 // d[i] = s[i] for i < n; stream: whole vectors at vector-aligned addresses of d are streamed (no read of the
 // destination lines; the caller calls hwy::FlushStream before the values are read by another thread).
 template <class T>
@@ -80,6 +86,7 @@ struct Gemm {
     } seg[4];  // [3]: the wide shape, 6 rows x 4 vectors (AVX-512 only)
     BiasStoreFn<T> bias_store = nullptr;
     TransposeFn<T> transpose = nullptr;  // for packing weights
+    PackFn<T> pack = nullptr;            // the same, straight into panel rows
     CopyFn<T> copy = nullptr;
     CopyBlockFn<T> copy_block = nullptr;
     struct Cols {
