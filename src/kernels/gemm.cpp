@@ -382,6 +382,25 @@ HWY_INLINE HWY_ATTR void TransposeRegs(D dt, V* HWY_RESTRICT v, V* HWY_RESTRICT 
         for (size_t i = 0; i < M; ++i) v[i] = w[i];
     }
 }
+
+// v[r] = s[(i0 + r)*ld + j0 ...] for r < nrow (M values, zeros past ncol where reading M would pass `end`,
+// one past the last readable value), zeros for r >= nrow: the rows of an M x M block to transpose.
+template <size_t M, class D, class V, class T>
+HWY_INLINE HWY_ATTR void LoadBlock(D dt, const T* HWY_RESTRICT s, size_t ld, size_t i0, size_t j0, size_t nrow,
+                                   size_t ncol, size_t end, T* HWY_RESTRICT stage, V* HWY_RESTRICT v) {
+#pragma GCC unroll 16
+    for (size_t r = 0; r < M; ++r) {
+        const size_t at = (i0 + r) * ld + j0;
+        if (r >= nrow) {
+            v[r] = hn::Zero(dt);
+        } else if (at + M <= end) {  // values past ncol belong to other columns: not stored
+            v[r] = hn::LoadU(dt, s + at);
+        } else {
+            for (size_t j = 0; j < M; ++j) stage[j] = j < ncol ? s[at + j] : T(0);
+            v[r] = hn::Load(dt, stage);
+        }
+    }
+}
 #endif
 
 template <class T>
@@ -400,18 +419,7 @@ HWY_ATTR void TransposeT(const T* HWY_RESTRICT src, size_t ld, size_t rows, size
             for (size_t j0 = 0; j0 < cols; j0 += M) {
                 const size_t ncol = std::min(M, cols - j0);
                 V v[M], w[M];
-#pragma GCC unroll 16
-                for (size_t r = 0; r < M; ++r) {
-                    const size_t at = (i0 + r) * ld + j0;
-                    if (r >= nrow) {
-                        v[r] = hn::Zero(dt);
-                    } else if (at + M <= end) {  // values past ncol belong to other columns: not stored
-                        v[r] = hn::LoadU(dt, src + at);
-                    } else {
-                        for (size_t j = 0; j < M; ++j) stage[j] = j < ncol ? src[at + j] : T(0);
-                        v[r] = hn::Load(dt, stage);
-                    }
-                }
+                LoadBlock<M>(dt, src, ld, i0, j0, nrow, ncol, end, stage, v);
                 TransposeRegs<M>(dt, v, w);
                 for (size_t j = 0; j < ncol; ++j) hn::StoreU(v[j], dt, dst + (j0 + j) * ldd + i0);
             }
@@ -482,18 +490,7 @@ HWY_ATTR void PackT(const T* HWY_RESTRICT s, size_t ld, size_t rows, size_t cols
             for (size_t i0 = 0; i0 < nr; i0 += M) {
                 const size_t nrow = i0 < rows ? std::min(M, rows - i0) : 0;
                 V v[M], w[M];
-#pragma GCC unroll 16
-                for (size_t r = 0; r < M; ++r) {
-                    const size_t at = (i0 + r) * ld + j0;
-                    if (r >= nrow) {
-                        v[r] = hn::Zero(dt);
-                    } else if (at + M <= end) {  // values past ncol belong to other columns: not stored
-                        v[r] = hn::LoadU(dt, s + at);
-                    } else {
-                        for (size_t j = 0; j < M; ++j) stage[j] = j < ncol ? s[at + j] : T(0);
-                        v[r] = hn::Load(dt, stage);
-                    }
-                }
+                LoadBlock<M>(dt, s, ld, i0, j0, nrow, ncol, end, stage, v);
                 if (nrow) TransposeRegs<M>(dt, v, w);
                 for (size_t j = 0; j < ncol; ++j) {
                     if (!d[j0 + j]) continue;
