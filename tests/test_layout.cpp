@@ -1,6 +1,7 @@
 // Channels-last data (Options::layout): the same numbers as channels-first for every operation (the
 // transposed convolution, the regular one, their gradients, Plan, the fused epilogues), the layout helpers,
 // and clear errors. The conformance test covers every algorithm, direction and SIMD target in both layouts.
+#include <algorithm>
 #include <new>
 
 #include "test_util.hpp"
@@ -145,20 +146,33 @@ TEST(Layout, PlanNativeAndConverted) {
 }
 
 // Channels-last outputs of 8 MiB or more are written with streaming stores where 64-byte aligned (phase's
-// store, rows' depthwise kernel): the same values as col2im's, at 1 and 2 threads, aligned or not.
+// store, rows' depthwise kernel; rows' other channels-last rows, and any with an epilogue, through a row
+// buffer): the same values as col2im's, at 1 and 2 threads, aligned or not.
 TEST(Layout, StreamedLargeOutputs) {
     struct Aligned {
         float* p;
         explicit Aligned(size_t n) : p(static_cast<float*>(::operator new((n + 16) * sizeof(float), std::align_val_t(64)))) {}
         ~Aligned() { ::operator delete(p, std::align_val_t(64)); }
     };
-    for (const auto& [s, algo] : std::vector<std::pair<const char*, const char*>>{
-             {"mb1_ic16_oc64_i96x96_k2_s2_bias", "phase"}, {"mb1_g64_ic64_oc64_i128x128_k4_s2_p1_bias", "rows"}}) {
+    struct Case {
+        const char* s;
+        const char* algo;
+        bool relu;
+    };
+    for (const auto& [s, algo, relu] : std::vector<Case>{{"mb1_ic16_oc64_i96x96_k2_s2_bias", "phase", false},
+                                                         {"mb1_g64_ic64_oc64_i128x128_k4_s2_p1_bias", "rows", false},
+                                                         {"mb1_g64_ic64_oc64_i128x128_k4_s2_p1_bias", "rows", true},
+                                                         {"mb1_g60_ic60_oc60_i128x128_k3_s2_p1_op1_bias", "rows", false},
+                                                         {"mb3_ic32_oc3_i256x256_k4_s2_p1_bias", "rows", false}}) {
         const Problem p = Problem::parse(s);
         const auto src = channels_last(small_ints<float>(p.src_shape(), 1)), wei = small_ints<float>(p.wei_shape(), 2);
         const auto bia = small_ints<float>({p.oc}, 3);
-        const auto ref = channels_last(forward<float>(p, first_of(src), wei, &bia, "col2im"));
+        auto ref = channels_last(forward<float>(p, first_of(src), wei, &bia, "col2im"));
         ASSERT_GE(ref.data.size() * sizeof(float), size_t(8) << 20) << s;
+        if (relu) {
+            ASSERT_TRUE(std::any_of(ref.data.begin(), ref.data.end(), [](float v) { return v < 0; })) << s;
+            for (float& v : ref.data) v = std::max(v, 0.f);
+        }
         const Dims ls = data_shape(p.src_shape(), Layout::channels_last), ld = data_shape(p.dst_shape(), Layout::channels_last);
         for (int shift : {0, 1})  // aligned (streamed), then one float off (plain stores)
             for (int threads : {1, 2}) {
@@ -166,10 +180,12 @@ TEST(Layout, StreamedLargeOutputs) {
                 std::copy(src.data.begin(), src.data.end(), x.p + shift);
                 Options o = last_opt(algo);
                 o.threads = threads;
+                if (relu) o.epilogue.kind = Epilogue::Kind::relu;
                 const Plan<float> plan(p, wei.view(), bia.view(), o);
                 EXPECT_EQ(plan.algorithm(), algo);
                 plan.run({x.p + shift, ls}, {y.p + shift, ld});
-                EXPECT_TRUE(std::equal(ref.data.begin(), ref.data.end(), y.p + shift)) << s << " shift " << shift << " threads " << threads;
+                EXPECT_TRUE(std::equal(ref.data.begin(), ref.data.end(), y.p + shift))
+                    << s << (relu ? " relu" : "") << " shift " << shift << " threads " << threads;
             }
     }
 }

@@ -123,6 +123,7 @@ private:
     int64_t pitch_last_ = 0, yrun_ = 1, max_band_ = 0;
     std::vector<int64_t> band_;  // per run of output rows: the first and one past the last input row read
     kernels::TransposeFn<T> transpose_ = nullptr;
+    kernels::CopyFn<T> copy_ = nullptr;  // streams the rows of a large channels-last output (run_last)
     void run_dot_first(const T* src, T* dst) const;
     // The terms of a channels-last phase row: per outer tap tuple whose input row exists (row_of(its flat
     // input row): position 0, the group's first channel) and tap along x that reaches the row, the input row,
@@ -153,6 +154,8 @@ template <class T>
 RowsPlan<T>::RowsPlan(const Problem& p, const T* wei, const T* bia, const Epilogue& epi, const std::string& target,
                       Layout layout)
     : p_(p), epi_(epi), k_(kernels::row_kernels<T>(target)), rank_(p.rank()), target_(kernels::kernel_set(target).target) {
+    if constexpr (sizeof(T) == 4) copy_ = kernels::kernel_set(target).f32.copy;
+    else copy_ = kernels::kernel_set(target).f64.copy;
     const Dims o = p.o();
     const int L = rank_ - 1;
     icg_ = p.ic / p.g;
@@ -389,15 +392,24 @@ template <class T>
 void RowsPlan<T>::run_last(const T* src, T* dst) const {
     const bool dw = mode_ == Mode::dw_last;
     const int64_t wstride = dw ? p_.g : ocg_ * icg_;  // packed weights per tap
-    const bool stream = static_cast<double>(detail::prod(p_.dst_shape())) * sizeof(T) >= detail::kStreamBytes;
+    // An output far larger than the caches is streamed. The depthwise kernel streams its own stores where
+    // each is a whole aligned vector (channels a multiple of the lanes, no epilogue); otherwise the row is
+    // computed in a buffer (with its epilogue) and streamed from there, so no output line is read first.
+    const bool big = static_cast<double>(detail::prod(p_.dst_shape())) * sizeof(T) >= detail::kStreamBytes;
+    const bool direct = dw && p_.oc % static_cast<int64_t>(k_.lanes) == 0 && epi_.kind == Epilogue::Kind::none;
+    const bool stream = big && direct, staged = big && !direct;
+    const int64_t rowlen = ow_ * p_.oc;
     parallel::parallel_for(p_.mb * nout_, [&](int64_t b, int64_t e, int) {
         thread_local std::vector<const T*> in, w;
         thread_local std::vector<int64_t> base, lo, hi;
+        thread_local std::vector<T> orow;
+        if (staged) orow.resize(static_cast<size_t>(rowlen));
         for (int64_t t = b; t < e; ++t) {
             const int64_t y = t % nout_, n = t / nout_;
             const int64_t combo = ycombo_[y], nto = combo_ntap_[combo];
             const int64_t* rin = rowin_.data() + yofs_[y];
-            T* drow = dst + (n * nout_ + y) * ow_ * p_.oc;
+            T* const dfinal = dst + (n * nout_ + y) * rowlen;
+            T* drow = staged ? orow.data() : dfinal;
             for (int64_t grp = 0; grp < (dw ? 1 : p_.g); ++grp)
                 for (size_t rx = 0; rx < xph_.size(); ++rx) {
                     const AxisTaps& ph = xph_[rx];
@@ -416,8 +428,10 @@ void RowsPlan<T>::run_last(const T* src, T* dst) const {
                                     static_cast<size_t>(icg_), static_cast<size_t>(ocg_), static_cast<size_t>(p_.ic),
                                     static_cast<size_t>(ph.Q), bias_.data() + grp * ocg_, out, ostep);
                 }
-            if (epi_.kind != Epilogue::Kind::none) apply_epilogue(epi_, drow, ow_ * p_.oc);
+            if (epi_.kind != Epilogue::Kind::none) apply_epilogue(epi_, drow, rowlen);
+            if (staged) copy_(drow, static_cast<size_t>(rowlen), dfinal, true);
         }
+        if (staged) hwy::FlushStream();  // the streamed rows are visible before the task range ends
     });
 }
 
