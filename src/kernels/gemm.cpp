@@ -11,6 +11,7 @@
 #include <type_traits>
 
 #include "src/kernels/gemm.hpp"
+#include "src/kernels/zip-inl.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace tconv::kernels::HWY_NAMESPACE {
@@ -264,7 +265,7 @@ HWY_ATTR void InterleaveStoreT(const T* const* HWY_RESTRICT c, size_t nr, size_t
             switch (nr) {
                 case 1: hn::Stream(hn::Add(hn::LoadU(dt, c[0] + i), b), dt, o); continue;
                 case 2:
-                    hn::StoreInterleaved2(hn::Add(hn::LoadU(dt, c[0] + i), b), hn::Add(hn::LoadU(dt, c[1] + i), b), dt, buf);
+                    Zip2(dt, hn::Add(hn::LoadU(dt, c[0] + i), b), hn::Add(hn::LoadU(dt, c[1] + i), b), buf);
                     break;
                 case 3:
                     hn::StoreInterleaved3(hn::Add(hn::LoadU(dt, c[0] + i), b), hn::Add(hn::LoadU(dt, c[1] + i), b),
@@ -285,8 +286,7 @@ HWY_ATTR void InterleaveStoreT(const T* const* HWY_RESTRICT c, size_t nr, size_t
             break;
         case 2:
             for (; i + N <= n; i += N)
-                hn::StoreInterleaved2(hn::Add(hn::LoadU(dt, c[0] + i), b), hn::Add(hn::LoadU(dt, c[1] + i), b), dt,
-                                      d + 2 * i);
+                Zip2(dt, hn::Add(hn::LoadU(dt, c[0] + i), b), hn::Add(hn::LoadU(dt, c[1] + i), b), d + 2 * i);
             break;
         case 3:
             for (; i + N <= n; i += N)
@@ -312,7 +312,7 @@ HWY_ATTR void InterleaveStoreT(const T* const* HWY_RESTRICT c, size_t nr, size_t
             return;
         }
         const auto v1 = hn::Add(hn::LoadU(dt, c[1] + i), b);
-        if (nr == 2) hn::StoreInterleaved2(v0, v1, dt, tb);
+        if (nr == 2) Zip2(dt, v0, v1, tb);
         if (nr == 3) hn::StoreInterleaved3(v0, v1, hn::Add(hn::LoadU(dt, c[2] + i), b), dt, tb);
         if (nr == 4)
             hn::StoreInterleaved4(v0, v1, hn::Add(hn::LoadU(dt, c[2] + i), b), hn::Add(hn::LoadU(dt, c[3] + i), b), dt, tb);

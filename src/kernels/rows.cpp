@@ -11,6 +11,7 @@
 #include <cstdint>
 
 #include "src/kernels/rows.hpp"
+#include "src/kernels/zip-inl.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace tconv::kernels::HWY_NAMESPACE {
@@ -72,31 +73,33 @@ HWY_ATTR HWY_INLINE void Rows2Block(const T* const* HWY_RESTRICT ra, const T* HW
     V acc[2][OCG][CH];
     for (size_t o = 0; o < OCG; ++o)
         for (size_t c = 0; c < CH; ++c) acc[0][o][c] = acc[1][o][c] = hn::Set(d, bias[o]);
-    for (size_t ph = 0; ph < 2; ++ph) {
-        const T* const* rows = ph ? rb : ra;
-        const T* w = ph ? wb : wa;
-        const size_t nt = ph ? nb : na;
+    // (Each phase's loop indexes its accumulators with constants, so they stay in registers: a loop over the
+    // phase would index them at run time and keep them in memory, a store-to-load chain per term.)
+    const auto terms = [&](const T* const* HWY_RESTRICT rows, const T* HWY_RESTRICT w, size_t nt, V (&a)[OCG][CH])
+                           HWY_ATTR {
         for (size_t j = 0; j < nt; ++j) {
             const T* r = rows[j] + q0;
             V x[CH];
             for (size_t c = 0; c < CH; ++c) x[c] = hn::LoadU(d, r + c * N);
             for (size_t o = 0; o < OCG; ++o) {
                 const V wv = hn::Set(d, w[j * OCG + o]);
-                for (size_t c = 0; c < CH; ++c) acc[ph][o][c] = hn::MulAdd(wv, x[c], acc[ph][o][c]);
+                for (size_t c = 0; c < CH; ++c) a[o][c] = hn::MulAdd(wv, x[c], a[o][c]);
             }
         }
-    }
+    };
+    terms(ra, wa, na, acc[0]);
+    terms(rb, wb, nb, acc[1]);
     for (size_t o = 0; o < OCG; ++o)
         for (size_t c = 0; c < CH; ++c) {
             const size_t q = q0 + c * N;
             T* HWY_RESTRICT out = dst + o * ldd + 2 * q;
             if (q + N <= n && stream && reinterpret_cast<uintptr_t>(out) % (N * sizeof(T)) == 0) {
                 HWY_ALIGN T both[2 * hn::MaxLanes(d)];
-                hn::StoreInterleaved2(acc[0][o][c], acc[1][o][c], d, both);
+                Zip2(d, acc[0][o][c], acc[1][o][c], both);
                 hn::Stream(hn::Load(d, both), d, out);
                 hn::Stream(hn::Load(d, both + N), d, out + N);
             } else if (q + N <= n) {
-                hn::StoreInterleaved2(acc[0][o][c], acc[1][o][c], d, out);
+                Zip2(d, acc[0][o][c], acc[1][o][c], out);
             } else if (q < n) {  // the row's tail
                 HWY_ALIGN T a[hn::MaxLanes(d)], b[hn::MaxLanes(d)];
                 hn::Store(acc[0][o][c], d, a);
