@@ -77,6 +77,7 @@ private:
     bool fused_;                       // few source channels: all taps in one A panel, one kernel call
     bool seg_;                         // tile by tile, every tap summed in one kernel call (weights fit L2)
     bool narrow_ = false;              // per-tap order with seg_k_'s narrower panels (less padding)
+    bool direct_ = false;              // seg_ channels-last: the kernel stores each tile plus the bias to dst
     bool cols_ = false;                // channels-first: positions as the vector columns, C transposed
     bool ilv_ = false;                 // cols_: phases stored interleaved along the last axis, by groups_
     std::vector<std::vector<int64_t>> groups_;  // the phases of one group, by first output along the last axis

@@ -33,10 +33,12 @@ constexpr size_t kMR = 6;
 // narrow layers such as 21 channels: 24 columns instead of 32) or 2 (one vector).
 // kInd: A read through row pointers instead, A(k, m) = a[s*MR + m][lda[s] + k] for segment s (channels-last
 // positions, whose sources need not be evenly spaced; rows outside the source point at zeros).
-template <class T, bool kRowsA, size_t kHalves = 4, bool kInd = false>
+// kDirect: no C; row m of the result plus the bias goes straight to drows[m] + col0 (add is false).
+template <class T, bool kRowsA, size_t kHalves = 4, bool kInd = false, bool kDirect = false>
 HWY_INLINE HWY_ATTR void GemmSegBody(const T* const* HWY_RESTRICT a, const size_t* HWY_RESTRICT lda,
                                      const T* HWY_RESTRICT b, const size_t* HWY_RESTRICT boff, size_t nseg,
-                                     size_t kc, T* HWY_RESTRICT c, size_t ldc, bool add) {
+                                     size_t kc, T* HWY_RESTRICT c, size_t ldc, bool add, T* const* drows = nullptr,
+                                     size_t col0 = 0, const T* HWY_RESTRICT bias = nullptr) {
     static_assert(kMR % 3 == 0 && kHalves >= 2 && kHalves <= 4);
     const hn::ScalableTag<T> d;
     // The second part: a whole vector (kHalves 4), a half one (3; LowerHalf of a broadcast is free), or none.
@@ -88,6 +90,17 @@ HWY_INLINE HWY_ATTR void GemmSegBody(const T* const* HWY_RESTRICT a, const size_
             }
         }
     }
+    if constexpr (kDirect) {
+        const V bias0 = hn::LoadU(d, bias);
+        V2 bias1;
+        if constexpr (kTwo) bias1 = hn::LoadU(d2, bias + N);
+#pragma GCC unroll 16
+        for (size_t m = 0; m < kMR; ++m) {
+            hn::StoreU(hn::Add(acc0[m], bias0), d, drows[m] + col0);
+            if constexpr (kTwo) hn::StoreU(hn::Add(acc1[m], bias1), d2, drows[m] + col0 + N);
+        }
+        return;
+    }
 #pragma GCC unroll 16
     for (size_t m = 0; m < kMR; ++m) {
         hn::StoreU(acc0[m], d, c + m * ldc);
@@ -98,10 +111,11 @@ HWY_INLINE HWY_ATTR void GemmSegBody(const T* const* HWY_RESTRICT a, const size_
 // The wide variant: kRows rows of A (6) against kVecs whole vectors of B (4: 64 floats on AVX-512), for
 // output channel counts that are a multiple of 4 vectors: per k, 6 broadcasts and 4 loads feed 24 FMAs (the
 // 12 x 2 shape needs 12 + 2), and A is read once per 64 channels instead of once per 32.
-template <class T, bool kRowsA, size_t kRows, size_t kVecs, bool kInd = false>
+template <class T, bool kRowsA, size_t kRows, size_t kVecs, bool kInd = false, bool kDirect = false>
 HWY_INLINE HWY_ATTR void GemmSegWideBody(const T* const* HWY_RESTRICT a, const size_t* HWY_RESTRICT lda,
                                          const T* HWY_RESTRICT b, const size_t* HWY_RESTRICT boff, size_t nseg,
-                                         size_t kc, T* HWY_RESTRICT c, size_t ldc, bool add) {
+                                         size_t kc, T* HWY_RESTRICT c, size_t ldc, bool add, T* const* drows = nullptr,
+                                         size_t col0 = 0, const T* HWY_RESTRICT bias = nullptr) {
     static_assert(kRows % 3 == 0);
     const hn::ScalableTag<T> d;
     const size_t N = hn::Lanes(d), W = kVecs * N;
@@ -136,6 +150,16 @@ HWY_INLINE HWY_ATTR void GemmSegWideBody(const T* const* HWY_RESTRICT a, const s
                 for (size_t v = 0; v < kVecs; ++v) acc[m][v] = hn::MulAdd(am, bv[v], acc[m][v]);
             }
         }
+    }
+    if constexpr (kDirect) {
+        V bv[kVecs];
+#pragma GCC unroll 4
+        for (size_t v = 0; v < kVecs; ++v) bv[v] = hn::LoadU(d, bias + v * N);
+#pragma GCC unroll 16
+        for (size_t m = 0; m < kRows; ++m)
+#pragma GCC unroll 4
+            for (size_t v = 0; v < kVecs; ++v) hn::StoreU(hn::Add(acc[m][v], bv[v]), d, drows[m] + col0 + v * N);
+        return;
     }
 #pragma GCC unroll 16
     for (size_t m = 0; m < kRows; ++m)
@@ -622,6 +646,21 @@ TCONV_SEG_IND(GemmSegIndF64_3, double, (GemmSegT<double, true, 3, true>))
 TCONV_SEG_IND(GemmSegIndF64_2, double, (GemmSegT<double, true, 2, true>))
 TCONV_SEG_IND(GemmSegWideIndF64, double, (GemmSegWideT<double, true, true>))
 #undef TCONV_SEG_IND
+// The same, storing each row plus the bias straight to its destination (kDirect above).
+#define TCONV_SEG_DIRECT(NAME, T, BODY)                                                                      \
+    HWY_ATTR void NAME(const T* const* a, const size_t* lda, const T* b, const size_t* boff, size_t nseg,   \
+                       size_t kc, T* const* d, size_t col0, const T* bias) {                                \
+        BODY(a, lda, b, boff, nseg, kc, nullptr, 0, false, d, col0, bias);                                   \
+    }
+TCONV_SEG_DIRECT(GemmSegDirectF32_4, float, (GemmSegBody<float, true, 4, true, true>))
+TCONV_SEG_DIRECT(GemmSegDirectF32_3, float, (GemmSegBody<float, true, 3, true, true>))
+TCONV_SEG_DIRECT(GemmSegDirectF32_2, float, (GemmSegBody<float, true, 2, true, true>))
+TCONV_SEG_DIRECT(GemmSegWideDirectF32, float, (GemmSegWideBody<float, true, kWideRows, kWideVecs, true, true>))
+TCONV_SEG_DIRECT(GemmSegDirectF64_4, double, (GemmSegBody<double, true, 4, true, true>))
+TCONV_SEG_DIRECT(GemmSegDirectF64_3, double, (GemmSegBody<double, true, 3, true, true>))
+TCONV_SEG_DIRECT(GemmSegDirectF64_2, double, (GemmSegBody<double, true, 2, true, true>))
+TCONV_SEG_DIRECT(GemmSegWideDirectF64, double, (GemmSegWideBody<double, true, kWideRows, kWideVecs, true, true>))
+#undef TCONV_SEG_DIRECT
 size_t LanesF32() { return hn::Lanes(hn::ScalableTag<float>()); }
 size_t LanesF64() { return hn::Lanes(hn::ScalableTag<double>()); }
 size_t MR() { return kMR; }
@@ -656,6 +695,14 @@ HWY_EXPORT(GemmSegIndF64_4);
 HWY_EXPORT(GemmSegIndF64_3);
 HWY_EXPORT(GemmSegIndF64_2);
 HWY_EXPORT(GemmSegWideIndF64);
+HWY_EXPORT(GemmSegDirectF32_4);
+HWY_EXPORT(GemmSegDirectF32_3);
+HWY_EXPORT(GemmSegDirectF32_2);
+HWY_EXPORT(GemmSegWideDirectF32);
+HWY_EXPORT(GemmSegDirectF64_4);
+HWY_EXPORT(GemmSegDirectF64_3);
+HWY_EXPORT(GemmSegDirectF64_2);
+HWY_EXPORT(GemmSegWideDirectF64);
 HWY_EXPORT(GemmColsF32);
 HWY_EXPORT(GemmColsF64);
 HWY_EXPORT(GemmColsMaskedF32);
@@ -695,26 +742,26 @@ const std::vector<KernelSet>& kernel_targets() {
             k.f64.fn_rows = &HWY_DYNAMIC_DISPATCH(GemmRowsF64);
             const size_t lf = HWY_DYNAMIC_DISPATCH(LanesF32)(), ld = HWY_DYNAMIC_DISPATCH(LanesF64)();
             k.f32.seg[0] = {&HWY_DYNAMIC_DISPATCH(GemmSegF32_4), &HWY_DYNAMIC_DISPATCH(GemmSegRowsF32_4), 2 * lf, 0,
-                            &HWY_DYNAMIC_DISPATCH(GemmSegIndF32_4)};
+                            &HWY_DYNAMIC_DISPATCH(GemmSegIndF32_4), &HWY_DYNAMIC_DISPATCH(GemmSegDirectF32_4)};
             k.f64.seg[0] = {&HWY_DYNAMIC_DISPATCH(GemmSegF64_4), &HWY_DYNAMIC_DISPATCH(GemmSegRowsF64_4), 2 * ld, 0,
-                            &HWY_DYNAMIC_DISPATCH(GemmSegIndF64_4)};
+                            &HWY_DYNAMIC_DISPATCH(GemmSegIndF64_4), &HWY_DYNAMIC_DISPATCH(GemmSegDirectF64_4)};
             if (lf >= 2)  // a half vector needs two lanes or more
                 k.f32.seg[1] = {&HWY_DYNAMIC_DISPATCH(GemmSegF32_3), nullptr, lf + lf / 2, 0,
-                                &HWY_DYNAMIC_DISPATCH(GemmSegIndF32_3)};
+                                &HWY_DYNAMIC_DISPATCH(GemmSegIndF32_3), &HWY_DYNAMIC_DISPATCH(GemmSegDirectF32_3)};
             if (ld >= 2)
                 k.f64.seg[1] = {&HWY_DYNAMIC_DISPATCH(GemmSegF64_3), nullptr, ld + ld / 2, 0,
-                                &HWY_DYNAMIC_DISPATCH(GemmSegIndF64_3)};
+                                &HWY_DYNAMIC_DISPATCH(GemmSegIndF64_3), &HWY_DYNAMIC_DISPATCH(GemmSegDirectF64_3)};
             k.f32.seg[2] = {&HWY_DYNAMIC_DISPATCH(GemmSegF32_2), nullptr, lf, 0,
-                            &HWY_DYNAMIC_DISPATCH(GemmSegIndF32_2)};
+                            &HWY_DYNAMIC_DISPATCH(GemmSegIndF32_2), &HWY_DYNAMIC_DISPATCH(GemmSegDirectF32_2)};
             // The wide shape where 32 vector registers hold its 24 accumulators (AVX-512).
             if (HWY_DYNAMIC_DISPATCH(MR)() == 12) {
                 k.f32.seg[3] = {&HWY_DYNAMIC_DISPATCH(GemmSegWideF32), nullptr, 4 * lf, 6,
-                                &HWY_DYNAMIC_DISPATCH(GemmSegWideIndF32)};
+                                &HWY_DYNAMIC_DISPATCH(GemmSegWideIndF32), &HWY_DYNAMIC_DISPATCH(GemmSegWideDirectF32)};
                 k.f64.seg[3] = {&HWY_DYNAMIC_DISPATCH(GemmSegWideF64), nullptr, 4 * ld, 6,
-                                &HWY_DYNAMIC_DISPATCH(GemmSegWideIndF64)};
+                                &HWY_DYNAMIC_DISPATCH(GemmSegWideIndF64), &HWY_DYNAMIC_DISPATCH(GemmSegWideDirectF64)};
             }
             k.f64.seg[2] = {&HWY_DYNAMIC_DISPATCH(GemmSegF64_2), nullptr, ld, 0,
-                            &HWY_DYNAMIC_DISPATCH(GemmSegIndF64_2)};
+                            &HWY_DYNAMIC_DISPATCH(GemmSegIndF64_2), &HWY_DYNAMIC_DISPATCH(GemmSegDirectF64_2)};
             k.f32.cols = {&HWY_DYNAMIC_DISPATCH(GemmColsF32), &HWY_DYNAMIC_DISPATCH(InterleaveStoreF32),
                           HWY_DYNAMIC_DISPATCH(ColsRows)(), HWY_DYNAMIC_DISPATCH(ColsWidthF32)()};
             k.f64.cols = {&HWY_DYNAMIC_DISPATCH(GemmColsF64), &HWY_DYNAMIC_DISPATCH(InterleaveStoreF64),

@@ -26,6 +26,13 @@ using GemmSegFn = void (*)(const T* const* a, const size_t* lda, const T* b, con
 // Rows r < rows: d[r][i] = c[r*ldc + i] + bias[i] for i < n, where c rows are padded to whole vectors and
 // bias may be read (not used) up to the next whole vector past n. stream: with streaming stores (no read of
 // the destination lines) where d[r] is vector-aligned, for outputs far larger than the caches.
+// The segment kernel with A through row pointers (GemmSegFn's fn_ind) whose result goes straight to the
+// destination: d[m][col0 + i] = bias[i] + sum over segments of (A_i * B_i)(m, i) for every row m of the tile
+// and i < NR, the panel's whole width (rows that must not be written point at a scratch row).
+template <class T>
+using GemmSegDirectFn = void (*)(const T* const* a, const size_t* lda, const T* b, const size_t* boff, size_t nseg,
+                                 size_t kc, T* const* d, size_t col0, const T* bias);
+
 template <class T>
 using BiasStoreFn = void (*)(const T* c, size_t ldc, const T* bias, size_t n, T* const* d, size_t rows, bool stream);
 
@@ -83,6 +90,7 @@ struct Gemm {
         // The same with A read through row pointers: a holds nseg x (rows per call) pointers, A(k, m) of
         // segment i = a[i*rows + m][lda[i] + k] (a position's channels, or zeros).
         GemmSegFn<T> fn_ind = nullptr;
+        GemmSegDirectFn<T> fn_direct = nullptr;  // fn_ind storing rows plus the bias to the destination
     } seg[4];  // [3]: the wide shape, 6 rows x 4 vectors (AVX-512 only)
     BiasStoreFn<T> bias_store = nullptr;
     TransposeFn<T> transpose = nullptr;  // for packing weights
