@@ -60,8 +60,9 @@ public:
     void run(const T* src, T* dst) const;
     size_t packed_bytes() const { return (w_.size() + bias_.size()) * sizeof(T); }
     size_t workspace_bytes() const {  // the row buffer (plane or rows) and the phase rows
-        if (mode_ == Mode::dw_last || mode_ == Mode::dot_last)  // the tap lists of one phase row
-            return static_cast<size_t>(max_nto_ * p_.k.back()) * (2 * sizeof(T*) + 3 * sizeof(int64_t));
+        if (mode_ == Mode::dw_last || mode_ == Mode::dot_last)  // the tap lists of one phase row (and a row buffer)
+            return static_cast<size_t>(max_nto_ * p_.k.back()) * (2 * sizeof(T*) + 3 * sizeof(int64_t)) +
+                   (stream_ ? static_cast<size_t>(ow_ * p_.oc) * sizeof(T) : 0);
         if (mode_ == Mode::dot_first)  // the channels-last band of input rows, a run's output rows, the tap lists
             return static_cast<size_t>(max_band_ * iw_ * pitch_last_ + yrun_ * ow_ * p_.oc) * sizeof(T) +
                    static_cast<size_t>(max_nto_ * p_.k.back()) * (2 * sizeof(T*) + 3 * sizeof(int64_t));
