@@ -250,10 +250,12 @@ PhasePlan<T>::PhasePlan(const Problem& p, const T* wei, const T* bia, const Epil
     }
     nr_ = nr;
     // Channels-last outputs of whole panels: the kernel adds the bias and writes each tile's rows straight to
-    // the destination (no C block, no second pass). Not with an epilogue, and not for outputs that are
-    // streamed (whole aligned vectors, stored per block).
-    direct_ = seg_ && slast_ && last_ && fwd && !stream_ && epi_.kind == Epilogue::Kind::none && nout_ % nr == 0 &&
+    // the destination (no C block, no second pass), not with an epilogue. An output that is streamed takes this
+    // path only where every row of every panel starts on a cache line (see block()).
+    direct_ = seg_ && slast_ && last_ && fwd && epi_.kind == Epilogue::Kind::none && nout_ % nr == 0 &&
               seg_k_.fn_direct;
+    direct_lines_ = (cout_ * static_cast<int64_t>(sizeof(T))) % 64 == 0 && (nout_ * static_cast<int64_t>(sizeof(T))) % 64 == 0 &&
+                    (nr * static_cast<int64_t>(sizeof(T))) % 64 == 0;
     // Channels-first outputs far larger than the caches are streamed too: the transposed store writes whole
     // destination rows, and a row's complete aligned vectors (also the last, masked one when it is full) go
     // around the caches. (Measured: unet3d_up's rows of 48 values gain 10%, style_up's of 256 4%.)
@@ -477,7 +479,7 @@ void PhasePlan<T>::run(const T* src, T* dst) const {
         ws.segt.resize(taps * static_cast<size_t>(mc_ / mr_ + 1));
         ws.tsegs.resize(static_cast<size_t>(mc_ / mr_ + 1));
         ws.alda.resize(static_cast<size_t>(mc_));
-        if (direct_) ws.sink.resize(static_cast<size_t>(np_));
+        if (direct_) ws.sink.resize(static_cast<size_t>(np_ + 16));
         for (int64_t task = b; task < e; ++task) {
             const Task& tk = tasks_[static_cast<size_t>(task)];
             block(src, dst, tk.grp, tk.phase, tk.p0, ws);
@@ -767,6 +769,10 @@ void PhasePlan<T>::block(const T* src, T* dst, int64_t grp0, int64_t phi, int64_
     const int64_t nt = static_cast<int64_t>(ph.koff.size());
 
     decode(ph, p0, n, ws);
+    // The kernel stores the tiles itself (direct_), with streaming stores when the output is streamed: then
+    // only where every destination row and the scratch row start on a cache line; else through C below.
+    const bool direct = direct_ && (!stream_ || (direct_lines_ && reinterpret_cast<uintptr_t>(dst) % 64 == 0));
+    T* const sink = direct_ ? ws.sink.data() + (16 - reinterpret_cast<uintptr_t>(ws.sink.data()) / sizeof(T) % 16) % 16 : nullptr;
 
     // The groups computed from this decode: one, or all of them (groups inner: the positions and source offsets
     // are the same for every group).
@@ -888,7 +894,7 @@ void PhasePlan<T>::block(const T* src, T* dst, int64_t grp0, int64_t phi, int64_
         const T* bias = bias_.data() + grp * nout_;
         for (int64_t tile = 0; tile < ntile; ++tile) {
             const int64_t ns = ws.tsegs[tile];
-            if (direct_) {
+            if (direct) {
                 // Each phase's tile rows in dst (rows past the block write the scratch row).
                 const int64_t j0 = tile * mr, jn = std::min(n, j0 + mr);
                 T* drows[16];
@@ -897,8 +903,7 @@ void PhasePlan<T>::block(const T* src, T* dst, int64_t grp0, int64_t phi, int64_
                     for (int a = 0; a < rank; ++a) delta += (phases_[k].o0[a] - ph.o0[a]) * out_st_[a];
                     for (int64_t m = 0; m < mr; ++m) {
                         const int64_t j = j0 + m;
-                        drows[m] = j < jn ? dst + (ws.mbi[j] * outsz_ + ws.oofs[j] + delta) * cout_ + grp * nout_
-                                          : ws.sink.data();
+                        drows[m] = j < jn ? dst + (ws.mbi[j] * outsz_ + ws.oofs[j] + delta) * cout_ + grp * nout_ : sink;
                     }
                     if (ns == 0) {  // no tap reaches the tile: its outputs are the bias alone
                         for (int64_t m = 0; m < jn - j0; ++m) std::copy(bias, bias + nout_, drows[m]);
@@ -908,7 +913,7 @@ void PhasePlan<T>::block(const T* src, T* dst, int64_t grp0, int64_t phi, int64_
                     for (int64_t ncb = 0; ncb < nncb; ++ncb)
                         seg_k_.fn_direct(ws.rowp.data() + tile * nt * mr, ws.segl.data(), wbase + ncb * nt * kin_ * nr,
                                          ws.segt.data() + tile * nt, static_cast<size_t>(ns), static_cast<size_t>(kin_),
-                                         drows, static_cast<size_t>(ncb * nr), bias + ncb * nr);
+                                         drows, static_cast<size_t>(ncb * nr), bias + ncb * nr, stream_);
                 }
                 continue;
             }
@@ -1045,7 +1050,7 @@ void PhasePlan<T>::block(const T* src, T* dst, int64_t grp0, int64_t phi, int64_
     // Bias, epilogue, and the store into dst: (mb, c, o...) strided by channel, or (mb, o..., c) whole rows.
     // A merged phase's outputs sit at a fixed offset from phase phi's.
     const T* bias = bias_.data() + grp * nout_;
-    for (int64_t k = phi; k < ph_end && !direct_; ++k) {
+    for (int64_t k = phi; k < ph_end && !direct; ++k) {
         int64_t delta = 0;
         for (int a = 0; a < rank; ++a) delta += (phases_[k].o0[a] - ph.o0[a]) * out_st_[a];
         const T* Ck = C + (k - phi) * mc_ * np_;

@@ -78,6 +78,7 @@ private:
     bool seg_;                         // tile by tile, every tap summed in one kernel call (weights fit L2)
     bool narrow_ = false;              // per-tap order with seg_k_'s narrower panels (less padding)
     bool direct_ = false;              // seg_ channels-last: the kernel stores each tile plus the bias to dst
+    bool direct_lines_ = false;        // direct_: every panel row of every position starts on a cache line
     bool cols_ = false;                // channels-first: positions as the vector columns, C transposed
     bool ilv_ = false;                 // cols_: phases stored interleaved along the last axis, by groups_
     std::vector<std::vector<int64_t>> groups_;  // the phases of one group, by first output along the last axis

@@ -33,12 +33,13 @@ constexpr size_t kMR = 6;
 // narrow layers such as 21 channels: 24 columns instead of 32) or 2 (one vector).
 // kInd: A read through row pointers instead, A(k, m) = a[s*MR + m][lda[s] + k] for segment s (channels-last
 // positions, whose sources need not be evenly spaced; rows outside the source point at zeros).
-// kDirect: no C; row m of the result plus the bias goes straight to drows[m] + col0 (add is false).
+// kDirect: no C; row m of the result plus the bias goes straight to drows[m] + col0 (add is false), with
+// streaming stores when `stream` (every drows[m] + col0 then vector-aligned).
 template <class T, bool kRowsA, size_t kHalves = 4, bool kInd = false, bool kDirect = false>
 HWY_INLINE HWY_ATTR void GemmSegBody(const T* const* HWY_RESTRICT a, const size_t* HWY_RESTRICT lda,
                                      const T* HWY_RESTRICT b, const size_t* HWY_RESTRICT boff, size_t nseg,
                                      size_t kc, T* HWY_RESTRICT c, size_t ldc, bool add, T* const* drows = nullptr,
-                                     size_t col0 = 0, const T* HWY_RESTRICT bias = nullptr) {
+                                     size_t col0 = 0, const T* HWY_RESTRICT bias = nullptr, bool stream = false) {
     static_assert(kMR % 3 == 0 && kHalves >= 2 && kHalves <= 4);
     const hn::ScalableTag<T> d;
     // The second part: a whole vector (kHalves 4), a half one (3; LowerHalf of a broadcast is free), or none.
@@ -94,6 +95,14 @@ HWY_INLINE HWY_ATTR void GemmSegBody(const T* const* HWY_RESTRICT a, const size_
         const V bias0 = hn::LoadU(d, bias);
         V2 bias1;
         if constexpr (kTwo) bias1 = hn::LoadU(d2, bias + N);
+        if (stream && kHalves != 3) {
+#pragma GCC unroll 16
+            for (size_t m = 0; m < kMR; ++m) {
+                hn::Stream(hn::Add(acc0[m], bias0), d, drows[m] + col0);
+                if constexpr (kHalves == 4) hn::Stream(hn::Add(acc1[m], bias1), d, drows[m] + col0 + N);
+            }
+            return;
+        }
 #pragma GCC unroll 16
         for (size_t m = 0; m < kMR; ++m) {
             hn::StoreU(hn::Add(acc0[m], bias0), d, drows[m] + col0);
@@ -115,7 +124,7 @@ template <class T, bool kRowsA, size_t kRows, size_t kVecs, bool kInd = false, b
 HWY_INLINE HWY_ATTR void GemmSegWideBody(const T* const* HWY_RESTRICT a, const size_t* HWY_RESTRICT lda,
                                          const T* HWY_RESTRICT b, const size_t* HWY_RESTRICT boff, size_t nseg,
                                          size_t kc, T* HWY_RESTRICT c, size_t ldc, bool add, T* const* drows = nullptr,
-                                         size_t col0 = 0, const T* HWY_RESTRICT bias = nullptr) {
+                                         size_t col0 = 0, const T* HWY_RESTRICT bias = nullptr, bool stream = false) {
     static_assert(kRows % 3 == 0);
     const hn::ScalableTag<T> d;
     const size_t N = hn::Lanes(d), W = kVecs * N;
@@ -155,6 +164,13 @@ HWY_INLINE HWY_ATTR void GemmSegWideBody(const T* const* HWY_RESTRICT a, const s
         V bv[kVecs];
 #pragma GCC unroll 4
         for (size_t v = 0; v < kVecs; ++v) bv[v] = hn::LoadU(d, bias + v * N);
+        if (stream) {
+#pragma GCC unroll 16
+            for (size_t m = 0; m < kRows; ++m)
+#pragma GCC unroll 4
+                for (size_t v = 0; v < kVecs; ++v) hn::Stream(hn::Add(acc[m][v], bv[v]), d, drows[m] + col0 + v * N);
+            return;
+        }
 #pragma GCC unroll 16
         for (size_t m = 0; m < kRows; ++m)
 #pragma GCC unroll 4
@@ -649,8 +665,8 @@ TCONV_SEG_IND(GemmSegWideIndF64, double, (GemmSegWideT<double, true, true>))
 // The same, storing each row plus the bias straight to its destination (kDirect above).
 #define TCONV_SEG_DIRECT(NAME, T, BODY)                                                                      \
     HWY_ATTR void NAME(const T* const* a, const size_t* lda, const T* b, const size_t* boff, size_t nseg,   \
-                       size_t kc, T* const* d, size_t col0, const T* bias) {                                \
-        BODY(a, lda, b, boff, nseg, kc, nullptr, 0, false, d, col0, bias);                                   \
+                       size_t kc, T* const* d, size_t col0, const T* bias, bool stream) {                   \
+        BODY(a, lda, b, boff, nseg, kc, nullptr, 0, false, d, col0, bias, stream);                           \
     }
 TCONV_SEG_DIRECT(GemmSegDirectF32_4, float, (GemmSegBody<float, true, 4, true, true>))
 TCONV_SEG_DIRECT(GemmSegDirectF32_3, float, (GemmSegBody<float, true, 3, true, true>))

@@ -28,10 +28,11 @@ using GemmSegFn = void (*)(const T* const* a, const size_t* lda, const T* b, con
 // the destination lines) where d[r] is vector-aligned, for outputs far larger than the caches.
 // The segment kernel with A through row pointers (GemmSegFn's fn_ind) whose result goes straight to the
 // destination: d[m][col0 + i] = bias[i] + sum over segments of (A_i * B_i)(m, i) for every row m of the tile
-// and i < NR, the panel's whole width (rows that must not be written point at a scratch row).
+// and i < NR, the panel's whole width (rows that must not be written point at a scratch row). stream: with
+// streaming stores, every d[m] + col0 vector-aligned (not for panels of a vector and a half: plain stores).
 template <class T>
 using GemmSegDirectFn = void (*)(const T* const* a, const size_t* lda, const T* b, const size_t* boff, size_t nseg,
-                                 size_t kc, T* const* d, size_t col0, const T* bias);
+                                 size_t kc, T* const* d, size_t col0, const T* bias, bool stream);
 
 template <class T>
 using BiasStoreFn = void (*)(const T* c, size_t ldc, const T* bias, size_t n, T* const* d, size_t rows, bool stream);
