@@ -197,7 +197,8 @@ TEST(Layout, StreamedLargeOutputsChannelsFirst) {
     for (const auto& [s, algo] : std::vector<std::pair<const char*, const char*>>{
              {"mb1_ic12_oc64_i96x96_k2_s2_bias", "phase"}, {"mb1_ic12_oc40_i128x128_k3_s2_p1_op1_bias", "phase"},
              {"mb1_ic12_oc40_i230x230_k1_bias", "phase"}, {"mb64_ic8_oc512_i1x1_k8_bias", "dense"},
-             {"mb2_g16_ic16_oc16_i128x128_k4_s2_p1_bias", "rows"}, {"mb3_g8_ic8_oc16_i127x129_k4_s2_p1_bias", "rows"}}) {
+             {"mb2_g16_ic16_oc16_i128x128_k4_s2_p1_bias", "rows"}, {"mb3_g8_ic8_oc16_i127x129_k4_s2_p1_bias", "rows"},
+             {"mb1_ic16_oc8_i64x64_k16_s8_p4_bias", "phase"}}) {
         const Problem p = Problem::parse(s);
         const auto src = small_ints<float>(p.src_shape(), 1), wei = small_ints<float>(p.wei_shape(), 2);
         const auto bia = small_ints<float>({p.oc}, 3);

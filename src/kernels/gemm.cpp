@@ -282,6 +282,21 @@ HWY_ATTR void InterleaveStoreT(const T* const* HWY_RESTRICT c, size_t nr, size_t
     const size_t N = hn::Lanes(dt);
     const auto b = hn::Set(dt, bias);
     size_t i = 0;
+#if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL || HWY_TARGET == HWY_AVX3_ZEN4
+    if (nr == 8) {  // (fcn8s's s = 8) whole vectors of 8 rows interleaved in registers
+        using V = hn::Vec<decltype(dt)>;
+        for (; i + N <= n; i += N) {
+            V v[8], o[8];
+            for (size_t r = 0; r < 8; ++r) v[r] = hn::Add(hn::LoadU(dt, c[r] + i), b);
+            Zip8Regs(v, o);
+            T* HWY_RESTRICT dd = d + i * 8;
+            if (stream && reinterpret_cast<uintptr_t>(dd) % (N * sizeof(T)) == 0)
+                for (size_t r = 0; r < 8; ++r) hn::Stream(o[r], dt, dd + r * N);
+            else
+                for (size_t r = 0; r < 8; ++r) hn::StoreU(o[r], dt, dd + r * N);
+        }
+    }
+#endif
     if (nr > 4) {  // one value at a time, in destination order
         for (; i < n; ++i)
             for (size_t r = 0; r < nr; ++r) d[i * nr + r] = c[r][i] + bias;
