@@ -13,26 +13,6 @@ HWY_BEFORE_NAMESPACE();
 namespace tconv::kernels::HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
-// Stores a and b interleaved lane by lane (a0 b0 a1 b1 ...) at out[0, 2N): two two-table permutes on AVX-512
-// (Highway 1.0's StoreInterleaved2 takes six shuffles there), Highway's interleaving store elsewhere.
-template <class D, class V>
-HWY_ATTR HWY_INLINE void Zip2(D d, V a, V b, hn::TFromD<D>* HWY_RESTRICT out) {
-#if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL || HWY_TARGET == HWY_AVX3_ZEN4
-    if constexpr (sizeof(hn::TFromD<D>) == 4) {
-        const __m512i lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
-        const __m512i hi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
-        _mm512_storeu_ps(out, _mm512_permutex2var_ps(a.raw, lo, b.raw));
-        _mm512_storeu_ps(out + 16, _mm512_permutex2var_ps(a.raw, hi, b.raw));
-    } else {
-        const __m512i lo = _mm512_setr_epi64(0, 8, 1, 9, 2, 10, 3, 11), hi = _mm512_setr_epi64(4, 12, 5, 13, 6, 14, 7, 15);
-        _mm512_storeu_pd(out, _mm512_permutex2var_pd(a.raw, lo, b.raw));
-        _mm512_storeu_pd(out + 8, _mm512_permutex2var_pd(a.raw, hi, b.raw));
-    }
-#else
-    hn::StoreInterleaved2(a, b, d, out);
-#endif
-}
-
 #if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL || HWY_TARGET == HWY_AVX3_ZEN4
 // AVX-512 only: lo, hi = a and b interleaved lane by lane, as registers (two two-table permutes).
 template <class V>
@@ -65,6 +45,20 @@ HWY_ATTR HWY_INLINE void Zip8Regs(const V* s, V* out) {
     for (size_t j = 0; j < 4; ++j) Zip2Regs(E[j], F[j], out[2 * j], out[2 * j + 1]);
 }
 #endif
+
+// Stores a and b interleaved lane by lane (a0 b0 a1 b1 ...) at out[0, 2N): Zip2Regs on AVX-512 (Highway 1.0's
+// StoreInterleaved2 takes six shuffles there), Highway's interleaving store elsewhere.
+template <class D, class V>
+HWY_ATTR HWY_INLINE void Zip2(D d, V a, V b, hn::TFromD<D>* HWY_RESTRICT out) {
+#if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL || HWY_TARGET == HWY_AVX3_ZEN4
+    V lo, hi;
+    Zip2Regs(a, b, lo, hi);
+    hn::StoreU(lo, d, out);
+    hn::StoreU(hi, d, out + hn::Lanes(d));
+#else
+    hn::StoreInterleaved2(a, b, d, out);
+#endif
+}
 
 }  // namespace tconv::kernels::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();
