@@ -44,6 +44,7 @@ template <class T>
 struct PhasePlan<T>::Scratch {
     std::vector<T> a, c;
     std::vector<int64_t> off, mbi, oofs, alda, runs;
+    std::vector<int64_t> dofs;  // direct_: each decoded position's destination element offset (group 0, the phase decoded)
     std::vector<const T*> aptr, segp, rowp;
     std::vector<T*> dptr;
     std::vector<T> sink;  // direct_: where a partial tile's rows past the block are written
@@ -445,7 +446,7 @@ size_t PhasePlan<T>::workspace_bytes() const {
     const size_t mc = static_cast<size_t>(mc_), nm = cslots();
     // (decodes per C slot: source offsets per tap, images, destination offsets, runs; then the tile offsets)
     return sizeof(T) * (static_cast<size_t>(asz_) + csize() * nm + gemm_.nr + (direct_ ? static_cast<size_t>(np_) : 0)) +
-           mc * ((taps + 4) * nm + 1) * sizeof(int64_t) + 2 * mc * sizeof(T*) +
+           mc * ((taps + 4) * nm + 1 + (direct_ ? 1 : 0)) * sizeof(int64_t) + 2 * mc * sizeof(T*) +
            taps * (sizeof(T*) + 2 * sizeof(size_t) + sizeof(uint64_t) + 1) +
            // (channels-last tiles: row pointers and segments of the block's tiles)
            taps * ((mc + static_cast<size_t>(mr_)) * sizeof(T*) + (mc / static_cast<size_t>(mr_) + 1) * sizeof(size_t)) +
@@ -479,6 +480,7 @@ void PhasePlan<T>::run(const T* src, T* dst) const {
         ws.segt.resize(taps * static_cast<size_t>(mc_ / mr_ + 1));
         ws.tsegs.resize(static_cast<size_t>(mc_ / mr_ + 1));
         ws.alda.resize(static_cast<size_t>(mc_));
+        if (direct_) ws.dofs.resize(static_cast<size_t>(mc_));
         if (direct_) ws.sink.resize(static_cast<size_t>(np_ + 16));
         for (int64_t task = b; task < e; ++task) {
             const Task& tk = tasks_[static_cast<size_t>(task)];
@@ -872,6 +874,9 @@ void PhasePlan<T>::block(const T* src, T* dst, int64_t grp0, int64_t phi, int64_
         // built for the first group, and group g adds g * kin to every pointer (the kernel's lda).
         const int64_t ntile = (n + mr - 1) / mr;
         if (grp == grp0) {
+            if (direct) {
+                for (int64_t j = 0; j < n; ++j) ws.dofs[j] = (ws.mbi[j] * outsz_ + ws.oofs[j]) * cout_;
+            }
             for (int64_t tile = 0; tile < ntile; ++tile) {
                 const int64_t j0 = tile * mr;
                 int64_t ns = 0;
@@ -898,12 +903,15 @@ void PhasePlan<T>::block(const T* src, T* dst, int64_t grp0, int64_t phi, int64_
                 // Each phase's tile rows in dst (rows past the block write the scratch row).
                 const int64_t j0 = tile * mr, jn = std::min(n, j0 + mr);
                 T* drows[16];
+                const int64_t* const dofs = ws.dofs.data() + j0;
                 for (int64_t k = phi; k < ph_end; ++k) {
                     int64_t delta = 0;
                     for (int a = 0; a < rank; ++a) delta += (phases_[k].o0[a] - ph.o0[a]) * out_st_[a];
-                    for (int64_t m = 0; m < mr; ++m) {
-                        const int64_t j = j0 + m;
-                        drows[m] = j < jn ? dst + (ws.mbi[j] * outsz_ + ws.oofs[j] + delta) * cout_ + grp * nout_ : sink;
+                    T* const dbase = dst + delta * cout_ + grp * nout_;
+                    if (jn - j0 == mr) {
+                        for (int64_t m = 0; m < mr; ++m) drows[m] = dbase + dofs[m];
+                    } else {
+                        for (int64_t m = 0; m < mr; ++m) drows[m] = m < jn - j0 ? dbase + dofs[m] : sink;
                     }
                     if (ns == 0) {  // no tap reaches the tile: its outputs are the bias alone
                         for (int64_t m = 0; m < jn - j0; ++m) std::copy(bias, bias + nout_, drows[m]);
