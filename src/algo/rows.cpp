@@ -89,7 +89,8 @@ private:
     T* buffer(Scratch& ws, int64_t nrows) const;
     void fill_plane(const T* src, int64_t n, int64_t grp, int64_t seg, Scratch& ws) const;
     void fill_rows(const T* src, int64_t n, int64_t grp, int64_t seg, int64_t y, Scratch& ws) const;
-    void row(T* dst, int64_t n, int64_t grp, int64_t seg, int64_t y, Scratch& ws) const;
+    // Output row y, or the run of rows y, y + 2, ... (nrep of them: trun_).
+    void row(T* dst, int64_t n, int64_t grp, int64_t seg, int64_t y, Scratch& ws, int64_t nrep = 1) const;
 
     Problem p_;
     Epilogue epi_;
@@ -116,6 +117,9 @@ private:
     // Plane mode, stride 2 along rows: per outer output row y, from toff_[tofs_[y]] on, the offsets in the
     // plane buffer of the terms of its two phases (first the phase of the even outputs), computed once.
     std::vector<int64_t> toff_, tofs_;
+    // With toff_: per outer output row y, the rows y, y + 2, ... (count trun_[y]; 0: y is in an earlier run) whose
+    // terms lie one buffer row further each time, computed by one kernel call.
+    std::vector<int64_t> trun_;
     // How channels-last data is computed: lanes along the channels (dw_last: depthwise; dot_last: few output
     // channels, lanes along the input channels), or copied channels-first around the row path (copy).
     // dot_first: channels-first data with many input channels per group, computed as dot_last from the band
@@ -369,6 +373,21 @@ RowsPlan<T>::RowsPlan(const Problem& p, const T* wei, const T* bia, const Epilog
                             for (int64_t bx : xph_[rx].base)
                                 toff_.push_back((rin[tt] < 0 ? icg_ * nin_ : c * nin_ + rin[tt]) * pitch_ + bx - bmin_);
             }
+            tofs_.push_back(static_cast<int64_t>(toff_.size()));  // (one past the last row's terms)
+            trun_.assign(static_cast<size_t>(nout_), 1);
+            for (int64_t y0 = 0; y0 < nout_; ++y0) {
+                if (trun_[y0] == 0) continue;
+                const int64_t nt = tofs_[y0 + 1] - tofs_[y0];
+                int64_t cnt = 1;
+                for (int64_t y = y0 + 2; y < nout_ && ycombo_[y] == ycombo_[y0] && tofs_[y + 1] - tofs_[y] == nt; y += 2) {
+                    bool same = true;
+                    for (int64_t j = 0; j < nt && same; ++j) same = toff_[tofs_[y] + j] == toff_[tofs_[y0] + j] + cnt * pitch_;
+                    if (!same) break;
+                    trun_[y] = 0;
+                    ++cnt;
+                }
+                trun_[y0] = cnt;
+            }
         }
     }
 }
@@ -500,7 +519,9 @@ void RowsPlan<T>::run_first(const T* src, T* dst) const {
             if (plane_) {
                 const int64_t grp = rest % p_.g, n = rest / p_.g;
                 fill_plane(src, n, grp, seg, ws);
-                for (int64_t y = 0; y < nout_; ++y) row(dst, n, grp, seg, y, ws);
+                for (int64_t y = 0; y < nout_; ++y)
+                    if (trun_.empty()) row(dst, n, grp, seg, y, ws);
+                    else if (trun_[y] > 0) row(dst, n, grp, seg, y, ws, trun_[y]);
             } else {
                 const int64_t y = rest % nout_, grp = rest / nout_ % p_.g, n = rest / nout_ / p_.g;
                 fill_rows(src, n, grp, seg, y, ws);
@@ -558,13 +579,17 @@ void RowsPlan<T>::fill_rows(const T* src, int64_t n, int64_t grp, int64_t seg, i
 }
 
 template <class T>
-void RowsPlan<T>::row(T* dst, int64_t n, int64_t grp, int64_t seg, int64_t y, Scratch& ws) const {
+void RowsPlan<T>::row(T* dst, int64_t n, int64_t grp, int64_t seg, int64_t y, Scratch& ws, int64_t nrep) const {
     const int64_t lanes = static_cast<int64_t>(k_.lanes);
     const int64_t combo = ycombo_[y];
     const int64_t nto = combo_ntap_[combo];
     const int64_t q0 = seg * qseg_;
     const int64_t qn = std::min(qseg_, qmax_ - q0);  // positions of the longest phase in this segment
     const bool both = sx_ == 2 && ocg_ <= 2 && xph_[0].Q >= q0 + qn && xph_[1].Q >= q0 + qn;
+    if (nrep > 1 && !(both && !tofs_.empty())) {  // a run, but not this segment: row by row
+        for (int64_t i = 0; i < nrep; ++i) row(dst, n, grp, seg, y + 2 * i, ws);
+        return;
+    }
     if (both && !tofs_.empty()) {  // the terms from the offsets computed once
         const int ra = xph_[0].o0 == 0 ? 0 : 1, rb = 1 - ra;
         const size_t na = static_cast<size_t>(icg_ * nto) * xph_[ra].k.size(),
@@ -577,10 +602,12 @@ void RowsPlan<T>::row(T* dst, int64_t n, int64_t grp, int64_t seg, int64_t y, Sc
         T* drow = dst + (n * p_.oc + grp * ocg_) * osz_ + y * ow_;
         k_.rows2(tm, w_.data() + wo[ra], na, tm + na, w_.data() + wo[rb], nb, static_cast<size_t>(ocg_),
                  static_cast<size_t>(qn), bias_.data() + grp * ocg_, drow + 2 * q0, static_cast<size_t>(osz_),
-                 stream_ && epi_.kind == Epilogue::Kind::none);
+                 stream_ && epi_.kind == Epilogue::Kind::none, static_cast<size_t>(nrep), static_cast<size_t>(pitch_),
+                 static_cast<size_t>(2 * ow_));
         if (epi_.kind != Epilogue::Kind::none)
-            for (int64_t oc = 0; oc < ocg_; ++oc)
-                apply_epilogue(epi_, drow + oc * osz_ + 2 * q0, std::min(ow_, 2 * (q0 + qn)) - 2 * q0);
+            for (int64_t i = 0; i < nrep; ++i)
+                for (int64_t oc = 0; oc < ocg_; ++oc)
+                    apply_epilogue(epi_, drow + 2 * i * ow_ + oc * osz_ + 2 * q0, std::min(ow_, 2 * (q0 + qn)) - 2 * q0);
         return;
     }
     if (plane_) {  // point at the plane's rows (or the zero row)
@@ -610,7 +637,7 @@ void RowsPlan<T>::row(T* dst, int64_t n, int64_t grp, int64_t seg, int64_t y, Sc
         T* drow = dst + (n * p_.oc + grp * ocg_) * osz_ + y * ow_;
         k_.rows2(ws.terms.data(), w_.data() + wo[ra], ws.terms.size(), ws.terms2.data(), w_.data() + wo[rb],
                  ws.terms2.size(), static_cast<size_t>(ocg_), static_cast<size_t>(qn), bias_.data() + grp * ocg_,
-                 drow + 2 * q0, static_cast<size_t>(osz_), stream_ && epi_.kind == Epilogue::Kind::none);
+                 drow + 2 * q0, static_cast<size_t>(osz_), stream_ && epi_.kind == Epilogue::Kind::none, 1, 0, 0);
         if (epi_.kind != Epilogue::Kind::none)
             for (int64_t oc = 0; oc < ocg_; ++oc)
                 apply_epilogue(epi_, drow + oc * osz_ + 2 * q0, std::min(ow_, 2 * (q0 + qn)) - 2 * q0);

@@ -66,19 +66,21 @@ template <size_t OCG, size_t CH, class T>
 HWY_ATTR HWY_INLINE void Rows2Block(const T* const* HWY_RESTRICT ra, const T* HWY_RESTRICT wa, size_t na,
                                     const T* const* HWY_RESTRICT rb, const T* HWY_RESTRICT wb, size_t nb, size_t q0,
                                     size_t n, const T* HWY_RESTRICT bias, T* HWY_RESTRICT dst, size_t ldd,
-                                    bool stream) {
+                                    bool stream, size_t tofs) {
     const hn::ScalableTag<T> d;
     const size_t N = hn::Lanes(d);
     using V = hn::Vec<decltype(d)>;
     V acc[2][OCG][CH];
+#pragma GCC unroll 4
     for (size_t o = 0; o < OCG; ++o)
+#pragma GCC unroll 4
         for (size_t c = 0; c < CH; ++c) acc[0][o][c] = acc[1][o][c] = hn::Set(d, bias[o]);
     // (Each phase's loop indexes its accumulators with constants, so they stay in registers: a loop over the
     // phase would index them at run time and keep them in memory, a store-to-load chain per term.)
     const auto terms = [&](const T* const* HWY_RESTRICT rows, const T* HWY_RESTRICT w, size_t nt, V (&a)[OCG][CH])
                            HWY_ATTR {
         for (size_t j = 0; j < nt; ++j) {
-            const T* r = rows[j] + q0;
+            const T* r = rows[j] + tofs + q0;
             V x[CH];
             for (size_t c = 0; c < CH; ++c) x[c] = hn::LoadU(d, r + c * N);
             for (size_t o = 0; o < OCG; ++o) {
@@ -89,7 +91,9 @@ HWY_ATTR HWY_INLINE void Rows2Block(const T* const* HWY_RESTRICT ra, const T* HW
     };
     terms(ra, wa, na, acc[0]);
     terms(rb, wb, nb, acc[1]);
+#pragma GCC unroll 4
     for (size_t o = 0; o < OCG; ++o)
+#pragma GCC unroll 4
         for (size_t c = 0; c < CH; ++c) {
             const size_t q = q0 + c * N;
             T* HWY_RESTRICT out = dst + o * ldd + 2 * q;
@@ -111,23 +115,29 @@ HWY_ATTR HWY_INLINE void Rows2Block(const T* const* HWY_RESTRICT ra, const T* HW
 
 template <size_t OCG, class T>
 HWY_ATTR void Rows2Ocg(const T* const* ra, const T* wa, size_t na, const T* const* rb, const T* wb, size_t nb,
-                       size_t n, const T* bias, T* dst, size_t ldd, bool stream) {
+                       size_t n, const T* bias, T* dst, size_t ldd, bool stream, size_t nrep, size_t tstep,
+                       size_t dstep) {
     const size_t N = hn::Lanes(hn::ScalableTag<T>());
     constexpr size_t CH = OCG == 1 ? 4 : OCG == 2 ? 3 : 2;
     const size_t nvec = (n + N - 1) / N;
-    size_t v = 0;
-    for (; v + CH <= nvec; v += CH) Rows2Block<OCG, CH>(ra, wa, na, rb, wb, nb, v * N, n, bias, dst, ldd, stream);
-    for (; v < nvec; ++v) Rows2Block<OCG, 1>(ra, wa, na, rb, wb, nb, v * N, n, bias, dst, ldd, stream);
+    for (size_t rep = 0; rep < nrep; ++rep) {
+        T* const d = dst + rep * dstep;
+        const size_t tofs = rep * tstep;
+        size_t v = 0;
+        for (; v + CH <= nvec; v += CH) Rows2Block<OCG, CH>(ra, wa, na, rb, wb, nb, v * N, n, bias, d, ldd, stream, tofs);
+        for (; v < nvec; ++v) Rows2Block<OCG, 1>(ra, wa, na, rb, wb, nb, v * N, n, bias, d, ldd, stream, tofs);
+    }
 }
 
 template <class T>
 HWY_ATTR void Rows2T(const T* const* ra, const T* wa, size_t na, const T* const* rb, const T* wb, size_t nb,
-                     size_t ocg, size_t n, const T* bias, T* dst, size_t ldd, bool stream) {
+                     size_t ocg, size_t n, const T* bias, T* dst, size_t ldd, bool stream, size_t nrep, size_t tstep,
+                     size_t dstep) {
     switch (ocg) {
-        case 1: return Rows2Ocg<1>(ra, wa, na, rb, wb, nb, n, bias, dst, ldd, stream);
-        case 2: return Rows2Ocg<2>(ra, wa, na, rb, wb, nb, n, bias, dst, ldd, stream);
-        case 3: return Rows2Ocg<3>(ra, wa, na, rb, wb, nb, n, bias, dst, ldd, stream);
-        default: return Rows2Ocg<4>(ra, wa, na, rb, wb, nb, n, bias, dst, ldd, stream);
+        case 1: return Rows2Ocg<1>(ra, wa, na, rb, wb, nb, n, bias, dst, ldd, stream, nrep, tstep, dstep);
+        case 2: return Rows2Ocg<2>(ra, wa, na, rb, wb, nb, n, bias, dst, ldd, stream, nrep, tstep, dstep);
+        case 3: return Rows2Ocg<3>(ra, wa, na, rb, wb, nb, n, bias, dst, ldd, stream, nrep, tstep, dstep);
+        default: return Rows2Ocg<4>(ra, wa, na, rb, wb, nb, n, bias, dst, ldd, stream, nrep, tstep, dstep);
     }
 }
 
@@ -353,12 +363,14 @@ HWY_ATTR void RowsF64(const double* const* rows, const double* w, size_t nterms,
     RowsT(rows, w, nterms, ocg, nvec, out, ldo);
 }
 HWY_ATTR void Rows2F32(const float* const* ra, const float* wa, size_t na, const float* const* rb, const float* wb,
-                       size_t nb, size_t ocg, size_t n, const float* bias, float* dst, size_t ldd, bool stream) {
-    Rows2T(ra, wa, na, rb, wb, nb, ocg, n, bias, dst, ldd, stream);
+                       size_t nb, size_t ocg, size_t n, const float* bias, float* dst, size_t ldd, bool stream,
+                       size_t nrep, size_t tstep, size_t dstep) {
+    Rows2T(ra, wa, na, rb, wb, nb, ocg, n, bias, dst, ldd, stream, nrep, tstep, dstep);
 }
 HWY_ATTR void Rows2F64(const double* const* ra, const double* wa, size_t na, const double* const* rb, const double* wb,
-                       size_t nb, size_t ocg, size_t n, const double* bias, double* dst, size_t ldd, bool stream) {
-    Rows2T(ra, wa, na, rb, wb, nb, ocg, n, bias, dst, ldd, stream);
+                       size_t nb, size_t ocg, size_t n, const double* bias, double* dst, size_t ldd, bool stream,
+                       size_t nrep, size_t tstep, size_t dstep) {
+    Rows2T(ra, wa, na, rb, wb, nb, ocg, n, bias, dst, ldd, stream, nrep, tstep, dstep);
 }
 HWY_ATTR void StoreRowF32(const float* const* src, size_t s, size_t n, float bias, float* dst) {
     StoreRowT(src, s, n, bias, dst);

@@ -22,10 +22,13 @@ using StoreRowFn = void (*)(const T* const* src, size_t s, size_t n, T bias, T* 
 // Both phases of a stride-2 row, interleaved straight into the output rows with the bias:
 // dst[oc*ldd + 2q + r] = bias[oc] + sum_j w_r[j*ocg + oc] * rows_r[j][q] for q < n; rows readable to q < n
 // rounded up to whole vectors. stream: whole interleaved vectors at vector-aligned addresses are streamed (the
-// caller calls hwy::FlushStream before another thread reads them).
+// caller calls hwy::FlushStream before another thread reads them). Repeated for nrep output rows: repetition
+// i reads every term row at rows_r[j] + i*tstep and writes from dst + i*dstep (a run of output rows whose
+// terms lie one buffer row further each time).
 template <class T>
 using Rows2Fn = void (*)(const T* const* ra, const T* wa, size_t na, const T* const* rb, const T* wb, size_t nb,
-                         size_t ocg, size_t n, const T* bias, T* dst, size_t ldd, bool stream);
+                         size_t ocg, size_t n, const T* bias, T* dst, size_t ldd, bool stream, size_t nrep,
+                         size_t tstep, size_t dstep);
 
 // Channels-last, one phase row of q < Q outputs, over taps t whose input position q + base[t] lies in the
 // row, that is lo[t] <= q < hi[t]; in[t] points at the tap's input row (position 0, the group's first channel).
