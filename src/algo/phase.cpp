@@ -897,8 +897,22 @@ void PhasePlan<T>::block(const T* src, T* dst, int64_t grp0, int64_t phi, int64_
         }
         for (int64_t t = 0; t < nt; ++t) ws.segl[t] = static_cast<size_t>(grp * kin_);
         const T* bias = bias_.data() + grp * nout_;
+        // Short rows of A (see detail::kPrefetchRowBytes): the next tile's first segment is requested before
+        // this tile's kernel calls (the kernel requests each next segment itself); after the last tile, the
+        // first tile of the next group when the groups are inner.
+        const bool pf = kin_ * static_cast<int64_t>(sizeof(T)) <= detail::kPrefetchRowBytes;
         for (int64_t tile = 0; tile < ntile; ++tile) {
             const int64_t ns = ws.tsegs[tile];
+            if (pf && (tile + 1 < ntile || grp + 1 < (gin_ ? g_ : grp0 + 1))) {
+                const bool next = tile + 1 < ntile;
+                const T* const* rp = ws.rowp.data() + (next ? tile + 1 : 0) * nt * mr;
+                const int64_t col = (next ? grp : grp + 1) * kin_;
+                for (int64_t m = 0; m < mr; ++m) {
+                    const char* q = reinterpret_cast<const char*>(rp[m] + col);
+                    for (int64_t b = 0; b < kin_ * static_cast<int64_t>(sizeof(T)); b += 64) hwy::Prefetch(q + b);
+                    hwy::Prefetch(q + kin_ * static_cast<int64_t>(sizeof(T)) - 1);
+                }
+            }
             if (direct) {
                 // Each phase's tile rows in dst (rows past the block write the scratch row).
                 const int64_t j0 = tile * mr, jn = std::min(n, j0 + mr);

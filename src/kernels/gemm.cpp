@@ -5,6 +5,7 @@
 #define HWY_TARGET_INCLUDE "src/kernels/gemm.cpp"
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
 #include <hwy/highway.h>
+#include <hwy/cache_control.h>
 
 #include <algorithm>
 #include <cstdint>
@@ -12,6 +13,7 @@
 
 #include "src/kernels/gemm.hpp"
 #include "src/kernels/zip-inl.h"
+#include "src/util.hpp"
 
 HWY_BEFORE_NAMESPACE();
 namespace tconv::kernels::HWY_NAMESPACE {
@@ -22,6 +24,13 @@ constexpr size_t kMR = 12;
 #else
 constexpr size_t kMR = 6;
 #endif
+
+// Requests the cache lines of `bytes` bytes from p (every line it touches).
+HWY_INLINE void PrefetchRow(const void* p, size_t bytes) {
+    const char* q = static_cast<const char*>(p);
+    for (size_t b = 0; b < bytes; b += 64) hwy::Prefetch(q + b);
+    hwy::Prefetch(q + bytes - 1);
+}
 
 // kRowsA = false: A(k, m) = a[k*lda + m]. kRowsA = true: A stored by rows, A(k, m) = a[m*lda + k]
 // (channels-last data read in place, or a panel packed as [MR][kc]); rows are addressed from one base per
@@ -73,6 +82,12 @@ HWY_INLINE HWY_ATTR void GemmSegBody(const T* const* HWY_RESTRICT a, const size_
         if constexpr (kInd) {
 #pragma GCC unroll 16
             for (size_t m = 0; m < kMR; ++m) rp[m] = a[s * kMR + m] + lda[s];
+            // Short rows (a few channels of each position, a position's stride apart): the next segment's rows
+            // are requested now, as the hardware prefetchers do not find them.
+            if (s + 1 < nseg && kc * sizeof(T) <= static_cast<size_t>(detail::kPrefetchRowBytes)) {
+#pragma GCC unroll 16
+                for (size_t m = 0; m < kMR; ++m) PrefetchRow(a[(s + 1) * kMR + m] + lda[s + 1], kc * sizeof(T));
+            }
         } else {
 #pragma GCC unroll 16
             for (size_t r = 0; r < kMR / 3; ++r) base[r] = as + 3 * r * ls;
