@@ -50,6 +50,13 @@ struct PhasePlan<T>::Scratch {
     std::vector<T> sink;  // direct_: where a partial tile's rows past the block are written
     std::vector<size_t> segl, sego, segt;
     std::vector<int64_t> tsegs;
+    // block_cols: each (decode, tile, tap)'s in-place test, found for the first group and kept for the others
+    struct ColsTap {
+        int64_t e, im;  // source position of the tile's first column (im < 0: the tap misses the tile)
+        uint64_t bits;  // the columns inside the source
+        bool direct;    // read in place
+    };
+    std::vector<ColsTap> ctap;
     std::vector<uint64_t> segm;
     std::vector<char> active;
 };
@@ -481,6 +488,7 @@ void PhasePlan<T>::run(const T* src, T* dst) const {
         ws.tsegs.resize(static_cast<size_t>(mc_ / mr_ + 1));
         ws.alda.resize(static_cast<size_t>(mc_));
         if (direct_) ws.dofs.resize(static_cast<size_t>(mc_));
+        if (cols_) ws.ctap.resize(nd * static_cast<size_t>((mc_ + gemm_.cols.width - 1) / gemm_.cols.width) * taps);
         if (direct_) ws.sink.resize(static_cast<size_t>(np_ + 16));
         for (int64_t task = b; task < e; ++task) {
             const Task& tk = tasks_[static_cast<size_t>(task)];
@@ -636,27 +644,34 @@ void PhasePlan<T>::block_cols(const T* src, T* dst, int64_t grp0, int64_t task, 
                 ns = used = 0;
             };
             const uint64_t full = W >= 64 ? ~uint64_t(0) : (uint64_t(1) << W) - 1;
+            typename Scratch::ColsTap* const ct = ws.ctap.data() + ((gi * ((mc_ + W - 1) / W) + j0 / W) * taps);
             for (int64_t t = 0; t < nt; ++t) {
                 const int64_t* off = offs + t * mc_;
                 // In place when the tile's positions inside the source are consecutive sources of one image:
                 // position j0 + m reads source e + m (the kernel reads W values per source plane). Positions
                 // outside (past a row's edge, past the block) are masked off where the target has masked loads
                 // that never read them (their sources e + m may lie outside the source); elsewhere every
-                // position must be inside.
-                int64_t e = 0, im = -1, inside = 0;
-                uint64_t bits = 0;  // (the masked kernel exists only where W <= 64)
-                bool direct = true;
-                for (int64_t m = 0; m < jn - j0 && direct; ++m) {
-                    const int64_t j = j0 + m;
-                    if (off[j] < 0) continue;
-                    if (im < 0) im = mbi[j], e = off[j] - m;
-                    direct = mbi[j] == im && off[j] == e + m;
-                    if (m < 64) bits |= uint64_t(1) << m;
-                    ++inside;
+                // position must be inside. (The same for every group: found for the first.)
+                if (grp == grp0) {
+                    int64_t e = 0, im = -1, inside = 0;
+                    uint64_t bits = 0;  // (the masked kernel exists only where W <= 64)
+                    bool direct = true;
+                    for (int64_t m = 0; m < jn - j0 && direct; ++m) {
+                        const int64_t j = j0 + m;
+                        if (off[j] < 0) continue;
+                        if (im < 0) im = mbi[j], e = off[j] - m;
+                        direct = mbi[j] == im && off[j] == e + m;
+                        if (m < 64) bits |= uint64_t(1) << m;
+                        ++inside;
+                    }
+                    direct = direct && (inside == W || gemm_.cols.masked);
+                    if (inside == W) bits = full;
+                    ct[t] = {e, im, bits, direct};
                 }
+                const int64_t e = ct[t].e, im = ct[t].im;
+                const uint64_t bits = ct[t].bits;
+                const bool direct = ct[t].direct;
                 if (im < 0) continue;  // the tap misses every position of the tile
-                direct = direct && (inside == W || gemm_.cols.masked);
-                if (inside == W) bits = full;
                 ws.sego[ns] = static_cast<size_t>(t * kin_ * nr);
                 if (direct) {
                     // (e < 0 or e + W > insz_ only with masked positions, which are never read)
