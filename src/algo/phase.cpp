@@ -457,7 +457,9 @@ size_t PhasePlan<T>::workspace_bytes() const {
            taps * (sizeof(T*) + 2 * sizeof(size_t) + sizeof(uint64_t) + 1) +
            // (channels-last tiles: row pointers and segments of the block's tiles)
            taps * ((mc + static_cast<size_t>(mr_)) * sizeof(T*) + (mc / static_cast<size_t>(mr_) + 1) * sizeof(size_t)) +
-           (mc / static_cast<size_t>(mr_) + 1) * sizeof(int64_t);
+           (mc / static_cast<size_t>(mr_) + 1) * sizeof(int64_t) +
+           // (transposed tiles: each tile's in-place test per decode and tap)
+           (cols_ ? nm * ((mc + gemm_.cols.width - 1) / gemm_.cols.width) * taps * sizeof(typename Scratch::ColsTap) : 0);
 }
 
 template <class T>
