@@ -6,6 +6,8 @@
 #include <string>
 #include <type_traits>
 
+#include <hwy/cache_control.h>
+
 #include "tconv/error.hpp"
 #include "tconv/problem.hpp"
 
@@ -48,6 +50,13 @@ constexpr double kStreamBytes = 8.0 * 1024 * 1024;
 // their lines lie a position's stride apart and the hardware prefetchers miss them (measured: g3_groups8 7%
 // faster, srgan_3x3s1 1-3%; rows of 512 bytes, hifigan_up3's, gain nothing).
 constexpr int64_t kPrefetchRowBytes = 256;
+
+// Requests every cache line of the `bytes` bytes (> 0) from p.
+inline void prefetch_row(const void* p, size_t bytes) {
+    const char* q = static_cast<const char*>(p);
+    for (size_t b = 0; b < bytes; b += 64) hwy::Prefetch(q + b);
+    hwy::Prefetch(q + bytes - 1);
+}
 
 // Working sets up to this many bytes are planned to stay in a core's L2 (1 MiB on Zen 4, 1.25 MiB on Ice
 // Lake): phase's weights per tile (tile-by-tile GEMM) and per group (phases interleaved block by block).

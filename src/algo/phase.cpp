@@ -924,11 +924,7 @@ void PhasePlan<T>::block(const T* src, T* dst, int64_t grp0, int64_t phi, int64_
                 const bool next = tile + 1 < ntile;
                 const T* const* rp = ws.rowp.data() + (next ? tile + 1 : 0) * nt * mr;
                 const int64_t col = (next ? grp : grp + 1) * kin_;
-                for (int64_t m = 0; m < mr; ++m) {
-                    const char* q = reinterpret_cast<const char*>(rp[m] + col);
-                    for (int64_t b = 0; b < kin_ * static_cast<int64_t>(sizeof(T)); b += 64) hwy::Prefetch(q + b);
-                    hwy::Prefetch(q + kin_ * static_cast<int64_t>(sizeof(T)) - 1);
-                }
+                for (int64_t m = 0; m < mr; ++m) detail::prefetch_row(rp[m] + col, static_cast<size_t>(kin_) * sizeof(T));
             }
             if (direct) {
                 // Each phase's tile rows in dst (rows past the block write the scratch row).

@@ -25,13 +25,6 @@ constexpr size_t kMR = 12;
 constexpr size_t kMR = 6;
 #endif
 
-// Requests the cache lines of `bytes` bytes from p (every line it touches).
-HWY_INLINE void PrefetchRow(const void* p, size_t bytes) {
-    const char* q = static_cast<const char*>(p);
-    for (size_t b = 0; b < bytes; b += 64) hwy::Prefetch(q + b);
-    hwy::Prefetch(q + bytes - 1);
-}
-
 // kRowsA = false: A(k, m) = a[k*lda + m]. kRowsA = true: A stored by rows, A(k, m) = a[m*lda + k]
 // (channels-last data read in place, or a panel packed as [MR][kc]); rows are addressed from one base per
 // 3 rows plus 0, lda and 2*lda, so every broadcast is a single load with a scaled index and few registers
@@ -86,7 +79,7 @@ HWY_INLINE HWY_ATTR void GemmSegBody(const T* const* HWY_RESTRICT a, const size_
             // are requested now, as the hardware prefetchers do not find them.
             if (s + 1 < nseg && kc * sizeof(T) <= static_cast<size_t>(detail::kPrefetchRowBytes)) {
 #pragma GCC unroll 16
-                for (size_t m = 0; m < kMR; ++m) PrefetchRow(a[(s + 1) * kMR + m] + lda[s + 1], kc * sizeof(T));
+                for (size_t m = 0; m < kMR; ++m) detail::prefetch_row(a[(s + 1) * kMR + m] + lda[s + 1], kc * sizeof(T));
             }
         } else {
 #pragma GCC unroll 16
