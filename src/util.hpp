@@ -41,8 +41,15 @@ int64_t sub(int64_t a, int64_t b, const W& what) {
 // x rounded up to a multiple of m (x >= 0, m > 0).
 inline int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 
-// Channels-last outputs from this many bytes on are written with streaming stores where aligned (phase's
-// store, rows' depthwise kernel): measured on dw_up2's 16 MiB and unet3d_up's 14 MiB outputs.
+// Outputs from this many bytes on are written with streaming stores where aligned (phase's kernels and
+// stores, rows' and dense's rows): twice a core's L2 (1 MiB on Zen 4, 1.25 MiB on Ice Lake), so the output
+// cannot stay there, and writing it through the caches would read every line first and evict the weights and
+// source rows the next tiles need. Measured: hifigan_up1's and hifigan_up3's 3.2 MiB outputs 4-5% faster
+// than with the earlier 8 MiB limit (in a loop, and against oneDNN in alternation), dw_up2's 16 MiB and
+// unet3d_up's 14 MiB; level within noise on dcgan_g1 (2 MiB), dcgan_z and z_odd (2-2.5 MiB).
+constexpr double kStreamOutBytes = 2.0 * 1024 * 1024;
+// Packed weight panels from this many bytes on are written with streaming stores (the one-call paths pack
+// on every call; smaller panels are read again at once from the caches).
 constexpr double kStreamBytes = 8.0 * 1024 * 1024;
 
 // Channels-last rows of A up to this many bytes (a few source channels per position, e.g. a group's slice of

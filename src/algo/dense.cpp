@@ -58,7 +58,7 @@ public:
             kidx[static_cast<size_t>(op)] = kf;
         }
         const bool last = layout == Layout::channels_last;
-        stream_ = static_cast<double>(mb_) * static_cast<double>(ncols_) * sizeof(T) >= detail::kStreamBytes;
+        stream_ = static_cast<double>(mb_) * static_cast<double>(ncols_) * sizeof(T) >= detail::kStreamOutBytes;
         // Tasks: (column block, run of image tiles); a column block's B panel stays in cache over its images.
         ntile_ = (mb_ + mr_ - 1) / mr_;
         tiles_per_task_ = std::max<int64_t>(1, std::min<int64_t>(ntile_, 8));

@@ -96,7 +96,7 @@ PhasePlan<T>::PhasePlan(const Problem& p, const T* wei, const T* bia, const Epil
     kc_ = 256;
     // Written around the caches (no read of each destination line first).
     slast_ = last_ || insz_ == 1;  // one source position per channel: both layouts are the same
-    stream_ = last_ && static_cast<double>(p.mb) * static_cast<double>(outsz_ * cout_) * sizeof(T) >= detail::kStreamBytes;
+    stream_ = last_ && static_cast<double>(p.mb) * static_cast<double>(outsz_ * cout_) * sizeof(T) >= detail::kStreamOutBytes;
 
     // Per axis and residue r: the first output, the count, and the taps (kernel index, source base).
     struct AxisPhase {
@@ -268,7 +268,7 @@ PhasePlan<T>::PhasePlan(const Problem& p, const T* wei, const T* bia, const Epil
     // destination rows, and a row's complete aligned vectors (also the last, masked one when it is full) go
     // around the caches. (Measured: unet3d_up's rows of 48 values gain 10%, style_up's of 256 4%.)
     if (cols_)
-        stream_ = static_cast<double>(p.mb) * static_cast<double>(outsz_ * cout_) * sizeof(T) >= detail::kStreamBytes;
+        stream_ = static_cast<double>(p.mb) * static_cast<double>(outsz_ * cout_) * sizeof(T) >= detail::kStreamOutBytes;
     // The packed source panels: MC x KC (per tap, a K chunk), all taps of a tile (fused), or up to every tap's
     // panel of a transposed tile (at most 128 Ki elements; beyond, a tile's taps are summed in several calls).
     asz_ = fused_ ? mc_ * std::max(kc_, ntaps_ * kin_)

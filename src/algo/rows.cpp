@@ -357,7 +357,7 @@ RowsPlan<T>::RowsPlan(const Problem& p, const T* wei, const T* bia, const Epilog
         }
     }
     plane_ = icg_ * (nin_ + 1) * pitch_ * static_cast<int64_t>(sizeof(T)) <= kBufferBytes;
-    stream_ = static_cast<double>(detail::prod(p.dst_shape())) * sizeof(T) >= detail::kStreamBytes;
+    stream_ = static_cast<double>(detail::prod(p.dst_shape())) * sizeof(T) >= detail::kStreamOutBytes;
     if (plane_ && mode_ == Mode::first && sx_ == 2 && ocg_ <= 2) {
         int64_t most = 0;
         for (const auto& ph : xph_) most = std::max<int64_t>(most, static_cast<int64_t>(ph.k.size()));
@@ -415,7 +415,7 @@ void RowsPlan<T>::run_last(const T* src, T* dst) const {
     // An output far larger than the caches is streamed. The depthwise kernel streams its own stores where
     // each is a whole aligned vector (channels a multiple of the lanes, no epilogue); otherwise the row is
     // computed in a buffer (with its epilogue) and streamed from there, so no output line is read first.
-    const bool big = static_cast<double>(detail::prod(p_.dst_shape())) * sizeof(T) >= detail::kStreamBytes;
+    const bool big = static_cast<double>(detail::prod(p_.dst_shape())) * sizeof(T) >= detail::kStreamOutBytes;
     const bool direct = dw && p_.oc % static_cast<int64_t>(k_.lanes) == 0 && epi_.kind == Epilogue::Kind::none;
     const bool stream = big && direct, staged = big && !direct;
     const int64_t rowlen = ow_ * p_.oc;
