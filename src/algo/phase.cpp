@@ -561,7 +561,7 @@ int64_t PhasePlan<T>::decode(const Phase& ph, int64_t p0, int64_t n, Scratch& ws
                 const int64_t hi = outer ? std::clamp(qhi[t * rank + last] - qq[last], lo, run) : run;
                 int64_t* o = offs + t * mc + j;
                 for (int64_t k = 0; k < lo; ++k) o[k] = -1;
-                for (int64_t k = lo; k < hi; ++k) o[k] = qo + toff[t] + k * dqo;
+                for (int64_t k = lo, v = qo + toff[t] + lo * dqo; k < hi; ++k, v += dqo) o[k] = v;
                 for (int64_t k = hi; k < run; ++k) o[k] = -1;
             }
             runs[2 * nruns] = j;
@@ -574,10 +574,9 @@ int64_t PhasePlan<T>::decode(const Phase& ph, int64_t p0, int64_t n, Scratch& ws
                 if (next_q()) ++im;
             }
         }
-        for (int64_t t = 0; t < nt; ++t) {
-            int64_t any = -1;
-            for (int64_t j = 0; j < n; ++j) any = std::max(any, offs[t * mc + j]);
-            ws.active[t] = any >= 0;
+        for (int64_t t = 0; t < nt; ++t) {  // (stops at the first position inside: usually the first)
+            const int64_t* o = offs + t * mc;
+            ws.active[t] = std::any_of(o, o + n, [](int64_t v) { return v >= 0; });
         }
     }
     return nruns;
@@ -894,22 +893,31 @@ void PhasePlan<T>::block(const T* src, T* dst, int64_t grp0, int64_t phi, int64_
             if (direct) {
                 for (int64_t j = 0; j < n; ++j) ws.dofs[j] = (ws.mbi[j] * outsz_ + ws.oofs[j]) * cout_;
             }
+            // (Raw pointers and members in locals: the stores of row pointers would otherwise make the
+            // compiler reload them for every row.)
+            const int64_t* const mbi = ws.mbi.data();
+            const int64_t insz = insz_, cin = cin_, mc = mc_;
+            const T* const zrow = zeros_.data();
+            const T** const rowp = ws.rowp.data();
+            size_t* const segt = ws.segt.data();
+            int64_t* const tsegs = ws.tsegs.data();
+            const size_t tstep = static_cast<size_t>(kin_ * nr);
             for (int64_t tile = 0; tile < ntile; ++tile) {
-                const int64_t j0 = tile * mr;
+                const int64_t j0 = tile * mr, mm = std::min(mr, n - j0);
                 int64_t ns = 0;
                 for (int64_t t = 0; t < nt; ++t) {
-                    const int64_t* off = ws.off.data() + t * mc_;
-                    const T** rp = ws.rowp.data() + (tile * nt + ns) * mr;
+                    const int64_t* off = ws.off.data() + t * mc + j0;
+                    const T** rp = rowp + (tile * nt + ns) * mr;
                     bool any = false;
-                    for (int64_t m = 0; m < mr; ++m) {
-                        const int64_t j = j0 + m;
-                        const bool in = j < n && off[j] >= 0;
-                        rp[m] = in ? src + (ws.mbi[j] * insz_ + off[j]) * cin_ : zeros_.data();
-                        any = any || in;
+                    for (int64_t m = 0; m < mm; ++m) {
+                        const int64_t o = off[m];
+                        rp[m] = o >= 0 ? src + (mbi[j0 + m] * insz + o) * cin : zrow;
+                        any |= o >= 0;
                     }
-                    if (any) ws.segt[tile * nt + ns++] = static_cast<size_t>(t * kin_ * nr);
+                    for (int64_t m = mm; m < mr; ++m) rp[m] = zrow;
+                    if (any) segt[tile * nt + ns++] = static_cast<size_t>(t) * tstep;
                 }
-                ws.tsegs[tile] = ns;
+                tsegs[tile] = ns;
             }
         }
         for (int64_t t = 0; t < nt; ++t) ws.segl[t] = static_cast<size_t>(grp * kin_);
