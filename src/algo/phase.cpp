@@ -501,7 +501,7 @@ void PhasePlan<T>::run(const T* src, T* dst) const {
 }
 
 template <class T>
-int64_t PhasePlan<T>::decode(const Phase& ph, int64_t p0, int64_t n, Scratch& ws, int64_t slot) const {
+int64_t PhasePlan<T>::decode(const Phase& ph, int64_t p0, int64_t n, Scratch& ws, int64_t slot, bool elems) const {
     const int rank = static_cast<int>(in_.size());
     const int64_t nt = static_cast<int64_t>(ph.koff.size());
     int64_t nruns = 0;  // runs of positions along the last axis: (first position, count) in ws.runs
@@ -537,7 +537,7 @@ int64_t PhasePlan<T>::decode(const Phase& ph, int64_t p0, int64_t n, Scratch& ws
         const int64_t* const istep = istep_.data();
         const int64_t* const ist = in_st_.data();
         int64_t* const qq = q.data();
-        const int64_t mc = mc_;
+        const int64_t mc = mc_, insz = insz_, cin = cin_;
         const int last = rank - 1;
         for (int64_t j = 0; j < n;) {
             // A run: positions of one image and one outer index q[0..last-1], consecutive along the last
@@ -549,6 +549,8 @@ int64_t PhasePlan<T>::decode(const Phase& ph, int64_t p0, int64_t n, Scratch& ws
                 qo += qq[a] * istep[a] * ist[a];
             }
             const int64_t doo = ostep[last] * ost[last], dqo = istep[last] * ist[last];
+            // (elems: offsets of the image's channels-last source, in elements)
+            const int64_t ebase = elems ? im * insz : 0, escale = elems ? cin : 1;
             for (int64_t k = 0; k < run; ++k) {
                 mbi[j + k] = im;
                 oofs[j + k] = oo + k * doo;
@@ -561,7 +563,8 @@ int64_t PhasePlan<T>::decode(const Phase& ph, int64_t p0, int64_t n, Scratch& ws
                 const int64_t hi = outer ? std::clamp(qhi[t * rank + last] - qq[last], lo, run) : run;
                 int64_t* o = offs + t * mc + j;
                 for (int64_t k = 0; k < lo; ++k) o[k] = -1;
-                for (int64_t k = lo, v = qo + toff[t] + lo * dqo; k < hi; ++k, v += dqo) o[k] = v;
+                for (int64_t k = lo, v = (ebase + qo + toff[t] + lo * dqo) * escale; k < hi; ++k, v += dqo * escale)
+                    o[k] = v;
                 for (int64_t k = hi; k < run; ++k) o[k] = -1;
             }
             runs[2 * nruns] = j;
@@ -786,7 +789,7 @@ void PhasePlan<T>::block(const T* src, T* dst, int64_t grp0, int64_t phi, int64_
     const int64_t ntiles = (n + mr - 1) / mr;
     const int64_t nt = static_cast<int64_t>(ph.koff.size());
 
-    decode(ph, p0, n, ws);
+    decode(ph, p0, n, ws, 0, seg_ && slast_);
     // The kernel stores the tiles itself (direct_), with streaming stores when the output is streamed: then
     // only where every destination row and the scratch row start on a cache line; else through C below.
     const bool direct = direct_ && (!stream_ || (direct_lines_ && reinterpret_cast<uintptr_t>(dst) % 64 == 0));
@@ -895,8 +898,7 @@ void PhasePlan<T>::block(const T* src, T* dst, int64_t grp0, int64_t phi, int64_
             }
             // (Raw pointers and members in locals: the stores of row pointers would otherwise make the
             // compiler reload them for every row.)
-            const int64_t* const mbi = ws.mbi.data();
-            const int64_t insz = insz_, cin = cin_, mc = mc_;
+            const int64_t mc = mc_;
             const T* const zrow = zeros_.data();
             const T** const rowp = ws.rowp.data();
             size_t* const segt = ws.segt.data();
@@ -911,7 +913,7 @@ void PhasePlan<T>::block(const T* src, T* dst, int64_t grp0, int64_t phi, int64_
                     bool any = false;
                     for (int64_t m = 0; m < mm; ++m) {
                         const int64_t o = off[m];
-                        rp[m] = o >= 0 ? src + (mbi[j0 + m] * insz + o) * cin : zrow;
+                        rp[m] = o >= 0 ? src + o : zrow;  // (decoded as element offsets)
                         any |= o >= 0;
                     }
                     for (int64_t m = mm; m < mr; ++m) rp[m] = zrow;

@@ -49,8 +49,9 @@ private:
     void block_cols(const T* src, T* dst, int64_t grp, int64_t task, int64_t p0, Scratch& ws) const;
     // Decodes the positions [p0, p0 + n) of a phase into ws (images, destination offsets, source offsets per
     // tap, runs along the last axis) at decode slot `slot` (offsets of slot * MC positions); returns the number
-    // of runs.
-    int64_t decode(const Phase& ph, int64_t p0, int64_t n, Scratch& ws, int64_t slot = 0) const;
+    // of runs. elems: each source offset is instead the channels-last element offset of the position's first
+    // source channel, (image * positions + offset) * channels (-1 outside).
+    int64_t decode(const Phase& ph, int64_t p0, int64_t n, Scratch& ws, int64_t slot = 0, bool elems = false) const;
     size_t cslots() const {  // C blocks per task
         return merged_ ? phases_.size() : (ilv_ ? groups_.empty() ? 1 : groups_[0].size() : 1);
     }
