@@ -318,7 +318,10 @@ PhasePlan<T>::PhasePlan(const Problem& p, const T* wei, const T* bia, const Epil
     // channel, NR block and chunk of 16 kernel elements, one call transposes the [NR][16] block and stores each
     // element's row into its panel; the weights are read once, in order, and written once.
     const int64_t lanes = static_cast<int64_t>(gemm_.nr) / 2;
-    if (lanes > 1 && nr % lanes == 0) {
+    // Panels of half a vector (the transposed tiles' 8 output channels on AVX-512): two source channels per
+    // call, their panel rows one whole vector (a lone last channel of a chunk value by value).
+    const bool pair = gemm_.pack_pair && lanes > 1 && 2 * nr == lanes;
+    if (lanes > 1 && (nr % lanes == 0 || pair)) {
         constexpr int64_t kc16 = 16;
         parallel::parallel_for(p.g * nchunk, [&](int64_t b, int64_t e, int) {
             T* dp[kc16];
@@ -326,7 +329,8 @@ PhasePlan<T>::PhasePlan(const Problem& p, const T* wei, const T* bia, const Epil
                 const int64_t grp = ch / nchunk, c0 = ch % nchunk * cb, c1 = std::min(kin_, c0 + cb);
                 const T* const wg = wei + grp * icg * ocg * ksz;
                 T* const pg = packed_.data() + grp * gstride;
-                for (int64_t c = c0; c < c1; ++c)
+                for (int64_t c = c0; c < c1;) {
+                    const bool two = pair && c + 1 < c1;
                     for (int64_t k0 = 0; k0 < ksz; k0 += kc16) {
                         const int64_t kn = std::min(kc16, ksz - k0);
                         bool any = false;
@@ -336,11 +340,17 @@ PhasePlan<T>::PhasePlan(const Problem& p, const T* wei, const T* bia, const Epil
                             for (int64_t j = 0; j < kn; ++j)
                                 dp[j] = kdst[k0 + j] < 0 ? nullptr : pg + kdst[k0 + j] + ncb * kstep[k0 + j] + c * nr;
                             const int64_t rows = std::clamp<int64_t>(nout_ - ncb * nr, 0, nr);
-                            gemm_.pack(wg + c * cst + k0 + ncb * nr * nst, static_cast<size_t>(nst),
-                                       static_cast<size_t>(rows), static_cast<size_t>(kn), dp, static_cast<size_t>(nr),
-                                       stream);
+                            const T* s0 = wg + c * cst + k0 + ncb * nr * nst;
+                            if (two)
+                                gemm_.pack_pair(s0, s0 + cst, static_cast<size_t>(nst), static_cast<size_t>(rows),
+                                                static_cast<size_t>(kn), dp, stream);
+                            else
+                                gemm_.pack(s0, static_cast<size_t>(nst), static_cast<size_t>(rows), static_cast<size_t>(kn),
+                                           dp, static_cast<size_t>(nr), stream);
                         }
                     }
+                    c += two ? 2 : 1;
+                }
             }
             if (stream) hwy::FlushStream();
         });

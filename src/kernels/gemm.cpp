@@ -572,6 +572,64 @@ HWY_ATTR void PackT(const T* HWY_RESTRICT s, size_t ld, size_t rows, size_t cols
     (void)N;
     (void)stream;
 }
+// Two channels' panel rows of half a vector each (nr = M / 2): the block's first M/2 rows come from s, the
+// others from s2, so the transposed block's column j holds both panel rows, written as one vector.
+template <class T>
+HWY_ATTR void PackPairT(const T* HWY_RESTRICT s, const T* HWY_RESTRICT s2, size_t ld, size_t rows, size_t cols,
+                        T* const* HWY_RESTRICT d, bool stream) {
+    const hn::ScalableTag<T> dt;
+    const size_t N = hn::Lanes(dt);
+#if HWY_TARGET != HWY_SCALAR
+    constexpr size_t M = hn::MaxLanes(dt);
+    if (N == M && M > 1 && M <= 16) {
+        using V = hn::Vec<decltype(dt)>;
+        constexpr size_t H = M / 2;
+        const size_t end = rows == 0 ? 0 : (rows - 1) * ld + cols;  // one past the last readable value
+        HWY_ALIGN T stage[M];
+        for (size_t j0 = 0; j0 < cols; j0 += M) {
+            const size_t ncol = std::min(M, cols - j0);
+            V v[M], w[M];
+#pragma GCC unroll 16
+            for (size_t r = 0; r < M; ++r) {
+                const T* HWY_RESTRICT src = r < H ? s : s2;
+                const size_t i = r % H, at = i * ld + j0;
+                if (i >= rows) {
+                    v[r] = hn::Zero(dt);
+                } else if (at + M <= end) {  // values past ncol belong to other columns: not stored
+                    v[r] = hn::LoadU(dt, src + at);
+                } else {
+                    for (size_t j = 0; j < M; ++j) stage[j] = j < ncol ? src[at + j] : T(0);
+                    v[r] = hn::Load(dt, stage);
+                }
+            }
+            TransposeRegs<M>(dt, v, w);
+            for (size_t j = 0; j < ncol; ++j) {
+                if (!d[j0 + j]) continue;
+                T* HWY_RESTRICT dj = d[j0 + j];
+                if (stream && reinterpret_cast<uintptr_t>(dj) % (M * sizeof(T)) == 0) hn::Stream(v[j], dt, dj);
+                else hn::StoreU(v[j], dt, dj);
+            }
+        }
+        return;
+    }
+#endif
+    const size_t nr = N / 2 > 0 ? N / 2 : 1;
+    for (size_t j = 0; j < cols; ++j)
+        if (d[j])
+            for (size_t i = 0; i < nr; ++i) {
+                d[j][i] = i < rows ? s[i * ld + j] : T(0);
+                d[j][nr + i] = i < rows ? s2[i * ld + j] : T(0);
+            }
+    (void)stream;
+}
+HWY_ATTR void PackPairF32(const float* s, const float* s2, size_t ld, size_t rows, size_t cols, float* const* d,
+                          bool stream) {
+    PackPairT(s, s2, ld, rows, cols, d, stream);
+}
+HWY_ATTR void PackPairF64(const double* s, const double* s2, size_t ld, size_t rows, size_t cols, double* const* d,
+                          bool stream) {
+    PackPairT(s, s2, ld, rows, cols, d, stream);
+}
 HWY_ATTR void PackF32(const float* s, size_t ld, size_t rows, size_t cols, float* const* d, size_t nr, bool stream) {
     PackT(s, ld, rows, cols, d, nr, stream);
 }
@@ -755,6 +813,8 @@ HWY_EXPORT(ColsWidthF64);
 HWY_EXPORT(TransposeF32);
 HWY_EXPORT(PackF32);
 HWY_EXPORT(PackF64);
+HWY_EXPORT(PackPairF32);
+HWY_EXPORT(PackPairF64);
 HWY_EXPORT(TransposeF64);
 HWY_EXPORT(CopyF32);
 HWY_EXPORT(CopyF64);
@@ -813,6 +873,8 @@ const std::vector<KernelSet>& kernel_targets() {
             k.f64.transpose = &HWY_DYNAMIC_DISPATCH(TransposeF64);
             k.f32.pack = &HWY_DYNAMIC_DISPATCH(PackF32);
             k.f64.pack = &HWY_DYNAMIC_DISPATCH(PackF64);
+            k.f32.pack_pair = &HWY_DYNAMIC_DISPATCH(PackPairF32);
+            k.f64.pack_pair = &HWY_DYNAMIC_DISPATCH(PackPairF64);
             k.f32.copy = &HWY_DYNAMIC_DISPATCH(CopyF32);
             k.f64.copy = &HWY_DYNAMIC_DISPATCH(CopyF64);
             k.f32.copy_block = &HWY_DYNAMIC_DISPATCH(CopyBlockF32);

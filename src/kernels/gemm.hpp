@@ -68,6 +68,11 @@ using TransposeFn = void (*)(const T* src, size_t ld, size_t rows, size_t cols, 
 // vector-aligned vectors are streamed. s is readable from s[0] to s[(rows-1)*ld + cols - 1].
 template <class T>
 using PackFn = void (*)(const T* s, size_t ld, size_t rows, size_t cols, T* const* d, size_t nr, bool stream);
+// The same for two matrices at once, into panel rows of half a vector (nr = lanes / 2) that follow each other:
+// d[j][i] = s[i*ld + j] and d[j][nr + i] = s2[i*ld + j] for i < nr (zeros for i >= rows), so each column's
+// two panel rows are one whole vector (streamed when vector-aligned). s2 is readable as s is.
+template <class T>
+using PackPairFn = void (*)(const T* s, const T* s2, size_t ld, size_t rows, size_t cols, T* const* d, bool stream);
 // d[i] = s[i] for i < n; stream: whole vectors at vector-aligned addresses of d are streamed (no read of the
 // destination lines; the caller calls hwy::FlushStream before the values are read by another thread).
 template <class T>
@@ -96,6 +101,7 @@ struct Gemm {
     BiasStoreFn<T> bias_store = nullptr;
     TransposeFn<T> transpose = nullptr;  // for packing weights
     PackFn<T> pack = nullptr;            // the same, straight into panel rows
+    PackPairFn<T> pack_pair = nullptr;   // two source channels' panel rows of half a vector at once
     CopyFn<T> copy = nullptr;
     CopyBlockFn<T> copy_block = nullptr;
     struct Cols {
