@@ -36,6 +36,7 @@ inline T activate(const Epilogue& e, T v) {
 // The most phases along the last axis that one transposed task computes and interleaves in its store.
 constexpr int64_t kMaxGroup = 16;
 constexpr double kGroupBytes = 256.0 * 1024;  // and the most bytes of their C blocks
+constexpr int64_t kIlvChunk = 16;  // ilv_last_: positions per staged stretch of destination rows
 
 }  // namespace
 
@@ -48,6 +49,7 @@ struct PhasePlan<T>::Scratch {
     std::vector<const T*> aptr, segp, rowp;
     std::vector<T*> dptr;
     std::vector<T> sink;  // direct_: where a partial tile's rows past the block are written
+    std::vector<T> stage;  // ilv_last_: a chunk of positions' destination rows, interleaved
     std::vector<size_t> segl, sego, segt;
     std::vector<int64_t> tsegs;
     // block_cols: each (decode, tile, tap)'s in-place test, found for the first group and kept for the others
@@ -211,6 +213,25 @@ PhasePlan<T>::PhasePlan(const Problem& p, const T* wei, const T* bia, const Epil
     // (interleaving the phases of the last axis when one task computes them all) instead of one value per
     // plane. (Images inner, a few positions per phase, keep the other order.)
     const int64_t cw = static_cast<int64_t>(gemm_.cols.width), crow = static_cast<int64_t>(gemm_.cols.rows);
+    // Groups of sl phases along the last axis (consecutive in phases_), each group ordered by the phases' first
+    // output along it (0 .. sl - 1) and alike in every other respect (positions, first outputs on the other
+    // axes): then a group's outputs for a run of positions along the last axis are consecutive.
+    auto make_groups = [&](int64_t sl) {
+        bool ok = sl >= 2 && sl <= kMaxGroup && static_cast<int64_t>(phases_.size()) % sl == 0;
+        for (size_t g0 = 0; g0 < phases_.size() && ok; g0 += static_cast<size_t>(sl)) {
+            std::vector<int64_t> gr(static_cast<size_t>(sl), -1);
+            for (int64_t r = 0; r < sl && ok; ++r) {
+                const Phase& ph = phases_[g0 + static_cast<size_t>(r)];
+                const int64_t at = ph.o0[rank - 1];
+                ok = at < sl && gr[static_cast<size_t>(at)] < 0 && ph.Q == phases_[g0].Q;
+                for (int a = 0; a + 1 < rank && ok; ++a) ok = ph.o0[a] == phases_[g0].o0[a];
+                if (ok) gr[static_cast<size_t>(at)] = static_cast<int64_t>(g0) + r;
+            }
+            groups_.push_back(std::move(gr));
+        }
+        if (!ok) groups_.clear();
+        return ok;
+    };
     cols_ = !slast_ && !fused_ && !mb_inner_ && gemm_.cols.fn && kin_ <= 1024 &&
             static_cast<double>(detail::round_up(nout_, crow)) * ntaps_ * kin_ * sizeof(T) <= detail::kL2Bytes;
     if (cols_) {
@@ -221,18 +242,7 @@ PhasePlan<T>::PhasePlan(const Problem& p, const T* wei, const T* bia, const Epil
         // Groups of the phases along the last axis (consecutive in phases_), ordered by their first output
         // along it: with the same positions, a task computes them all and interleaves them in the store.
         const int64_t sl = p.s[rank - 1];
-        ilv_ = fwd && sl >= 2 && sl <= kMaxGroup && static_cast<int64_t>(phases_.size()) % sl == 0;
-        for (size_t g0 = 0; g0 < phases_.size() && ilv_; g0 += static_cast<size_t>(sl)) {
-            std::vector<int64_t> gr(static_cast<size_t>(sl), -1);
-            for (int64_t r = 0; r < sl && ilv_; ++r) {
-                const Phase& ph = phases_[g0 + static_cast<size_t>(r)];
-                const int64_t at = ph.o0[rank - 1];
-                ilv_ = at < sl && gr[static_cast<size_t>(at)] < 0 && ph.Q == phases_[g0].Q;
-                for (int a = 0; a + 1 < rank && ilv_; ++a) ilv_ = ph.o0[a] == phases_[g0].o0[a];
-                if (ilv_) gr[static_cast<size_t>(at)] = static_cast<int64_t>(g0) + r;
-            }
-            groups_.push_back(std::move(gr));
-        }
+        ilv_ = fwd && make_groups(sl);
         // A group's C blocks (sl of np x (MC + W)) stay within 256 KiB: MC shrinks to 2 or 1 tile widths, or
         // the phases are computed one by one (hifigan_up1: 8 phases x 256 channels).
         if (ilv_ && !merged_)
@@ -264,6 +274,15 @@ PhasePlan<T>::PhasePlan(const Problem& p, const T* wei, const T* bia, const Epil
               seg_k_.fn_direct;
     direct_lines_ = (cout_ * static_cast<int64_t>(sizeof(T))) % 64 == 0 && (nout_ * static_cast<int64_t>(sizeof(T))) % 64 == 0 &&
                     (nr * static_cast<int64_t>(sizeof(T))) % 64 == 0;
+    // Channels-last outputs that the kernel does not store itself (channels not a whole number of panels, or an
+    // epilogue) and that are streamed: a task computes every phase of a group along the last axis (the same
+    // positions), and the store writes each run of positions as one stretch of consecutive destination rows,
+    // staged and streamed. (A phase alone writes every s-th row, so each destination line was read first.)
+    if (seg_ && slast_ && last_ && fwd && !direct_ && stream_ && p.g == 1 && !merged_ && !mb_inner_ && !cols_) {
+        const int64_t sl = p.s[rank - 1];
+        ilv_ = static_cast<double>(sl * mc_ * np_) * sizeof(T) <= kGroupBytes && make_groups(sl);
+        ilv_last_ = ilv_;
+    }
     // Channels-first outputs far larger than the caches are streamed too: the transposed store writes whole
     // destination rows, and a row's complete aligned vectors (also the last, masked one when it is full) go
     // around the caches. (Measured: unet3d_up's rows of 48 values gain 10%, style_up's of 256 4%.)
@@ -462,7 +481,8 @@ size_t PhasePlan<T>::workspace_bytes() const {
     const size_t taps = static_cast<size_t>(std::max<int64_t>(ntaps_, 1));
     const size_t mc = static_cast<size_t>(mc_), nm = cslots();
     // (decodes per C slot: source offsets per tap, images, destination offsets, runs; then the tile offsets)
-    return sizeof(T) * (static_cast<size_t>(asz_) + csize() * nm + gemm_.nr + (direct_ ? static_cast<size_t>(np_) : 0)) +
+    return sizeof(T) * (static_cast<size_t>(asz_) + csize() * nm + gemm_.nr + (direct_ ? static_cast<size_t>(np_) : 0) +
+                        (ilv_last_ ? static_cast<size_t>(kIlvChunk) * nm * static_cast<size_t>(nout_) + 16 : 0)) +
            mc * ((taps + 4) * nm + 1 + (direct_ ? 1 : 0)) * sizeof(int64_t) + 2 * mc * sizeof(T*) +
            taps * (sizeof(T*) + 2 * sizeof(size_t) + sizeof(uint64_t) + 1) +
            // (channels-last tiles: row pointers and segments of the block's tiles)
@@ -502,6 +522,8 @@ void PhasePlan<T>::run(const T* src, T* dst) const {
         if (direct_) ws.dofs.resize(static_cast<size_t>(mc_));
         if (cols_) ws.ctap.resize(nd * static_cast<size_t>((mc_ + gemm_.cols.width - 1) / gemm_.cols.width) * taps);
         if (direct_) ws.sink.resize(static_cast<size_t>(np_ + 16));
+        // (+ a vector: the bias store's masked tail may address up to a vector past a row)
+        if (ilv_last_) ws.stage.resize(static_cast<size_t>(kIlvChunk * cslots() * nout_ + 16));
         for (int64_t task = b; task < e; ++task) {
             const Task& tk = tasks_[static_cast<size_t>(task)];
             block(src, dst, tk.grp, tk.phase, tk.p0, ws);
@@ -789,9 +811,102 @@ void PhasePlan<T>::block_cols(const T* src, T* dst, int64_t grp0, int64_t task, 
     }  // groups
 }
 
+// Channels-last, a group of phases along the last axis (ilv_last_; one group of channels): each phase's tiles
+// as in block() (row pointers, every tap one segment) into its own C slot; then, run by run, the rows of the
+// group's phases are written interleaved (position i, phase r: destination row i * sl + r of the run) into a
+// staging buffer, a chunk of positions at a time, and copied to the destination with streaming stores.
+template <class T>
+void PhasePlan<T>::block_ilv_last(const T* src, T* dst, int64_t task, int64_t p0, Scratch& ws) const {
+    const std::vector<int64_t>& gr = groups_[static_cast<size_t>(task)];
+    const int64_t sl = static_cast<int64_t>(gr.size()), mr = mr_, nr = nr_, nncb = np_ / nr, mc = mc_;
+    const int64_t n = std::min(mc, mb_ * phases_[static_cast<size_t>(gr[0])].positions - p0);
+    const int64_t ntile = (n + mr - 1) / mr, taps = static_cast<int64_t>(ws.active.size());
+    const int64_t cs = static_cast<int64_t>(csize());
+    T* const C = ws.c.data();
+    const T* const zrow = zeros_.data();
+    const T** const rowp = ws.rowp.data();
+    size_t* const segt = ws.segt.data();
+    int64_t* const tsegs = ws.tsegs.data();
+    const size_t tstep = static_cast<size_t>(kin_ * nr);
+    const bool pf = kin_ * static_cast<int64_t>(sizeof(T)) <= detail::kPrefetchRowBytes;
+    std::fill(ws.segl.begin(), ws.segl.end(), size_t(0));
+    int64_t nruns = 0;
+    for (int64_t gi = 0; gi < sl; ++gi) {
+        const int64_t phi = gr[static_cast<size_t>(gi)];
+        const Phase& ph = phases_[static_cast<size_t>(phi)];
+        const int64_t nt = static_cast<int64_t>(ph.koff.size());
+        const int64_t r = decode(ph, p0, n, ws, gi, true);
+        if (gi == 0) nruns = r;
+        const int64_t* const offs = ws.off.data() + gi * mc * taps;
+        for (int64_t tile = 0; tile < ntile; ++tile) {
+            const int64_t j0 = tile * mr, mm = std::min(mr, n - j0);
+            int64_t ns = 0;
+            for (int64_t t = 0; t < nt; ++t) {
+                const int64_t* off = offs + t * mc + j0;
+                const T** rp = rowp + (tile * nt + ns) * mr;
+                bool any = false;
+                for (int64_t m = 0; m < mm; ++m) {
+                    const int64_t o = off[m];
+                    rp[m] = o >= 0 ? src + o : zrow;  // (decoded as element offsets)
+                    any |= o >= 0;
+                }
+                for (int64_t m = mm; m < mr; ++m) rp[m] = zrow;
+                if (any) segt[tile * nt + ns++] = static_cast<size_t>(t) * tstep;
+            }
+            tsegs[tile] = ns;
+        }
+        const T* wbase = packed_.data() + wofs_[static_cast<size_t>(phi)];
+        for (int64_t tile = 0; tile < ntile; ++tile) {
+            const int64_t ns = tsegs[tile];
+            if (pf && tile + 1 < ntile) {
+                const T* const* rp = rowp + (tile + 1) * nt * mr;
+                for (int64_t m = 0; m < mr; ++m) detail::prefetch_row(rp[m], static_cast<size_t>(kin_) * sizeof(T));
+            }
+            T* Ck = C + gi * cs + tile * mr * np_;
+            if (ns == 0) {  // no tap reaches the tile: its outputs are the bias alone
+                std::fill(Ck, Ck + mr * np_, T(0));
+                continue;
+            }
+            for (int64_t ncb = 0; ncb < nncb; ++ncb)
+                seg_k_.fn_ind(rowp + tile * nt * mr, ws.segl.data(), wbase + ncb * nt * kin_ * nr, segt + tile * nt,
+                              static_cast<size_t>(ns), static_cast<size_t>(kin_), Ck + ncb * nr,
+                              static_cast<size_t>(np_), false);
+        }
+    }
+    // The store (the runs, images and destination offsets of the group's first phase, whose first output along
+    // the last axis is 0: phase r's row of position i lies r rows further).
+    const int64_t* const mbi = ws.mbi.data();
+    const int64_t* const oofs = ws.oofs.data();
+    const int64_t* const runs = ws.runs.data();
+    const T* const bias = bias_.data();
+    T* const stage = ws.stage.data();
+    T* rows[kIlvChunk];
+    for (int64_t ri = 0; ri < nruns; ++ri) {
+        const int64_t j = runs[2 * ri], len = runs[2 * ri + 1];
+        T* const d0 = dst + (mbi[j] * outsz_ + oofs[j]) * cout_;
+        for (int64_t i0 = 0; i0 < len; i0 += kIlvChunk) {
+            const int64_t cl = std::min(kIlvChunk, len - i0);
+            for (int64_t gi = 0; gi < sl; ++gi) {
+                const T* Cr = C + gi * cs + (j + i0) * np_;
+                if (epi_.kind == Epilogue::Kind::none) {
+                    for (int64_t i = 0; i < cl; ++i) rows[i] = stage + (i * sl + gi) * nout_;
+                    gemm_.bias_store(Cr, static_cast<size_t>(np_), bias, static_cast<size_t>(nout_), rows,
+                                     static_cast<size_t>(cl), false);
+                } else {
+                    for (int64_t i = 0; i < cl; ++i)
+                        for (int64_t oc = 0; oc < nout_; ++oc)
+                            stage[(i * sl + gi) * nout_ + oc] = activate(epi_, Cr[i * np_ + oc] + bias[oc]);
+                }
+            }
+            gemm_.copy(stage, static_cast<size_t>(cl * sl * nout_), d0 + i0 * sl * cout_, true);
+        }
+    }
+}
+
 template <class T>
 void PhasePlan<T>::block(const T* src, T* dst, int64_t grp0, int64_t phi, int64_t p0, Scratch& ws) const {
     if (cols_) return block_cols(src, dst, grp0, phi, p0, ws);
+    if (ilv_last_) return block_ilv_last(src, dst, phi, p0, ws);
     const Phase& ph = phases_[phi];
     const int rank = static_cast<int>(in_.size());
     const int64_t mr = mr_, nr = nr_;

@@ -47,6 +47,7 @@ private:
     struct Scratch;
     void block(const T* src, T* dst, int64_t grp, int64_t ph, int64_t p0, Scratch& ws) const;
     void block_cols(const T* src, T* dst, int64_t grp, int64_t task, int64_t p0, Scratch& ws) const;
+    void block_ilv_last(const T* src, T* dst, int64_t task, int64_t p0, Scratch& ws) const;
     // Decodes the positions [p0, p0 + n) of a phase into ws (images, destination offsets, source offsets per
     // tap, runs along the last axis) at decode slot `slot` (offsets of slot * MC positions); returns the number
     // of runs. elems: each source offset is instead the channels-last element offset of the position's first
@@ -81,7 +82,8 @@ private:
     bool direct_ = false;              // seg_ channels-last: the kernel stores each tile plus the bias to dst
     bool direct_lines_ = false;        // direct_: every panel row of every position starts on a cache line
     bool cols_ = false;                // channels-first: positions as the vector columns, C transposed
-    bool ilv_ = false;                 // cols_: phases stored interleaved along the last axis, by groups_
+    bool ilv_ = false;                 // phases stored interleaved along the last axis, by groups_ (cols_ or ilv_last_)
+    bool ilv_last_ = false;            // channels-last tiles of a group of phases, staged and streamed rows
     std::vector<std::vector<int64_t>> groups_;  // the phases of one group, by first output along the last axis
     int64_t asz_ = 0;                  // elements of the packed source panels per thread
     int64_t ntaps_;                    // the most taps of any phase
