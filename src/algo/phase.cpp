@@ -811,6 +811,38 @@ void PhasePlan<T>::block_cols(const T* src, T* dst, int64_t grp0, int64_t task, 
     }  // groups
 }
 
+// Channels-last tiles of one decode (tap offsets decoded as element offsets, offs[t * MC + j]): per tile, the
+// row pointers of each tap that reaches it (one segment; positions outside the source and past n read
+// zeros_), the segment's offset in the tap-major weight panel, and the count of segments.
+template <class T>
+void PhasePlan<T>::rows_last(const T* src, const int64_t* offs, int64_t n, int64_t nt, Scratch& ws) const {
+    // (Raw pointers and members in locals: the stores of row pointers would otherwise make the compiler
+    // reload them for every row.)
+    const int64_t mr = mr_, mc = mc_, ntile = (n + mr - 1) / mr;
+    const T* const zrow = zeros_.data();
+    const T** const rowp = ws.rowp.data();
+    size_t* const segt = ws.segt.data();
+    int64_t* const tsegs = ws.tsegs.data();
+    const size_t tstep = static_cast<size_t>(kin_ * nr_);
+    for (int64_t tile = 0; tile < ntile; ++tile) {
+        const int64_t j0 = tile * mr, mm = std::min(mr, n - j0);
+        int64_t ns = 0;
+        for (int64_t t = 0; t < nt; ++t) {
+            const int64_t* off = offs + t * mc + j0;
+            const T** rp = rowp + (tile * nt + ns) * mr;
+            bool any = false;
+            for (int64_t m = 0; m < mm; ++m) {
+                const int64_t o = off[m];
+                rp[m] = o >= 0 ? src + o : zrow;
+                any |= o >= 0;
+            }
+            for (int64_t m = mm; m < mr; ++m) rp[m] = zrow;
+            if (any) segt[tile * nt + ns++] = static_cast<size_t>(t) * tstep;
+        }
+        tsegs[tile] = ns;
+    }
+}
+
 // Channels-last, a group of phases along the last axis (ilv_last_; one group of channels): each phase's tiles
 // as in block() (row pointers, every tap one segment) into its own C slot; then, run by run, the rows of the
 // group's phases are written interleaved (position i, phase r: destination row i * sl + r of the run) into a
@@ -823,11 +855,9 @@ void PhasePlan<T>::block_ilv_last(const T* src, T* dst, int64_t task, int64_t p0
     const int64_t ntile = (n + mr - 1) / mr, taps = static_cast<int64_t>(ws.active.size());
     const int64_t cs = static_cast<int64_t>(csize());
     T* const C = ws.c.data();
-    const T* const zrow = zeros_.data();
     const T** const rowp = ws.rowp.data();
     size_t* const segt = ws.segt.data();
     int64_t* const tsegs = ws.tsegs.data();
-    const size_t tstep = static_cast<size_t>(kin_ * nr);
     const bool pf = kin_ * static_cast<int64_t>(sizeof(T)) <= detail::kPrefetchRowBytes;
     std::fill(ws.segl.begin(), ws.segl.end(), size_t(0));
     int64_t nruns = 0;
@@ -837,24 +867,7 @@ void PhasePlan<T>::block_ilv_last(const T* src, T* dst, int64_t task, int64_t p0
         const int64_t nt = static_cast<int64_t>(ph.koff.size());
         const int64_t r = decode(ph, p0, n, ws, gi, true);
         if (gi == 0) nruns = r;
-        const int64_t* const offs = ws.off.data() + gi * mc * taps;
-        for (int64_t tile = 0; tile < ntile; ++tile) {
-            const int64_t j0 = tile * mr, mm = std::min(mr, n - j0);
-            int64_t ns = 0;
-            for (int64_t t = 0; t < nt; ++t) {
-                const int64_t* off = offs + t * mc + j0;
-                const T** rp = rowp + (tile * nt + ns) * mr;
-                bool any = false;
-                for (int64_t m = 0; m < mm; ++m) {
-                    const int64_t o = off[m];
-                    rp[m] = o >= 0 ? src + o : zrow;  // (decoded as element offsets)
-                    any |= o >= 0;
-                }
-                for (int64_t m = mm; m < mr; ++m) rp[m] = zrow;
-                if (any) segt[tile * nt + ns++] = static_cast<size_t>(t) * tstep;
-            }
-            tsegs[tile] = ns;
-        }
+        rows_last(src, ws.off.data() + gi * mc * taps, n, nt, ws);
         const T* wbase = packed_.data() + wofs_[static_cast<size_t>(phi)];
         for (int64_t tile = 0; tile < ntile; ++tile) {
             const int64_t ns = tsegs[tile];
@@ -1021,31 +1034,7 @@ void PhasePlan<T>::block(const T* src, T* dst, int64_t grp0, int64_t phi, int64_
             if (direct) {
                 for (int64_t j = 0; j < n; ++j) ws.dofs[j] = (ws.mbi[j] * outsz_ + ws.oofs[j]) * cout_;
             }
-            // (Raw pointers and members in locals: the stores of row pointers would otherwise make the
-            // compiler reload them for every row.)
-            const int64_t mc = mc_;
-            const T* const zrow = zeros_.data();
-            const T** const rowp = ws.rowp.data();
-            size_t* const segt = ws.segt.data();
-            int64_t* const tsegs = ws.tsegs.data();
-            const size_t tstep = static_cast<size_t>(kin_ * nr);
-            for (int64_t tile = 0; tile < ntile; ++tile) {
-                const int64_t j0 = tile * mr, mm = std::min(mr, n - j0);
-                int64_t ns = 0;
-                for (int64_t t = 0; t < nt; ++t) {
-                    const int64_t* off = ws.off.data() + t * mc + j0;
-                    const T** rp = rowp + (tile * nt + ns) * mr;
-                    bool any = false;
-                    for (int64_t m = 0; m < mm; ++m) {
-                        const int64_t o = off[m];
-                        rp[m] = o >= 0 ? src + o : zrow;  // (decoded as element offsets)
-                        any |= o >= 0;
-                    }
-                    for (int64_t m = mm; m < mr; ++m) rp[m] = zrow;
-                    if (any) segt[tile * nt + ns++] = static_cast<size_t>(t) * tstep;
-                }
-                tsegs[tile] = ns;
-            }
+            rows_last(src, ws.off.data(), n, nt, ws);
         }
         for (int64_t t = 0; t < nt; ++t) ws.segl[t] = static_cast<size_t>(grp * kin_);
         const T* bias = bias_.data() + grp * nout_;

@@ -48,6 +48,7 @@ private:
     void block(const T* src, T* dst, int64_t grp, int64_t ph, int64_t p0, Scratch& ws) const;
     void block_cols(const T* src, T* dst, int64_t grp, int64_t task, int64_t p0, Scratch& ws) const;
     void block_ilv_last(const T* src, T* dst, int64_t task, int64_t p0, Scratch& ws) const;
+    void rows_last(const T* src, const int64_t* offs, int64_t n, int64_t nt, Scratch& ws) const;
     // Decodes the positions [p0, p0 + n) of a phase into ws (images, destination offsets, source offsets per
     // tap, runs along the last axis) at decode slot `slot` (offsets of slot * MC positions); returns the number
     // of runs. elems: each source offset is instead the channels-last element offset of the position's first
