@@ -447,12 +447,13 @@ HWY_INLINE HWY_ATTR void TransposeRegs(D dt, V* HWY_RESTRICT v, V* HWY_RESTRICT 
 }
 
 // v[r] = s[(i0 + r)*ld + j0 ...] for r < nrow (M values, zeros past ncol where reading M would pass `end`,
-// one past the last readable value), zeros for r >= nrow: the rows of an M x M block to transpose.
-template <size_t M, class D, class V, class T>
+// one past the last readable value), zeros for r >= nrow: the rows of an M x M block to transpose (R of
+// them: R = M / 2 fills half a block).
+template <size_t M, size_t R = M, class D, class V, class T>
 HWY_INLINE HWY_ATTR void LoadBlock(D dt, const T* HWY_RESTRICT s, size_t ld, size_t i0, size_t j0, size_t nrow,
                                    size_t ncol, size_t end, T* HWY_RESTRICT stage, V* HWY_RESTRICT v) {
 #pragma GCC unroll 16
-    for (size_t r = 0; r < M; ++r) {
+    for (size_t r = 0; r < R; ++r) {
         const size_t at = (i0 + r) * ld + j0;
         if (r >= nrow) {
             v[r] = hn::Zero(dt);
@@ -589,19 +590,9 @@ HWY_ATTR void PackPairT(const T* HWY_RESTRICT s, const T* HWY_RESTRICT s2, size_
         for (size_t j0 = 0; j0 < cols; j0 += M) {
             const size_t ncol = std::min(M, cols - j0);
             V v[M], w[M];
-#pragma GCC unroll 16
-            for (size_t r = 0; r < M; ++r) {
-                const T* HWY_RESTRICT src = r < H ? s : s2;
-                const size_t i = r % H, at = i * ld + j0;
-                if (i >= rows) {
-                    v[r] = hn::Zero(dt);
-                } else if (at + M <= end) {  // values past ncol belong to other columns: not stored
-                    v[r] = hn::LoadU(dt, src + at);
-                } else {
-                    for (size_t j = 0; j < M; ++j) stage[j] = j < ncol ? src[at + j] : T(0);
-                    v[r] = hn::Load(dt, stage);
-                }
-            }
+            const size_t nrow = std::min(H, rows);
+            LoadBlock<M, H>(dt, s, ld, 0, j0, nrow, ncol, end, stage, v);
+            LoadBlock<M, H>(dt, s2, ld, 0, j0, nrow, ncol, end, stage, v + H);
             TransposeRegs<M>(dt, v, w);
             for (size_t j = 0; j < ncol; ++j) {
                 if (!d[j0 + j]) continue;
