@@ -467,6 +467,19 @@ HWY_INLINE HWY_ATTR void LoadBlock(D dt, const T* HWY_RESTRICT s, size_t ld, siz
 }
 #endif
 
+// Vector j of a transposed block to panel row d[j] + i0 for j < ncol whose d[j] is set (null: skipped);
+// stream: vector-aligned ones are streamed.
+template <size_t M, class D, class V, class T>
+HWY_INLINE HWY_ATTR void StorePanelRows(D dt, const V* HWY_RESTRICT v, T* const* HWY_RESTRICT d, size_t ncol, size_t i0,
+                                        bool stream) {
+    for (size_t j = 0; j < ncol; ++j) {
+        if (!d[j]) continue;
+        T* HWY_RESTRICT dj = d[j] + i0;
+        if (stream && reinterpret_cast<uintptr_t>(dj) % (M * sizeof(T)) == 0) hn::Stream(v[j], dt, dj);
+        else hn::StoreU(v[j], dt, dj);
+    }
+}
+
 template <class T>
 HWY_ATTR void TransposeT(const T* HWY_RESTRICT src, size_t ld, size_t rows, size_t cols, T* HWY_RESTRICT dst,
                          size_t ldd) {
@@ -556,12 +569,7 @@ HWY_ATTR void PackT(const T* HWY_RESTRICT s, size_t ld, size_t rows, size_t cols
                 V v[M], w[M];
                 LoadBlock<M>(dt, s, ld, i0, j0, nrow, ncol, end, stage, v);
                 if (nrow) TransposeRegs<M>(dt, v, w);
-                for (size_t j = 0; j < ncol; ++j) {
-                    if (!d[j0 + j]) continue;
-                    T* HWY_RESTRICT dj = d[j0 + j] + i0;
-                    if (stream && reinterpret_cast<uintptr_t>(dj) % (M * sizeof(T)) == 0) hn::Stream(v[j], dt, dj);
-                    else hn::StoreU(v[j], dt, dj);
-                }
+                StorePanelRows<M>(dt, v, d + j0, ncol, i0, stream);
             }
         }
         return;
@@ -594,12 +602,7 @@ HWY_ATTR void PackPairT(const T* HWY_RESTRICT s, const T* HWY_RESTRICT s2, size_
             LoadBlock<M, H>(dt, s, ld, 0, j0, nrow, ncol, end, stage, v);
             LoadBlock<M, H>(dt, s2, ld, 0, j0, nrow, ncol, end, stage, v + H);
             TransposeRegs<M>(dt, v, w);
-            for (size_t j = 0; j < ncol; ++j) {
-                if (!d[j0 + j]) continue;
-                T* HWY_RESTRICT dj = d[j0 + j];
-                if (stream && reinterpret_cast<uintptr_t>(dj) % (M * sizeof(T)) == 0) hn::Stream(v[j], dt, dj);
-                else hn::StoreU(v[j], dt, dj);
-            }
+            StorePanelRows<M>(dt, v, d + j0, ncol, 0, stream);
         }
         return;
     }
