@@ -332,7 +332,6 @@ PhasePlan<T>::PhasePlan(const Problem& p, const T* wei, const T* bia, const Epil
     const int64_t ldd = detail::round_up(std::max(np_, nout_), int64_t(16));
     const int64_t kch = std::min<int64_t>(ksz, std::max<int64_t>(16, 65536 / ldd / 16 * 16));
     const int64_t cb = std::clamp<int64_t>(65536 / (kch * ldd), 1, 16), nchunk = (kin_ + cb - 1) / cb;
-    const bool stream = static_cast<double>(total) * sizeof(T) >= detail::kStreamBytes && nr % line == 0;
     // Panels of whole vectors (NR a multiple of the vector length) are written straight from registers: per
     // channel, NR block and chunk of 16 kernel elements, one call transposes the [NR][16] block and stores each
     // element's row into its panel; the weights are read once, in order, and written once.
@@ -340,6 +339,8 @@ PhasePlan<T>::PhasePlan(const Problem& p, const T* wei, const T* bia, const Epil
     // Panels of half a vector (the transposed tiles' 8 output channels on AVX-512): two source channels per
     // call, their panel rows one whole vector (a lone last channel of a chunk value by value).
     const bool pair = gemm_.pack_pair && lanes > 1 && 2 * nr == lanes;
+    // (Streamed: panel rows that fill whole lines, or pairs of them.)
+    const bool stream = static_cast<double>(total) * sizeof(T) >= detail::kStreamBytes && (nr % line == 0 || (pair && 2 * nr == line));
     if (lanes > 1 && (nr % lanes == 0 || pair)) {
         constexpr int64_t kc16 = 16;
         parallel::parallel_for(p.g * nchunk, [&](int64_t b, int64_t e, int) {

@@ -480,6 +480,28 @@ HWY_INLINE HWY_ATTR void StorePanelRows(D dt, const V* HWY_RESTRICT v, T* const*
     }
 }
 
+#if HWY_TARGET != HWY_SCALAR
+// A whole M x M block (every row readable, every column stored; rows r < R from s, the others from s2):
+// straight-line code, so that the block stays in registers (a loop over a run-time count of columns indexes v in
+// memory: every vector spilled and reloaded). Column j goes to d[j] + i0 (null: skipped).
+template <size_t M, size_t R = M, class D, class T>
+HWY_INLINE HWY_ATTR void PackFullBlock(D dt, const T* HWY_RESTRICT s, const T* HWY_RESTRICT s2, size_t ld,
+                                       T* const* HWY_RESTRICT d, size_t i0, bool stream) {
+    using V = hn::Vec<D>;
+    V v[M], w[M];
+#pragma GCC unroll 16
+    for (size_t r = 0; r < M; ++r) v[r] = hn::LoadU(dt, r < R ? s + r * ld : s2 + (r - R) * ld);
+    TransposeRegs<M>(dt, v, w);
+#pragma GCC unroll 16
+    for (size_t j = 0; j < M; ++j) {
+        if (!d[j]) continue;
+        T* HWY_RESTRICT dj = d[j] + i0;
+        if (stream && reinterpret_cast<uintptr_t>(dj) % (M * sizeof(T)) == 0) hn::Stream(v[j], dt, dj);
+        else hn::StoreU(v[j], dt, dj);
+    }
+}
+#endif
+
 template <class T>
 HWY_ATTR void TransposeT(const T* HWY_RESTRICT src, size_t ld, size_t rows, size_t cols, T* HWY_RESTRICT dst,
                          size_t ldd) {
@@ -495,6 +517,12 @@ HWY_ATTR void TransposeT(const T* HWY_RESTRICT src, size_t ld, size_t rows, size
             const size_t nrow = std::min(M, rows - i0);
             for (size_t j0 = 0; j0 < cols; j0 += M) {
                 const size_t ncol = std::min(M, cols - j0);
+                if (nrow == M && ncol == M && (i0 + M - 1) * ld + j0 + M <= end) {
+                    T* d[M];
+                    for (size_t j = 0; j < M; ++j) d[j] = dst + (j0 + j) * ldd;
+                    PackFullBlock<M>(dt, src + i0 * ld + j0, src, ld, d, i0, false);
+                    continue;
+                }
                 V v[M], w[M];
                 LoadBlock<M>(dt, src, ld, i0, j0, nrow, ncol, end, stage, v);
                 TransposeRegs<M>(dt, v, w);
@@ -566,6 +594,10 @@ HWY_ATTR void PackT(const T* HWY_RESTRICT s, size_t ld, size_t rows, size_t cols
             const size_t ncol = std::min(M, cols - j0);
             for (size_t i0 = 0; i0 < nr; i0 += M) {
                 const size_t nrow = i0 < rows ? std::min(M, rows - i0) : 0;
+                if (nrow == M && ncol == M && (i0 + M - 1) * ld + j0 + M <= end) {
+                    PackFullBlock<M>(dt, s + i0 * ld + j0, s, ld, d + j0, i0, stream);
+                    continue;
+                }
                 V v[M], w[M];
                 LoadBlock<M>(dt, s, ld, i0, j0, nrow, ncol, end, stage, v);
                 if (nrow) TransposeRegs<M>(dt, v, w);
@@ -597,8 +629,12 @@ HWY_ATTR void PackPairT(const T* HWY_RESTRICT s, const T* HWY_RESTRICT s2, size_
         HWY_ALIGN T stage[M];
         for (size_t j0 = 0; j0 < cols; j0 += M) {
             const size_t ncol = std::min(M, cols - j0);
-            V v[M], w[M];
             const size_t nrow = std::min(H, rows);
+            if (nrow == H && ncol == M && (H - 1) * ld + j0 + M <= end) {
+                PackFullBlock<M, H>(dt, s + j0, s2 + j0, ld, d + j0, 0, stream);
+                continue;
+            }
+            V v[M], w[M];
             LoadBlock<M, H>(dt, s, ld, 0, j0, nrow, ncol, end, stage, v);
             LoadBlock<M, H>(dt, s2, ld, 0, j0, nrow, ncol, end, stage, v + H);
             TransposeRegs<M>(dt, v, w);
