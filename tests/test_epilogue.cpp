@@ -30,7 +30,8 @@ INSTANTIATE_TEST_SUITE_P(Layers, EpilogueCase,
                          ::testing::Values("mb2_ic3_oc5_i4x3_k3_s2_p1_op1_bias", "mb2_ic3_oc2_i4x6_k4_s2_p1_bias",
                                            "mb1_g2_ic4_oc6_i5x7_k3_s2_p1_op1_bias", "mb2_g3_ic3_oc3_i9_k5_s3_p2_bias",
                                            "mb2_g20_ic20_oc20_i5x4_k4_s2_p1_bias", "mb1_ic20_oc3_i4x5_k3_s2_p1_bias",
-                                           "mb13_ic7_oc6_i1x1_k4_bias"));
+                                           "mb13_ic7_oc6_i1x1_k4_bias", "mb2_ic12_oc9_i11_k4_s3_p1_bias",
+                                           "mb1_ic10_oc90_i20_k15_s8_p4_bias"));
 
 TEST_P(EpilogueCase, EveryKindThroughFusedAndSecondPassAlgorithms) {
     const Problem p = Problem::parse(GetParam());

@@ -90,6 +90,7 @@ PhasePlan<T>::PhasePlan(const Problem& p, const T* wei, const T* bia, const Epil
     outsz_ = detail::prod(out);
     in_st_ = detail::row_major_strides(in_);
     out_st_ = detail::row_major_strides(out);
+    olast_ = out[rank - 1];
     istep_ = fwd ? Dims(rank, 1) : p.s;
     ostep_ = fwd ? p.s : Dims(rank, 1);
     const int64_t ksz = detail::prod(p.k);
@@ -216,14 +217,20 @@ PhasePlan<T>::PhasePlan(const Problem& p, const T* wei, const T* bia, const Epil
     // Groups of sl phases along the last axis (consecutive in phases_), each group ordered by the phases' first
     // output along it (0 .. sl - 1) and alike in every other respect (positions, first outputs on the other
     // axes): then a group's outputs for a run of positions along the last axis are consecutive.
-    auto make_groups = [&](int64_t sl) {
+    // short_ok: the counts along the last axis may differ by one (the output's length not a multiple of the
+    // stride: the phases past its end have a position fewer, see equalize below).
+    auto make_groups = [&](int64_t sl, bool short_ok) {
         bool ok = sl >= 2 && sl <= kMaxGroup && static_cast<int64_t>(phases_.size()) % sl == 0;
         for (size_t g0 = 0; g0 < phases_.size() && ok; g0 += static_cast<size_t>(sl)) {
             std::vector<int64_t> gr(static_cast<size_t>(sl), -1);
             for (int64_t r = 0; r < sl && ok; ++r) {
                 const Phase& ph = phases_[g0 + static_cast<size_t>(r)];
                 const int64_t at = ph.o0[rank - 1];
-                ok = at < sl && gr[static_cast<size_t>(at)] < 0 && ph.Q == phases_[g0].Q;
+                ok = at < sl && gr[static_cast<size_t>(at)] < 0;
+                for (int a = 0; a < rank && ok; ++a) {
+                    const int64_t dq = ph.Q[a] - phases_[g0].Q[a];
+                    ok = dq == 0 || (short_ok && a == rank - 1 && (dq == 1 || dq == -1));
+                }
                 for (int a = 0; a + 1 < rank && ok; ++a) ok = ph.o0[a] == phases_[g0].o0[a];
                 if (ok) gr[static_cast<size_t>(at)] = static_cast<int64_t>(g0) + r;
             }
@@ -242,13 +249,37 @@ PhasePlan<T>::PhasePlan(const Problem& p, const T* wei, const T* bia, const Epil
         // Groups of the phases along the last axis (consecutive in phases_), ordered by their first output
         // along it: with the same positions, a task computes them all and interleaves them in the store.
         const int64_t sl = p.s[rank - 1];
-        ilv_ = fwd && make_groups(sl);
+        ilv_ = fwd && make_groups(sl, true);
         // A group's C blocks (sl of np x (MC + W)) stay within 256 KiB: MC shrinks to 2 or 1 tile widths, or
         // the phases are computed one by one (hifigan_up1: 8 phases x 256 channels).
         if (ilv_ && !merged_)
             while (mc_ > cw && static_cast<double>(sl * np_ * (mc_ + cw)) * sizeof(T) > kGroupBytes) mc_ /= 2;
-        ilv_ = ilv_ && (merged_ || static_cast<double>(sl * np_ * (mc_ + cw)) * sizeof(T) <= kGroupBytes);
+        ccb_ = np_ / nr;
+        if (ilv_ && !merged_ && static_cast<double>(sl * np_ * (mc_ + cw)) * sizeof(T) > kGroupBytes) {
+            // Too many channels for a group's C blocks even at one tile width (hifigan_up1: 8 phases x 256
+            // channels): a task computes a chunk of the output channels (panels of nr) for every phase of the
+            // group. (Else each phase alone would write every s-th value of the whole output: s passes over it.)
+            // Blocks of up to 4 tile widths, as even as whole tiles make them (400 positions: 3 x 144, not
+            // 192 + 192 + 16: each block reads every weight of its chunk).
+            const int64_t pos = p.mb * phases_[groups_[0][0]].positions, nb = (pos + 4 * cw - 1) / (4 * cw);
+            mc_ = detail::round_up((pos + nb - 1) / nb, cw);
+            ccb_ = std::clamp<int64_t>(static_cast<int64_t>(kGroupBytes / (static_cast<double>(sl * nr * (mc_ + cw)) * sizeof(T))), 1, np_ / nr);
+        }
         if (!ilv_) groups_.clear(), mc_ = 4 * cw;
+        // Equalize: a group's phases with a position fewer along the last axis (those whose first output there
+        // is past the output's length modulo the stride) take the group's count, so one decode maps a position
+        // to the same place in each. The position added reads nothing (past every tap's [qlo, qhi), computed
+        // from the real count), and the store leaves out the outputs past the axis' end.
+        for (const auto& gr : groups_) {
+            const int64_t qmax = phases_[gr[0]].Q[rank - 1];
+            for (int64_t phi : gr) {
+                Phase& ph = phases_[phi];
+                if (ph.Q[rank - 1] == qmax) continue;
+                ph.Q[rank - 1] = qmax;
+                ph.positions = detail::prod(ph.Q);
+                ilv_short_ = true;
+            }
+        }
     }
     // The per-tap order (weights beyond L2) takes a narrower panel too where it pads less (130 channels: nine
     // panels of one vector, 144 columns, instead of five of two, 160), through the segment kernel of that
@@ -267,6 +298,7 @@ PhasePlan<T>::PhasePlan(const Problem& p, const T* wei, const T* bia, const Epil
         }
     }
     nr_ = nr;
+    if (!cols_) ccb_ = np_ / nr;
     // Channels-last outputs of whole panels: the kernel adds the bias and writes each tile's rows straight to
     // the destination (no C block, no second pass), not with an epilogue. An output that is streamed takes this
     // path only where every row of every panel starts on a cache line (see block()).
@@ -280,7 +312,7 @@ PhasePlan<T>::PhasePlan(const Problem& p, const T* wei, const T* bia, const Epil
     // staged and streamed. (A phase alone writes every s-th row, so each destination line was read first.)
     if (seg_ && slast_ && last_ && fwd && !direct_ && stream_ && p.g == 1 && !merged_ && !mb_inner_ && !cols_) {
         const int64_t sl = p.s[rank - 1];
-        ilv_ = static_cast<double>(sl * mc_ * np_) * sizeof(T) <= kGroupBytes && make_groups(sl);
+        ilv_ = static_cast<double>(sl * mc_ * np_) * sizeof(T) <= kGroupBytes && make_groups(sl, false);
         ilv_last_ = ilv_;
     }
     // Channels-first outputs far larger than the caches are streamed too: the transposed store writes whole
@@ -445,14 +477,17 @@ PhasePlan<T>::PhasePlan(const Problem& p, const T* wei, const T* bia, const Epil
         asz_ = 0;
         zeros_.assign(static_cast<size_t>(cin_), T(0));  // (group g's rows read it from g * kin)
     }
+    // (cols_: a block's chunks of output channels one after the other, so the block's sources stay in cache)
+    const int64_t nchunks = cols_ ? (np_ / nr + ccb_ - 1) / ccb_ : 1;
     for (int64_t grp = 0; grp < (gin_ ? 1 : p.g); ++grp) {
         if (interleave_) {
             for (int64_t blk = 0; blk < most_blk; ++blk)
                 for (int64_t k = 0; k < nrun; ++k)
-                    if (blk < nblk[k]) tasks_.push_back({grp, k, blk * mc_});
+                    for (int64_t ch = 0; ch < nchunks && blk < nblk[k]; ++ch) tasks_.push_back({grp, k, blk * mc_, ch * ccb_});
         } else {
             for (int64_t k = 0; k < nrun; ++k)
-                for (int64_t blk = 0; blk < nblk[k]; ++blk) tasks_.push_back({grp, k, blk * mc_});
+                for (int64_t blk = 0; blk < nblk[k]; ++blk)
+                    for (int64_t ch = 0; ch < nchunks; ++ch) tasks_.push_back({grp, k, blk * mc_, ch * ccb_});
         }
     }
     // The threads' slices of the tasks are of about equal cost, not count: phases differ in their taps (k3 s2:
@@ -473,7 +508,8 @@ PhasePlan<T>::PhasePlan(const Problem& p, const T* wei, const T* bia, const Epil
             taps = static_cast<double>(phases_[tk.phase].koff.size());
         }
         const double outs = merged_ ? static_cast<double>(phases_.size()) : grouped ? static_cast<double>(groups_[tk.phase].size()) : 1.0;
-        tcost_[i + 1] = tcost_[i] + npos * (taps * static_cast<double>(kin_ * np_) + outs * static_cast<double>(np_));
+        const double cnp = static_cast<double>(std::min(np_, (tk.cb0 + ccb_) * nr) - tk.cb0 * nr);
+        tcost_[i + 1] = tcost_[i] + npos * (taps * static_cast<double>(kin_) * cnp + outs * cnp);
     }
 }
 
@@ -527,7 +563,7 @@ void PhasePlan<T>::run(const T* src, T* dst) const {
         if (ilv_last_) ws.stage.resize(static_cast<size_t>(kIlvChunk * cslots() * nout_ + 16));
         for (int64_t task = b; task < e; ++task) {
             const Task& tk = tasks_[static_cast<size_t>(task)];
-            block(src, dst, tk.grp, tk.phase, tk.p0, ws);
+            block(src, dst, tk.grp, tk.phase, tk.p0, tk.cb0, ws);
         }
         if (stream_) hwy::FlushStream();  // the streamed outputs are visible before the task range ends
     });
@@ -627,10 +663,11 @@ constexpr int64_t kMinSpan = 8;
 // axis (each decoded in turn); C^T[channel][position] of each goes to its own slot (row stride MC + W), and
 // the store then runs along destination rows: whole vectors, the phases of a group interleaved.
 template <class T>
-void PhasePlan<T>::block_cols(const T* src, T* dst, int64_t grp0, int64_t task, int64_t p0, Scratch& ws) const {
+void PhasePlan<T>::block_cols(const T* src, T* dst, int64_t grp0, int64_t task, int64_t p0, int64_t cb0, Scratch& ws) const {
     const int rank = static_cast<int>(in_.size());
     const int64_t nr = nr_, W = static_cast<int64_t>(gemm_.cols.width), ldct = mc_ + W, cs = static_cast<int64_t>(csize());
-    const int64_t nph = static_cast<int64_t>(phases_.size()), nncb = np_ / nr;
+    // (the panels cb0 .. cb1 of output channels; C holds their rows from row 0)
+    const int64_t nph = static_cast<int64_t>(phases_.size()), cb1 = std::min(np_ / nr, cb0 + ccb_);
     const int64_t slots = std::max<int64_t>(1, static_cast<int64_t>(ws.a.size()) / (kin_ * W));
     const int64_t img = cin_ * insz_;
     const int64_t taps = static_cast<int64_t>(ws.active.size());
@@ -665,14 +702,14 @@ void PhasePlan<T>::block_cols(const T* src, T* dst, int64_t grp0, int64_t task, 
                 for (int64_t k = k0; k < k1; ++k) {
                     const T* wbase = packed_.data() + wofs_[grp * nph + k];
                     T* Ck = C + slot(k) * cs + j0;
-                    for (int64_t ncb = 0; ncb < nncb; ++ncb) {
+                    for (int64_t ncb = cb0; ncb < cb1; ++ncb) {
                         if (partial)
                             gemm_.cols.masked(ws.segp.data(), ws.segl.data(), wbase + ncb * nt * kin_ * nr,
                                               ws.sego.data(), static_cast<size_t>(ns), static_cast<size_t>(kin_),
-                                              Ck + ncb * nr * ldct, static_cast<size_t>(ldct), started, ws.segm.data());
+                                              Ck + (ncb - cb0) * nr * ldct, static_cast<size_t>(ldct), started, ws.segm.data());
                         else
                             gemm_.cols.fn(ws.segp.data(), ws.segl.data(), wbase + ncb * nt * kin_ * nr, ws.sego.data(),
-                                          static_cast<size_t>(ns), static_cast<size_t>(kin_), Ck + ncb * nr * ldct,
+                                          static_cast<size_t>(ns), static_cast<size_t>(kin_), Ck + (ncb - cb0) * nr * ldct,
                                           static_cast<size_t>(ldct), started);
                     }
                 }
@@ -757,7 +794,7 @@ void PhasePlan<T>::block_cols(const T* src, T* dst, int64_t grp0, int64_t task, 
             emit();
             if (!started)  // no tap reaches the tile: its outputs are the bias alone
                 for (int64_t k = k0; k < k1; ++k)
-                    for (int64_t r = 0; r < np_; ++r) {
+                    for (int64_t r = 0; r < (cb1 - cb0) * nr; ++r) {
                         T* row = C + slot(k) * cs + r * ldct + j0;
                         std::fill(row, row + W, T(0));
                     }
@@ -787,24 +824,28 @@ void PhasePlan<T>::block_cols(const T* src, T* dst, int64_t grp0, int64_t task, 
         int64_t delta = 0;
         for (int a = 0; a < rank; ++a) delta += (phases_[base].o0[a] - phases_[dec].o0[a]) * out_st_[a];
         T* dbase = dst + grp * nout_ * outsz_ + delta;
-        for (int64_t oc = 0; oc < nout_; ++oc) {
+        for (int64_t oc = cb0 * nr; oc < std::min(nout_, cb1 * nr); ++oc) {
             const T b = bias[oc];
             const T* rows[kMaxGroup];
-            for (int64_t r = 0; r < sl; ++r) rows[r] = C + sidx[r] * cs + oc * ldct;
+            for (int64_t r = 0; r < sl; ++r) rows[r] = C + sidx[r] * cs + (oc - cb0 * nr) * ldct;
             T* d = dbase + oc * outsz_;
             for (int64_t ri = 0; ri < nruns; ++ri) {
                 const int64_t j = runs[2 * ri], len = runs[2 * ri + 1];
                 T* dd = d + mbi[j] * dimg + oofs[j];
+                // Equalized groups: the phases whose output at the run's last position lies past the axis' end
+                // (the first phase's output there is at o, phase r's at o + r) are not stored there.
+                const int64_t lastv = ilv_short_ ? std::min(sl, olast_ - (oofs[j + len - 1] + delta) % olast_) : sl;
                 if (epi_.kind == Epilogue::Kind::none && (sl > 1 || doo == 1)) {
                     const T* rj[kMaxGroup];
                     for (int64_t r = 0; r < sl; ++r) rj[r] = rows[r] + j;
-                    gemm_.cols.store(rj, static_cast<size_t>(sl), static_cast<size_t>(len), b, dd, stream_);
+                    gemm_.cols.store(rj, static_cast<size_t>(sl), static_cast<size_t>(len - (lastv < sl)), b, dd, stream_);
+                    for (int64_t r = 0; r < lastv && lastv < sl; ++r) dd[(len - 1) * sl + r] = rj[r][len - 1] + b;
                 } else if (epi_.kind == Epilogue::Kind::none) {  // one phase, strided: value by value
                     const T* rj = rows[0] + j;
                     for (int64_t i = 0; i < len; ++i) dd[i * doo] = rj[i] + b;
                 } else {
                     for (int64_t r = 0; r < sl; ++r)
-                        for (int64_t i = 0; i < len; ++i) dd[i * doo + r] = activate(epi_, rows[r][j + i] + b);
+                        for (int64_t i = 0; i < len - (r >= lastv); ++i) dd[i * doo + r] = activate(epi_, rows[r][j + i] + b);
                 }
             }
         }
@@ -918,8 +959,8 @@ void PhasePlan<T>::block_ilv_last(const T* src, T* dst, int64_t task, int64_t p0
 }
 
 template <class T>
-void PhasePlan<T>::block(const T* src, T* dst, int64_t grp0, int64_t phi, int64_t p0, Scratch& ws) const {
-    if (cols_) return block_cols(src, dst, grp0, phi, p0, ws);
+void PhasePlan<T>::block(const T* src, T* dst, int64_t grp0, int64_t phi, int64_t p0, int64_t cb0, Scratch& ws) const {
+    if (cols_) return block_cols(src, dst, grp0, phi, p0, cb0, ws);
     if (ilv_last_) return block_ilv_last(src, dst, phi, p0, ws);
     const Phase& ph = phases_[phi];
     const int rank = static_cast<int>(in_.size());

@@ -45,8 +45,8 @@ public:
 
 private:
     struct Scratch;
-    void block(const T* src, T* dst, int64_t grp, int64_t ph, int64_t p0, Scratch& ws) const;
-    void block_cols(const T* src, T* dst, int64_t grp, int64_t task, int64_t p0, Scratch& ws) const;
+    void block(const T* src, T* dst, int64_t grp, int64_t ph, int64_t p0, int64_t cb0, Scratch& ws) const;
+    void block_cols(const T* src, T* dst, int64_t grp, int64_t task, int64_t p0, int64_t cb0, Scratch& ws) const;
     void block_ilv_last(const T* src, T* dst, int64_t task, int64_t p0, Scratch& ws) const;
     void rows_last(const T* src, const int64_t* offs, int64_t n, int64_t nt, Scratch& ws) const;
     // Decodes the positions [p0, p0 + n) of a phase into ws (images, destination offsets, source offsets per
@@ -57,9 +57,9 @@ private:
     size_t cslots() const {  // C blocks per task
         return merged_ ? phases_.size() : (ilv_ ? groups_.empty() ? 1 : groups_[0].size() : 1);
     }
-    // Elements of one phase's C block: MC x np, or transposed np x (MC + a tile's width).
+    // Elements of one phase's C block: MC x np, or transposed (a task's panels of np) x (MC + a tile's width).
     size_t csize() const {
-        return static_cast<size_t>(cols_ ? np_ * (mc_ + static_cast<int64_t>(gemm_.cols.width)) : mc_ * np_);
+        return static_cast<size_t>(cols_ ? ccb_ * nr_ * (mc_ + static_cast<int64_t>(gemm_.cols.width)) : mc_ * np_);
     }
 
     int64_t mb_, g_;
@@ -68,6 +68,7 @@ private:
     kernels::Gemm<T> gemm_;
     typename kernels::Gemm<T>::Seg seg_k_;  // the segment kernel of the chosen panel width
     int64_t nr_;                        // panel width (columns of B and C)
+    int64_t ccb_ = 0;                   // cols_: the panels of output channels one task computes (all: np_ / nr_)
     int64_t mr_;                        // tile rows (positions per kernel call)
     // GEMM per group: K = (tap, kin_ source channels), N = nout_ destination channels (padded to np_).
     int64_t kin_, nout_, np_, cin_, cout_, insz_, outsz_;
@@ -85,12 +86,15 @@ private:
     bool cols_ = false;                // channels-first: positions as the vector columns, C transposed
     bool ilv_ = false;                 // phases stored interleaved along the last axis, by groups_ (cols_ or ilv_last_)
     bool ilv_last_ = false;            // channels-last tiles of a group of phases, staged and streamed rows
+    bool ilv_short_ = false;           // cols_ groups: some phases have a position fewer along the last axis (equalized)
+    int64_t olast_ = 1;                // the destination's extent along the last axis
     std::vector<std::vector<int64_t>> groups_;  // the phases of one group, by first output along the last axis
     int64_t asz_ = 0;                  // elements of the packed source panels per thread
     int64_t ntaps_;                    // the most taps of any phase
     std::vector<Phase> phases_;
     struct Task {
         int64_t grp, phase, p0;  // group, phase (the first of merged ones), first position of the block
+        int64_t cb0 = 0;         // cols_: the first panel of output channels (ccb_ panels)
     };
     std::vector<Task> tasks_;
     std::vector<double> tcost_;        // the tasks' summed costs: tcost_[i] of tasks [0, i)
