@@ -50,8 +50,16 @@ double median(std::vector<double> v) {
 }
 
 // Times several functions alternately (so drift hits all of them), returning each one's median.
-std::vector<double> time_alternating(const std::vector<std::function<void()>>& fs, double min_time) {
-    for (const auto& f : fs) f();  // warm-up
+// settle[j], where given and set, runs after each of fs[j]'s timed runs, untimed (XNNPACK's workers sent to sleep).
+std::vector<double> time_alternating(const std::vector<std::function<void()>>& fs, double min_time,
+                                     const std::vector<std::function<void()>>& settle = {}) {
+    auto after = [&](size_t j) {
+        if (j < settle.size() && settle[j]) settle[j]();
+    };
+    for (size_t j = 0; j < fs.size(); ++j) {  // warm-up
+        fs[j]();
+        after(j);
+    }
     std::vector<std::vector<double>> t(fs.size());
     double total = 0;
     int reps = 0;
@@ -66,10 +74,12 @@ std::vector<double> time_alternating(const std::vector<std::function<void()>>& f
         std::shuffle(order.begin(), order.end(), shuffle_rng);
         for (size_t jj = 0; jj < fs.size(); ++jj) {
             const size_t j = order[jj];
-            // A pause first: the previous contender's worker threads (XNNPACK's pthreadpool, OpenMP) spin
-            // for a while after a run and would take a core from this one.
-            std::this_thread::sleep_for(std::chrono::milliseconds(3));
+            // A pause first: the previous contender's worker threads spin for a while after a run and would
+            // take a core from this one (libgomp's, shared by tconv and oneDNN, for about 3.5 ms here).
+            // XNNPACK's pthreadpool workers spin for about 20 ms; its settle step sends them to sleep.
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
             const double s = seconds(fs[j]);
+            after(j);
             t[j].push_back(s);
             total += s;
         }
@@ -255,6 +265,12 @@ struct Xnn {
         if (pool) pthreadpool_destroy(pool);
     }
     void run() { xnn_run_operator(op, pool); }
+    // After a run the pool's workers spin for about 20 ms (this XNNPACK does not pass XNN_FLAG_YIELD_WORKERS
+    // on to the pool) and take a core from whatever runs next; an empty job of two items with the yield flag
+    // (one item would run on the caller alone) sends them to sleep at once. Untimed.
+    void settle() {
+        if (pool) pthreadpool_parallelize_1d(pool, [](void*, size_t) {}, nullptr, 2, PTHREADPOOL_FLAG_YIELD_WORKERS);
+    }
     Buf result_nchw() const {  // (n, h, w, c) -> (n, c, h, w)
         Buf r(out.size());
         const int64_t hw = od[1] * od[2];
@@ -354,6 +370,7 @@ int main(int argc, char** argv) {
                                                                 {"oneDNN", max_rel_diff(dn.result(), ref.data(), ref.size())}};
             std::vector<std::function<void()>> fns = {run_plan, run_call, [&] { dn.run(); }, [&] { dn.run_with_reorders(); },
                                                       run_lplan};
+            std::vector<std::function<void()>> settle;
 #ifdef TCONV_HAVE_XNNPACK
             Xnn xn(p, src, wei, nt);
             if (xn.ok) {
@@ -361,6 +378,8 @@ int main(int argc, char** argv) {
                 const auto r = xn.result_nchw();
                 errs.push_back({"XNNPACK", max_rel_diff(r.data(), ref.data(), ref.size())});
                 fns.push_back([&] { xn.run(); });
+                settle.resize(fns.size());
+                settle.back() = [&] { xn.settle(); };
             }
             const bool xok = xn.ok;
 #else
@@ -373,7 +392,7 @@ int main(int argc, char** argv) {
                     bad = true;
                 }
             if (bad) continue;
-            const auto t = time_alternating(fns, min_time);
+            const auto t = time_alternating(fns, min_time, settle);
             const double g = gflop(p);
             double best = std::min(t[2], t[3]);
             if (xok) best = std::min(best, t[5]);
