@@ -84,6 +84,11 @@ private:
     bool direct_ = false;              // seg_ channels-last: the kernel stores each tile plus the bias to dst
     bool direct_lines_ = false;        // direct_: every panel row of every position starts on a cache line
     bool cols_ = false;                // channels-first: positions as the vector columns, C transposed
+    // Channels-first sources with images inner (few positions per image, e.g. dcgan_g1's 4x4): per K chunk,
+    // the block's images are transposed channels-last into scratch (image stride sistr_, a position's row of
+    // sld_ channels), and the tiles read their rows in place there through row pointers.
+    bool cfl_ = false;
+    int64_t sld_ = 0, sistr_ = 0;
     bool ilv_ = false;                 // phases stored interleaved along the last axis, by groups_ (cols_ or ilv_last_)
     bool ilv_last_ = false;            // channels-last tiles of a group of phases, staged and streamed rows
     bool ilv_short_ = false;           // cols_ groups: some phases have a position fewer along the last axis (equalized)
