@@ -717,6 +717,11 @@ void PhasePlan<T>::block_cols(const T* src, T* dst, int64_t grp0, int64_t task, 
             const int64_t jn = std::min(n, j0 + W);
             int64_t ns = 0, used = 0;
             bool started = false, partial = false;
+            // A tile of one vector's positions or fewer (a block's last) runs the one-vector kernel.
+            const bool one = gemm_.cols.fn1 && jn - j0 <= static_cast<int64_t>(gemm_.cols.width1) &&
+                             (!gemm_.cols.masked || gemm_.cols.masked1);
+            const auto colsfn = one ? gemm_.cols.fn1 : gemm_.cols.fn;
+            const auto colsmasked = one ? gemm_.cols.masked1 : gemm_.cols.masked;
             auto emit = [&] {
                 if (ns == 0) return;
                 for (int64_t k = k0; k < k1; ++k) {
@@ -724,11 +729,11 @@ void PhasePlan<T>::block_cols(const T* src, T* dst, int64_t grp0, int64_t task, 
                     T* Ck = C + slot(k) * cs + j0;
                     for (int64_t ncb = cb0; ncb < cb1; ++ncb) {
                         if (partial)
-                            gemm_.cols.masked(ws.segp.data(), ws.segl.data(), wbase + ncb * nt * kin_ * nr,
+                            colsmasked(ws.segp.data(), ws.segl.data(), wbase + ncb * nt * kin_ * nr,
                                               ws.sego.data(), static_cast<size_t>(ns), static_cast<size_t>(kin_),
                                               Ck + (ncb - cb0) * nr * ldct, static_cast<size_t>(ldct), started, ws.segm.data());
                         else
-                            gemm_.cols.fn(ws.segp.data(), ws.segl.data(), wbase + ncb * nt * kin_ * nr, ws.sego.data(),
+                            colsfn(ws.segp.data(), ws.segl.data(), wbase + ncb * nt * kin_ * nr, ws.sego.data(),
                                           static_cast<size_t>(ns), static_cast<size_t>(kin_), Ck + (ncb - cb0) * nr * ldct,
                                           static_cast<size_t>(ldct), started);
                     }

@@ -234,49 +234,49 @@ constexpr size_t kColsRows = 4, kColsVecs = 2;
 
 // kMasked: segment i's lanes whose bit of mask[i] is clear (bit j: position j) load zeros, without a read
 // (hardware masked loads: the sources of those positions may lie outside the source).
-template <class T, bool kMasked = false>
+template <class T, bool kMasked = false, size_t kVecs = kColsVecs>
 HWY_ATTR void GemmColsT(const T* const* HWY_RESTRICT b, const size_t* HWY_RESTRICT ldb, const T* HWY_RESTRICT w,
                         const size_t* HWY_RESTRICT woff, size_t nseg, size_t kc, T* HWY_RESTRICT c, size_t ldc,
                         bool add, const uint64_t* HWY_RESTRICT mask = nullptr) {
     const hn::ScalableTag<T> d;
     const size_t N = hn::Lanes(d);
     using V = hn::Vec<decltype(d)>;
-    V acc[kColsRows][kColsVecs];
+    V acc[kColsRows][kVecs];
 #pragma GCC unroll 16
     for (size_t m = 0; m < kColsRows; ++m)
 #pragma GCC unroll 4
-        for (size_t v = 0; v < kColsVecs; ++v) acc[m][v] = add ? hn::LoadU(d, c + m * ldc + v * N) : hn::Zero(d);
+        for (size_t v = 0; v < kVecs; ++v) acc[m][v] = add ? hn::LoadU(d, c + m * ldc + v * N) : hn::Zero(d);
     for (size_t s = 0; s < nseg; ++s) {
         const T* HWY_RESTRICT bs = b[s];
         const size_t ls = ldb[s];
         const T* HWY_RESTRICT ws = w + woff[s];
         using M = hn::Mask<decltype(d)>;
-        M mv[kColsVecs];
+        M mv[kVecs];
         if constexpr (kMasked) {
 #pragma GCC unroll 4
-            for (size_t v = 0; v < kColsVecs; ++v) {
+            for (size_t v = 0; v < kVecs; ++v) {
                 const uint64_t bits = mask[s] >> (v * N);  // read as bytes, little-endian (x86)
                 mv[v] = hn::LoadMaskBits(d, reinterpret_cast<const uint8_t*>(&bits));
             }
         }
         for (size_t k = 0; k < kc; ++k) {
-            V bv[kColsVecs];
+            V bv[kVecs];
 #pragma GCC unroll 4
-            for (size_t v = 0; v < kColsVecs; ++v)
+            for (size_t v = 0; v < kVecs; ++v)
                 bv[v] = kMasked ? hn::MaskedLoad(mv[v], d, bs + k * ls + v * N) : hn::LoadU(d, bs + k * ls + v * N);
             const T* wk = ws + k * kColsRows;
 #pragma GCC unroll 16
             for (size_t m = 0; m < kColsRows; ++m) {
                 const V am = hn::Set(d, wk[m]);
 #pragma GCC unroll 4
-                for (size_t v = 0; v < kColsVecs; ++v) acc[m][v] = hn::MulAdd(am, bv[v], acc[m][v]);
+                for (size_t v = 0; v < kVecs; ++v) acc[m][v] = hn::MulAdd(am, bv[v], acc[m][v]);
             }
         }
     }
 #pragma GCC unroll 16
     for (size_t m = 0; m < kColsRows; ++m)
 #pragma GCC unroll 4
-        for (size_t v = 0; v < kColsVecs; ++v) hn::StoreU(acc[m][v], d, c + m * ldc + v * N);
+        for (size_t v = 0; v < kVecs; ++v) hn::StoreU(acc[m][v], d, c + m * ldc + v * N);
 }
 
 // d[i*nr + r] = c[r][i] + bias for i < n and r < nr: the rows of nr phases that alternate along the
@@ -409,6 +409,23 @@ HWY_ATTR void GemmColsMaskedF32(const float* const* b, const size_t* ldb, const 
 HWY_ATTR void GemmColsMaskedF64(const double* const* b, const size_t* ldb, const double* w, const size_t* woff,
                                 size_t nseg, size_t kc, double* c, size_t ldc, bool add, const uint64_t* mask) {
     GemmColsT<double, true>(b, ldb, w, woff, nseg, kc, c, ldc, add, mask);
+}
+// The same one vector wide: a tile's last stretch of positions (hifigan_up1's 400 = 8 x 48 + 16).
+HWY_ATTR void GemmColsF32_1(const float* const* b, const size_t* ldb, const float* w, const size_t* woff, size_t nseg,
+                            size_t kc, float* c, size_t ldc, bool add) {
+    GemmColsT<float, false, 1>(b, ldb, w, woff, nseg, kc, c, ldc, add);
+}
+HWY_ATTR void GemmColsF64_1(const double* const* b, const size_t* ldb, const double* w, const size_t* woff,
+                            size_t nseg, size_t kc, double* c, size_t ldc, bool add) {
+    GemmColsT<double, false, 1>(b, ldb, w, woff, nseg, kc, c, ldc, add);
+}
+HWY_ATTR void GemmColsMaskedF32_1(const float* const* b, const size_t* ldb, const float* w, const size_t* woff,
+                                  size_t nseg, size_t kc, float* c, size_t ldc, bool add, const uint64_t* mask) {
+    GemmColsT<float, true, 1>(b, ldb, w, woff, nseg, kc, c, ldc, add, mask);
+}
+HWY_ATTR void GemmColsMaskedF64_1(const double* const* b, const size_t* ldb, const double* w, const size_t* woff,
+                                  size_t nseg, size_t kc, double* c, size_t ldc, bool add, const uint64_t* mask) {
+    GemmColsT<double, true, 1>(b, ldb, w, woff, nseg, kc, c, ldc, add, mask);
 }
 // Whether masked loads never touch the masked lanes' memory here (AVX-512: fault suppression); elsewhere the
 // masked kernel is not offered (AVX2's emulation and the scalar targets read every lane).
@@ -835,6 +852,10 @@ HWY_EXPORT(GemmColsF64);
 HWY_EXPORT(GemmColsMaskedF32);
 HWY_EXPORT(GemmColsMaskedF64);
 HWY_EXPORT(MaskedLoadsSafe);
+HWY_EXPORT(GemmColsF32_1);
+HWY_EXPORT(GemmColsF64_1);
+HWY_EXPORT(GemmColsMaskedF32_1);
+HWY_EXPORT(GemmColsMaskedF64_1);
 HWY_EXPORT(InterleaveStoreF32);
 HWY_EXPORT(InterleaveStoreF64);
 HWY_EXPORT(ColsRows);
@@ -895,9 +916,15 @@ const std::vector<KernelSet>& kernel_targets() {
                           HWY_DYNAMIC_DISPATCH(ColsRows)(), HWY_DYNAMIC_DISPATCH(ColsWidthF32)()};
             k.f64.cols = {&HWY_DYNAMIC_DISPATCH(GemmColsF64), &HWY_DYNAMIC_DISPATCH(InterleaveStoreF64),
                           HWY_DYNAMIC_DISPATCH(ColsRows)(), HWY_DYNAMIC_DISPATCH(ColsWidthF64)()};
+            k.f32.cols.fn1 = &HWY_DYNAMIC_DISPATCH(GemmColsF32_1);
+            k.f64.cols.fn1 = &HWY_DYNAMIC_DISPATCH(GemmColsF64_1);
+            k.f32.cols.width1 = lf;
+            k.f64.cols.width1 = ld;
             if (HWY_DYNAMIC_DISPATCH(MaskedLoadsSafe)()) {
                 k.f32.cols.masked = &HWY_DYNAMIC_DISPATCH(GemmColsMaskedF32);
                 k.f64.cols.masked = &HWY_DYNAMIC_DISPATCH(GemmColsMaskedF64);
+                k.f32.cols.masked1 = &HWY_DYNAMIC_DISPATCH(GemmColsMaskedF32_1);
+                k.f64.cols.masked1 = &HWY_DYNAMIC_DISPATCH(GemmColsMaskedF64_1);
             }
             k.f32.transpose = &HWY_DYNAMIC_DISPATCH(TransposeF32);
             k.f64.transpose = &HWY_DYNAMIC_DISPATCH(TransposeF64);

@@ -109,6 +109,10 @@ struct Gemm {
         InterleaveStoreFn<T> store = nullptr;
         size_t rows = 0, width = 0;  // output channels and positions per call
         GemmColsMaskedFn<T> masked = nullptr;  // only where masked loads never fault (AVX-512); else null
+        // The same one vector wide (width1 positions), for a block's last tile when it holds no more.
+        GemmColsFn<T> fn1 = nullptr;
+        GemmColsMaskedFn<T> masked1 = nullptr;
+        size_t width1 = 0;
     } cols;
     size_t mr = 0, nr = 0;
 };
