@@ -717,11 +717,13 @@ void PhasePlan<T>::block_cols(const T* src, T* dst, int64_t grp0, int64_t task, 
             const int64_t jn = std::min(n, j0 + W);
             int64_t ns = 0, used = 0;
             bool started = false, partial = false;
-            // A tile of one vector's positions or fewer (a block's last) runs the one-vector kernel.
-            const bool one = gemm_.cols.fn1 && jn - j0 <= static_cast<int64_t>(gemm_.cols.width1) &&
-                             (!gemm_.cols.masked || gemm_.cols.masked1);
-            const auto colsfn = one ? gemm_.cols.fn1 : gemm_.cols.fn;
-            const auto colsmasked = one ? gemm_.cols.masked1 : gemm_.cols.masked;
+            // A tile of one vector's positions or fewer (a block's last) runs the one-vector kernel, of two
+            // vectors' the two-vector one where the tile is three.
+            const auto& ck = gemm_.cols;
+            const bool one = ck.fn1 && jn - j0 <= static_cast<int64_t>(ck.width1) && (!ck.masked || ck.masked1);
+            const bool two = !one && ck.fn2 && jn - j0 <= static_cast<int64_t>(ck.width2) && (!ck.masked || ck.masked2);
+            const auto colsfn = one ? ck.fn1 : two ? ck.fn2 : ck.fn;
+            const auto colsmasked = one ? ck.masked1 : two ? ck.masked2 : ck.masked;
             auto emit = [&] {
                 if (ns == 0) return;
                 for (int64_t k = k0; k < k1; ++k) {

@@ -427,6 +427,24 @@ HWY_ATTR void GemmColsMaskedF64_1(const double* const* b, const size_t* ldb, con
                                   size_t nseg, size_t kc, double* c, size_t ldc, bool add, const uint64_t* mask) {
     GemmColsT<double, true, 1>(b, ldb, w, woff, nseg, kc, c, ldc, add, mask);
 }
+// Two vectors wide, where the full tile is three (AVX-512): a last stretch of 17-32 positions.
+HWY_ATTR void GemmColsF32_2(const float* const* b, const size_t* ldb, const float* w, const size_t* woff, size_t nseg,
+                            size_t kc, float* c, size_t ldc, bool add) {
+    GemmColsT<float, false, 2>(b, ldb, w, woff, nseg, kc, c, ldc, add);
+}
+HWY_ATTR void GemmColsF64_2(const double* const* b, const size_t* ldb, const double* w, const size_t* woff,
+                            size_t nseg, size_t kc, double* c, size_t ldc, bool add) {
+    GemmColsT<double, false, 2>(b, ldb, w, woff, nseg, kc, c, ldc, add);
+}
+HWY_ATTR void GemmColsMaskedF32_2(const float* const* b, const size_t* ldb, const float* w, const size_t* woff,
+                                  size_t nseg, size_t kc, float* c, size_t ldc, bool add, const uint64_t* mask) {
+    GemmColsT<float, true, 2>(b, ldb, w, woff, nseg, kc, c, ldc, add, mask);
+}
+HWY_ATTR void GemmColsMaskedF64_2(const double* const* b, const size_t* ldb, const double* w, const size_t* woff,
+                                  size_t nseg, size_t kc, double* c, size_t ldc, bool add, const uint64_t* mask) {
+    GemmColsT<double, true, 2>(b, ldb, w, woff, nseg, kc, c, ldc, add, mask);
+}
+size_t ColsVecs() { return kColsVecs; }
 // Whether masked loads never touch the masked lanes' memory here (AVX-512: fault suppression); elsewhere the
 // masked kernel is not offered (AVX2's emulation and the scalar targets read every lane).
 bool MaskedLoadsSafe() {
@@ -856,6 +874,11 @@ HWY_EXPORT(GemmColsF32_1);
 HWY_EXPORT(GemmColsF64_1);
 HWY_EXPORT(GemmColsMaskedF32_1);
 HWY_EXPORT(GemmColsMaskedF64_1);
+HWY_EXPORT(GemmColsF32_2);
+HWY_EXPORT(GemmColsF64_2);
+HWY_EXPORT(GemmColsMaskedF32_2);
+HWY_EXPORT(GemmColsMaskedF64_2);
+HWY_EXPORT(ColsVecs);
 HWY_EXPORT(InterleaveStoreF32);
 HWY_EXPORT(InterleaveStoreF64);
 HWY_EXPORT(ColsRows);
@@ -920,11 +943,22 @@ const std::vector<KernelSet>& kernel_targets() {
             k.f64.cols.fn1 = &HWY_DYNAMIC_DISPATCH(GemmColsF64_1);
             k.f32.cols.width1 = lf;
             k.f64.cols.width1 = ld;
+            const bool two = HWY_DYNAMIC_DISPATCH(ColsVecs)() > 2;
+            if (two) {
+                k.f32.cols.fn2 = &HWY_DYNAMIC_DISPATCH(GemmColsF32_2);
+                k.f64.cols.fn2 = &HWY_DYNAMIC_DISPATCH(GemmColsF64_2);
+                k.f32.cols.width2 = 2 * lf;
+                k.f64.cols.width2 = 2 * ld;
+            }
             if (HWY_DYNAMIC_DISPATCH(MaskedLoadsSafe)()) {
                 k.f32.cols.masked = &HWY_DYNAMIC_DISPATCH(GemmColsMaskedF32);
                 k.f64.cols.masked = &HWY_DYNAMIC_DISPATCH(GemmColsMaskedF64);
                 k.f32.cols.masked1 = &HWY_DYNAMIC_DISPATCH(GemmColsMaskedF32_1);
                 k.f64.cols.masked1 = &HWY_DYNAMIC_DISPATCH(GemmColsMaskedF64_1);
+                if (two) {
+                    k.f32.cols.masked2 = &HWY_DYNAMIC_DISPATCH(GemmColsMaskedF32_2);
+                    k.f64.cols.masked2 = &HWY_DYNAMIC_DISPATCH(GemmColsMaskedF64_2);
+                }
             }
             k.f32.transpose = &HWY_DYNAMIC_DISPATCH(TransposeF32);
             k.f64.transpose = &HWY_DYNAMIC_DISPATCH(TransposeF64);

@@ -109,10 +109,11 @@ struct Gemm {
         InterleaveStoreFn<T> store = nullptr;
         size_t rows = 0, width = 0;  // output channels and positions per call
         GemmColsMaskedFn<T> masked = nullptr;  // only where masked loads never fault (AVX-512); else null
-        // The same one vector wide (width1 positions), for a block's last tile when it holds no more.
-        GemmColsFn<T> fn1 = nullptr;
-        GemmColsMaskedFn<T> masked1 = nullptr;
-        size_t width1 = 0;
+        // The same one vector wide (width1 positions), for a block's last tile when it holds no more; and
+        // two vectors wide where the tile is three (AVX-512; else null).
+        GemmColsFn<T> fn1 = nullptr, fn2 = nullptr;
+        GemmColsMaskedFn<T> masked1 = nullptr, masked2 = nullptr;
+        size_t width1 = 0, width2 = 0;
     } cols;
     size_t mr = 0, nr = 0;
 };
