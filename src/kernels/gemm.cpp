@@ -410,40 +410,31 @@ HWY_ATTR void GemmColsMaskedF64(const double* const* b, const size_t* ldb, const
                                 size_t nseg, size_t kc, double* c, size_t ldc, bool add, const uint64_t* mask) {
     GemmColsT<double, true>(b, ldb, w, woff, nseg, kc, c, ldc, add, mask);
 }
-// The same one vector wide: a tile's last stretch of positions (hifigan_up1's 400 = 8 x 48 + 16).
-HWY_ATTR void GemmColsF32_1(const float* const* b, const size_t* ldb, const float* w, const size_t* woff, size_t nseg,
-                            size_t kc, float* c, size_t ldc, bool add) {
-    GemmColsT<float, false, 1>(b, ldb, w, woff, nseg, kc, c, ldc, add);
-}
-HWY_ATTR void GemmColsF64_1(const double* const* b, const size_t* ldb, const double* w, const size_t* woff,
-                            size_t nseg, size_t kc, double* c, size_t ldc, bool add) {
-    GemmColsT<double, false, 1>(b, ldb, w, woff, nseg, kc, c, ldc, add);
-}
-HWY_ATTR void GemmColsMaskedF32_1(const float* const* b, const size_t* ldb, const float* w, const size_t* woff,
-                                  size_t nseg, size_t kc, float* c, size_t ldc, bool add, const uint64_t* mask) {
-    GemmColsT<float, true, 1>(b, ldb, w, woff, nseg, kc, c, ldc, add, mask);
-}
-HWY_ATTR void GemmColsMaskedF64_1(const double* const* b, const size_t* ldb, const double* w, const size_t* woff,
-                                  size_t nseg, size_t kc, double* c, size_t ldc, bool add, const uint64_t* mask) {
-    GemmColsT<double, true, 1>(b, ldb, w, woff, nseg, kc, c, ldc, add, mask);
-}
-// Two vectors wide, where the full tile is three (AVX-512): a last stretch of 17-32 positions.
-HWY_ATTR void GemmColsF32_2(const float* const* b, const size_t* ldb, const float* w, const size_t* woff, size_t nseg,
-                            size_t kc, float* c, size_t ldc, bool add) {
-    GemmColsT<float, false, 2>(b, ldb, w, woff, nseg, kc, c, ldc, add);
-}
-HWY_ATTR void GemmColsF64_2(const double* const* b, const size_t* ldb, const double* w, const size_t* woff,
-                            size_t nseg, size_t kc, double* c, size_t ldc, bool add) {
-    GemmColsT<double, false, 2>(b, ldb, w, woff, nseg, kc, c, ldc, add);
-}
-HWY_ATTR void GemmColsMaskedF32_2(const float* const* b, const size_t* ldb, const float* w, const size_t* woff,
-                                  size_t nseg, size_t kc, float* c, size_t ldc, bool add, const uint64_t* mask) {
-    GemmColsT<float, true, 2>(b, ldb, w, woff, nseg, kc, c, ldc, add, mask);
-}
-HWY_ATTR void GemmColsMaskedF64_2(const double* const* b, const size_t* ldb, const double* w, const size_t* woff,
-                                  size_t nseg, size_t kc, double* c, size_t ldc, bool add, const uint64_t* mask) {
-    GemmColsT<double, true, 2>(b, ldb, w, woff, nseg, kc, c, ldc, add, mask);
-}
+// The same kVecs vectors wide, for a block's last tile: one vector (hifigan_up1's 400 = 8 x 48 + 16) and, where
+// the full tile is three (AVX-512), two (a last stretch of 17-32 positions). Named functions per width and type
+// for Highway's dispatch.
+#define TCONV_COLS_NARROW(W)                                                                                        \
+    HWY_ATTR void GemmColsF32_##W(const float* const* b, const size_t* ldb, const float* w, const size_t* woff,      \
+                                  size_t nseg, size_t kc, float* c, size_t ldc, bool add) {                         \
+        GemmColsT<float, false, W>(b, ldb, w, woff, nseg, kc, c, ldc, add);                                         \
+    }                                                                                                               \
+    HWY_ATTR void GemmColsF64_##W(const double* const* b, const size_t* ldb, const double* w, const size_t* woff,   \
+                                  size_t nseg, size_t kc, double* c, size_t ldc, bool add) {                        \
+        GemmColsT<double, false, W>(b, ldb, w, woff, nseg, kc, c, ldc, add);                                        \
+    }                                                                                                               \
+    HWY_ATTR void GemmColsMaskedF32_##W(const float* const* b, const size_t* ldb, const float* w,                   \
+                                        const size_t* woff, size_t nseg, size_t kc, float* c, size_t ldc, bool add, \
+                                        const uint64_t* mask) {                                                     \
+        GemmColsT<float, true, W>(b, ldb, w, woff, nseg, kc, c, ldc, add, mask);                                    \
+    }                                                                                                               \
+    HWY_ATTR void GemmColsMaskedF64_##W(const double* const* b, const size_t* ldb, const double* w,                 \
+                                        const size_t* woff, size_t nseg, size_t kc, double* c, size_t ldc,          \
+                                        bool add, const uint64_t* mask) {                                           \
+        GemmColsT<double, true, W>(b, ldb, w, woff, nseg, kc, c, ldc, add, mask);                                   \
+    }
+TCONV_COLS_NARROW(1)
+TCONV_COLS_NARROW(2)
+#undef TCONV_COLS_NARROW
 size_t ColsVecs() { return kColsVecs; }
 // Whether masked loads never touch the masked lanes' memory here (AVX-512: fault suppression); elsewhere the
 // masked kernel is not offered (AVX2's emulation and the scalar targets read every lane).
