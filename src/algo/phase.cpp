@@ -45,7 +45,7 @@ template <class T>
 struct PhasePlan<T>::Scratch {
     std::vector<T> a, c;
     std::vector<int64_t> off, mbi, oofs, alda, runs;
-    std::vector<int64_t> dofs;  // direct_: each decoded position's destination element offset (group 0, the phase decoded)
+    std::vector<int64_t> dofs;  // direct_: each decoded position's destination element offset (group 0, the phase decoded); channels-first stores: in store order
     std::vector<const T*> aptr, segp, rowp;
     std::vector<T*> dptr;
     std::vector<T> sink;  // direct_: where a partial tile's rows past the block are written
@@ -539,7 +539,7 @@ size_t PhasePlan<T>::workspace_bytes() const {
     return sizeof(T) * (static_cast<size_t>(asz_) + csize() * nm + gemm_.nr + (direct_ ? static_cast<size_t>(np_) : 0) +
                         (ilv_last_ ? static_cast<size_t>(kIlvChunk) * nm * static_cast<size_t>(nout_) + 16 : 0) +
                         (cfl_ ? static_cast<size_t>(mb_ * sistr_) : 0)) +
-           mc * ((taps + 4) * nm + 1 + (direct_ ? 1 : 0)) * sizeof(int64_t) + 2 * mc * sizeof(T*) +
+           mc * ((taps + 4) * nm + 1 + (direct_ || !last_ ? 1 : 0)) * sizeof(int64_t) + 2 * mc * sizeof(T*) +
            taps * (sizeof(T*) + 2 * sizeof(size_t) + sizeof(uint64_t) + 1) +
            // (channels-last tiles: row pointers and segments of the block's tiles)
            taps * ((mc + static_cast<size_t>(mr_)) * sizeof(T*) + (mc / static_cast<size_t>(mr_) + 1) * sizeof(size_t)) +
@@ -575,7 +575,7 @@ void PhasePlan<T>::run(const T* src, T* dst) const {
         ws.segt.resize(taps * static_cast<size_t>(mc_ / mr_ + 1));
         ws.tsegs.resize(static_cast<size_t>(mc_ / mr_ + 1));
         ws.alda.resize(static_cast<size_t>(mc_));
-        if (direct_) ws.dofs.resize(static_cast<size_t>(mc_));
+        if (direct_ || !last_) ws.dofs.resize(static_cast<size_t>(mc_));
         if (cols_) ws.ctap.resize(nd * static_cast<size_t>((mc_ + gemm_.cols.width - 1) / gemm_.cols.width) * taps);
         if (direct_) ws.sink.resize(static_cast<size_t>(np_ + 16));
         // (+ a vector: the bias store's masked tail may address up to a vector past a row)
@@ -1340,14 +1340,13 @@ void PhasePlan<T>::block(const T* src, T* dst, int64_t grp0, int64_t phi, int64_
         // Images inner: the positions are taken image by image (else each store would go to another image).
         T* dbase = dst + grp * nout_ * outsz_ + delta;
         const int64_t dimg = cout_ * outsz_;
+        // (ord: the positions in store order; dabs: their destination offsets from dbase + oc * outsz_)
         int64_t* const ord = ws.alda.data();
+        int64_t* const dabs = ws.dofs.data();
         for (int64_t j = 0; j < n; ++j) ord[j] = j;
         if (mb_inner_)
-            std::stable_sort(ord, ord + n, [&](int64_t a, int64_t b) { return ws.mbi[a] < ws.mbi[b]; });
-        int64_t* const dof = ws.oofs.data();  // (the decode's destination offsets, made absolute: read below only)
-        std::vector<int64_t>& dabs = ws.dofs;
-        if (dabs.size() < static_cast<size_t>(n)) dabs.resize(static_cast<size_t>(mc_));
-        for (int64_t i = 0; i < n; ++i) dabs[i] = ws.mbi[ord[i]] * dimg + dof[ord[i]];
+            std::sort(ord, ord + n, [&](int64_t a, int64_t b) { return ws.mbi[a] != ws.mbi[b] ? ws.mbi[a] < ws.mbi[b] : a < b; });
+        for (int64_t i = 0; i < n; ++i) dabs[i] = ws.mbi[ord[i]] * dimg + ws.oofs[ord[i]];
         for (int64_t oc = 0; oc < nout_; ++oc) {
             T* d = dbase + oc * outsz_;
             const T b = bias[oc];
