@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages tconv needs that are missing (nothing when all are present).
 set -euo pipefail
-pkgs=(cmake g++ make libgtest-dev libcli11-dev libhwy-dev libbenchmark-dev libdnnl-dev libxnnpack-dev libpthreadpool-dev python3-dev python3-pybind11 python3-numpy python3-pytest python3-torch nlohmann-json3-dev libpng-dev zlib1g-dev pkg-config libcpp-httplib-dev chromium fonts-dejavu-core python3-skimage)
+pkgs=(cmake g++ make libgtest-dev libcli11-dev libhwy-dev libbenchmark-dev libdnnl-dev ocl-icd-opencl-dev libxnnpack-dev libpthreadpool-dev python3-dev python3-pybind11 python3-numpy python3-pytest python3-torch nlohmann-json3-dev libpng-dev zlib1g-dev pkg-config libcpp-httplib-dev chromium fonts-dejavu-core python3-skimage)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
