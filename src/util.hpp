@@ -2,9 +2,14 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdlib>
+#include <new>
 #include <sstream>
 #include <string>
 #include <type_traits>
+#include <vector>
+
+#include <sys/mman.h>
 
 #include <hwy/cache_control.h>
 
@@ -70,6 +75,38 @@ inline void prefetch_row(const void* p, size_t bytes) {
 constexpr double kL2Bytes = 1024.0 * 1024;
 
 // Floor division (Python's //), for b > 0.
+// An allocator for large buffers that are rewritten often (the packed weights that the one-call paths pack on
+// every call): blocks of 4 MiB or more start on a 2 MiB boundary and are advised as transparent huge pages
+// before their first touch, so that writing panels scattered over tens of MiB does not take a TLB miss per
+// 4 KiB page (where the kernel's THP mode is "madvise", as on Debian's default; harmless elsewhere).
+template <class T>
+struct HugeAlloc {
+    using value_type = T;
+    static constexpr size_t kHuge = size_t(2) << 20;
+    HugeAlloc() = default;
+    template <class U>
+    HugeAlloc(const HugeAlloc<U>&) {}
+    T* allocate(size_t n) {
+        if (n > static_cast<size_t>(PTRDIFF_MAX) / sizeof(T)) throw std::bad_alloc();
+        const size_t bytes = n * sizeof(T);
+        if (bytes < 2 * kHuge) return static_cast<T*>(::operator new(bytes));
+        void* p = std::aligned_alloc(kHuge, (bytes + kHuge - 1) / kHuge * kHuge);
+        if (!p) throw std::bad_alloc();
+#ifdef MADV_HUGEPAGE
+        madvise(p, (bytes + kHuge - 1) / kHuge * kHuge, MADV_HUGEPAGE);  // advice only: failure changes nothing
+#endif
+        return static_cast<T*>(p);
+    }
+    void deallocate(T* p, size_t n) {
+        if (n * sizeof(T) < 2 * kHuge) ::operator delete(p);
+        else std::free(p);
+    }
+    template <class U>
+    bool operator==(const HugeAlloc<U>&) const { return true; }
+};
+template <class T>
+using HugeVector = std::vector<T, HugeAlloc<T>>;
+
 inline int64_t floor_div(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
 
 inline int64_t prod(const Dims& v) {

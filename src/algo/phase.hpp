@@ -11,6 +11,7 @@
 #include "../kernels/gemm.hpp"
 #include "tconv/ops.hpp"
 #include "tconv/problem.hpp"
+#include "../util.hpp"
 
 namespace tconv::algo {
 
@@ -35,10 +36,10 @@ class PhasePlan {
 public:
     // `storage` is reused for the packed weights when its capacity suffices (the one-call path keeps one).
     PhasePlan(const Problem& p, const T* wei, const T* bia, const Epilogue& epi, const std::string& target,
-              Layout layout, std::vector<T> storage = {}, PhaseRole role = PhaseRole::forward);
+              Layout layout, detail::HugeVector<T> storage = {}, PhaseRole role = PhaseRole::forward);
     // Reentrant: every thread uses its own scratch.
     void run(const T* src, T* dst) const;
-    std::vector<T> release() { return std::move(packed_); }
+    detail::HugeVector<T> release() { return std::move(packed_); }
     size_t packed_bytes() const { return packed_.size() * sizeof(T); }
     size_t workspace_bytes() const;  // scratch per thread
     const std::string& target() const { return target_; }
@@ -107,7 +108,7 @@ private:
     bool gin_ = false;                 // groups inner: a task computes its block for every group
     std::vector<T> zeros_;             // seg_ channels-last: the row that tile rows outside the source read
     std::vector<int64_t> wofs_;        // per (group, phase): offset of its panels in packed_
-    std::vector<T> packed_;  // [grp][phase][ncb][tap][kin][NR]
+    detail::HugeVector<T> packed_;  // [grp][phase][ncb][tap][kin][NR]
     std::vector<T> bias_;
     int64_t mc_, kc_;
 };
