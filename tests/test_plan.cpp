@@ -45,6 +45,37 @@ TEST(Plan, SameAsOneCallAndReference) {
     }
 }
 
+// Packed weights of 4 MiB or more go into a buffer on (advised) huge pages, and the pack reads the weights
+// ahead of its transposes: a one-call after a smaller one (its per-thread buffer grows into that allocation),
+// a plan, and the reference agree, in both layouts.
+TEST(Plan, LargePackedWeights) {
+    const Problem small = Problem::parse("mb1_ic8_oc8_i3x3_k4_s2_p1");
+    const Problem p = Problem::parse("mb2_ic512_oc256_i3x3_k4_s2_p1_bias");
+    const auto src = small_ints<float>(p.src_shape(), 21), wei = small_ints<float>(p.wei_shape(), 22);
+    const auto bia = small_ints<float>({p.oc}, 23);
+    const auto ref = forward<float>(p, src, wei, &bia, "scatter");
+    for (Layout layout : {Layout::channels_first, Layout::channels_last}) {
+        Options o;
+        o.algorithm = "phase";
+        o.layout = layout;
+        const auto ss = small_ints<float>(data_shape(small.src_shape(), layout), 24);
+        const auto sw = small_ints<float>(small.wei_shape(), 25);
+        Tensor<float> sd(data_shape(small.dst_shape(), layout));
+        conv_transpose<float>(small, ss.view(), sw.view(), {}, sd.view(), o);
+        Tensor<float> x(data_shape(p.src_shape(), layout)), want(data_shape(p.dst_shape(), layout));
+        convert_layout<float>(src.view(), Layout::channels_first, x.view(), layout);
+        convert_layout<float>(ref.view(), Layout::channels_first, want.view(), layout);
+        Tensor<float> got(want.shape, 12345.f);
+        conv_transpose<float>(p, x.view(), wei.view(), bia.view(), got.view(), o);
+        EXPECT_EQ(got.data, want.data) << "one-call, layout " << static_cast<int>(layout);
+        const Plan<float> plan(p, wei.view(), bia.view(), o);
+        EXPECT_GE(plan.packed_bytes(), size_t(4) << 20);
+        std::fill(got.data.begin(), got.data.end(), 12345.f);
+        plan.run(x.view(), got.view());
+        EXPECT_EQ(got.data, want.data) << "plan, layout " << static_cast<int>(layout);
+    }
+}
+
 TEST(Plan, KeepsItsOwnCopyOfTheWeights) {
     for (const char* algo : {"auto", "col2im", "scatter"}) {  // packing drivers and the copying fallback
         const Problem p = Problem::parse("mb2_ic3_oc5_i4x5_k3_s2_p1_bias");
