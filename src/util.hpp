@@ -9,7 +9,9 @@
 #include <type_traits>
 #include <vector>
 
+#if __has_include(<sys/mman.h>)
 #include <sys/mman.h>
+#endif
 
 #include <hwy/cache_control.h>
 
@@ -74,7 +76,6 @@ inline void prefetch_row(const void* p, size_t bytes) {
 // Lake): phase's weights per tile (tile-by-tile GEMM) and per group (phases interleaved block by block).
 constexpr double kL2Bytes = 1024.0 * 1024;
 
-// Floor division (Python's //), for b > 0.
 // An allocator for large buffers that are rewritten often (the packed weights that the one-call paths pack on
 // every call): blocks of 4 MiB or more start on a 2 MiB boundary and are advised as transparent huge pages
 // before their first touch, so that writing panels scattered over tens of MiB does not take a TLB miss per
@@ -107,6 +108,7 @@ struct HugeAlloc {
 template <class T>
 using HugeVector = std::vector<T, HugeAlloc<T>>;
 
+// Floor division (Python's //), for b > 0.
 inline int64_t floor_div(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
 
 inline int64_t prod(const Dims& v) {

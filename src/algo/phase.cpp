@@ -402,9 +402,11 @@ PhasePlan<T>::PhasePlan(const Problem& p, const T* wei, const T* bia, const Epil
                             // third of copy speed; the hardware prefetchers alone did not keep up).
                             if (pf_next)
                                 for (int64_t q = 0; q < (two ? 2 : 1); ++q) {
-                                    const char* np = reinterpret_cast<const char*>(s0 + q * cst + nr * nst);
+                                    // (an address past the weights is harmless to prefetch; as an integer, no
+                                    // pointer leaves the array)
+                                    const uintptr_t np = reinterpret_cast<uintptr_t>(s0 + q * cst) + static_cast<uintptr_t>(nr * nst) * sizeof(T);
                                     for (int64_t l = 0; l < nr * nst * static_cast<int64_t>(sizeof(T)); l += 64) {
-                                        hwy::Prefetch(np + l);
+                                        hwy::Prefetch(reinterpret_cast<const char*>(np + static_cast<uintptr_t>(l)));
                                         asm volatile("");
                                     }
                                 }
