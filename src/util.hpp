@@ -91,10 +91,11 @@ struct HugeAlloc {
         if (n > static_cast<size_t>(PTRDIFF_MAX) / sizeof(T)) throw std::bad_alloc();
         const size_t bytes = n * sizeof(T);
         if (bytes < 2 * kHuge) return static_cast<T*>(::operator new(bytes));
-        void* p = std::aligned_alloc(kHuge, (bytes + kHuge - 1) / kHuge * kHuge);
+        const size_t whole = (bytes + kHuge - 1) / kHuge * kHuge;  // (aligned_alloc: a multiple of the alignment)
+        void* p = std::aligned_alloc(kHuge, whole);
         if (!p) throw std::bad_alloc();
 #ifdef MADV_HUGEPAGE
-        madvise(p, (bytes + kHuge - 1) / kHuge * kHuge, MADV_HUGEPAGE);  // advice only: failure changes nothing
+        madvise(p, whole, MADV_HUGEPAGE);  // advice only: failure changes nothing
 #endif
         return static_cast<T*>(p);
     }
