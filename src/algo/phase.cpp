@@ -101,6 +101,19 @@ PhasePlan<T>::PhasePlan(const Problem& p, const T* wei, const T* bia, const Epil
     // Written around the caches (no read of each destination line first).
     slast_ = last_ || insz_ == 1;  // one source position per channel: both layouts are the same
     stream_ = last_ && static_cast<double>(p.mb) * static_cast<double>(outsz_ * cout_) * sizeof(T) >= detail::kStreamOutBytes;
+    // Channels-first, kernel == stride on every axis with a stride of 2 along the last, no padding at the start
+    // and the whole output (U-Net's up-convolutions): the pair path (init_pair). Rows at least one output vector
+    // long; no epilogue (bias only); up to 2048 source channels (a call's panels, 3 x K vectors, stay in L2).
+    {
+        const auto& pk = gemm_.pair;
+        bool ok = fwd && !last_ && epi_.kind == Epilogue::Kind::none && pk.fn[0] && pk.pack && pk.lanes >= 2 && kin_ <= 2048 &&
+                  p.s[rank - 1] == 2 && 2 * p.i[rank - 1] >= static_cast<int64_t>(pk.lanes);
+        for (int a = 0; a < rank && ok; ++a) ok = p.k[a] == p.s[a] && p.d[a] == 1 && p.pb[a] == 0 && o[a] == p.s[a] * p.i[a];
+        if (ok) {
+            init_pair(p, wei, bia, std::move(storage));
+            return;
+        }
+    }
 
     // Per axis and residue r: the first output, the count, and the taps (kernel index, source base).
     struct AxisPhase {
@@ -547,8 +560,127 @@ PhasePlan<T>::PhasePlan(const Problem& p, const T* wei, const T* bia, const Epil
     }
 }
 
+// The pair path. Output x = 2q + r along the last axis reads input q through kernel index r alone (and so on
+// every axis, with its own stride): each output row of a row phase (the residues of the other axes) is the
+// GEMM of the weight pairs (r = 0, 1) of its row phase and the input row with each value twice. See GemmPairT.
+template <class T>
+void PhasePlan<T>::init_pair(const Problem& p, const T* wei, const T* bia, detail::HugeVector<T> storage) {
+    pair_ = true;
+    const auto& pk = gemm_.pair;
+    const int rank = p.rank();
+    const int64_t N = static_cast<int64_t>(pk.lanes), half = N / 2, rows = static_cast<int64_t>(pk.rows);
+    const int64_t vecs = static_cast<int64_t>(pk.vecs);
+    const int64_t il = in_[rank - 1], ksz = detail::prod(p.k), ocg = p.oc / p.g;
+    nr_ = rows;
+    mr_ = 1;
+    stream_ = static_cast<double>(p.mb) * static_cast<double>(outsz_ * cout_) * sizeof(T) >= detail::kStreamOutBytes;
+    const Dims kst = detail::row_major_strides(p.k);
+    detail::for_each_index(Dims(p.s.begin(), p.s.end() - 1), [&](const int64_t* r) {
+        int64_t dof = 0, kof = 0;
+        for (int a = 0; a + 1 < rank; ++a) dof += r[a] * out_st_[a], kof += r[a] * kst[a];
+        pdoff_.push_back(dof);
+        pkoff_.push_back(kof);
+    });
+    const int64_t nrp = static_cast<int64_t>(pdoff_.size());
+    // Chunks, row by row: a row's outputs start at 2 * (its position on the other axes) per axis; where that is
+    // an even number of elements past a vector boundary, the first chunk stops at the next one (for a
+    // destination on a vector boundary, the rest are then whole aligned vectors, streamed).
+    const int64_t nrow = insz_ / il;
+    for (int64_t n = 0; n < mb_; ++n)
+        for (int64_t row = 0; row < nrow; ++row) {
+            int64_t rem = row, dro = 0;
+            for (int a = rank - 2; a >= 0; --a) {
+                dro += rem % in_[a] * p.s[a] * out_st_[a];
+                rem /= in_[a];
+            }
+            const int64_t so = n * cin_ * insz_ + row * il, dof = n * cout_ * outsz_ + dro, mis = dof % N;
+            int64_t x = 0;
+            if (mis != 0 && mis % 2 == 0) {
+                x = std::min(il, (N - mis) / 2);
+                psrc_.push_back(so), pdst_.push_back(dof), pn_.push_back(x);
+            }
+            for (; x < il; x += half) psrc_.push_back(so + x), pdst_.push_back(dof + 2 * x), pn_.push_back(std::min(half, il - x));
+        }
+    // Tasks: blocks of chunks whose doubled panels fill about 192 KiB (whole calls of `vecs` chunks; measured
+    // against 3 to 48 chunks on unet3d_up, unet_up4 and unet_up2), each computed for every tile of output
+    // channels and row phase (repacking a block per chunk of channels measured slower than reading every
+    // weight pair once per block).
+    const double cbytes = static_cast<double>(kin_ * N) * sizeof(T);
+    pblk_ = std::clamp<int64_t>(static_cast<int64_t>(192.0 * 1024 / cbytes), 1, 8 * vecs);
+    if (pblk_ >= vecs) pblk_ = pblk_ / vecs * vecs;
+    ntiles_ = (nout_ + rows - 1) / rows;
+    const int64_t nch = static_cast<int64_t>(psrc_.size());
+    for (int64_t grp = 0; grp < p.g; ++grp)
+        for (int64_t c0 = 0; c0 < nch; c0 += pblk_) tasks_.push_back({grp, 0, c0, 0});
+    tcost_.assign(tasks_.size() + 1, 0.0);
+    for (size_t i = 0; i < tasks_.size(); ++i) {
+        const Task& tk = tasks_[i];
+        tcost_[i + 1] = tcost_[i] + static_cast<double>(std::min(nch, tk.p0 + pblk_) - tk.p0);
+    }
+    asz_ = pblk_ * kin_ * N + N;  // (+ a vector: the panels start on a vector boundary)
+    // Weights -> [grp][row phase][tile][kin][rows][2]: (wei[grp][c][oc][kernel offset + r] for r = 0, 1), zeros
+    // past nout; spread over the threads by source channel (the one-call path packs on every call).
+    const int64_t tsz = kin_ * rows * 2;
+    packed_ = std::move(storage);
+    const int64_t total = p.g * nrp * ntiles_ * tsz;
+    if (packed_.size() < static_cast<size_t>(total)) packed_.resize(static_cast<size_t>(total));
+    parallel::parallel_for(p.g * kin_, [&](int64_t b, int64_t e, int) {
+        for (int64_t ch = b; ch < e; ++ch) {
+            const int64_t grp = ch / kin_, c = ch % kin_;
+            const T* const wc = wei + (grp * kin_ + c) * ocg * ksz;
+            for (int64_t rp = 0; rp < nrp; ++rp)
+                for (int64_t t = 0; t < ntiles_; ++t) {
+                    T* d = packed_.data() + ((grp * nrp + rp) * ntiles_ + t) * tsz + c * rows * 2;
+                    for (int64_t m = 0; m < rows; ++m) {
+                        const int64_t oc = t * rows + m;
+                        d[2 * m] = oc < nout_ ? wc[oc * ksz + pkoff_[rp]] : T(0);
+                        d[2 * m + 1] = oc < nout_ ? wc[oc * ksz + pkoff_[rp] + 1] : T(0);
+                    }
+                }
+        }
+    });
+    bias_.assign(static_cast<size_t>(cout_ + rows), T(0));  // (the kernel reads a tile's rows of bias)
+    if (bia) std::copy(bia, bia + p.oc, bias_.begin());
+}
+
+// One task of the pair path: the chunks [c0, c0 + pblk_) of group grp, doubled into panels, then for every row
+// phase and tile of output channels, calls of up to `vecs` chunks.
+template <class T>
+void PhasePlan<T>::block_pair(const T* src, T* dst, int64_t grp, int64_t c0, Scratch& ws) const {
+    const auto& pk = gemm_.pair;
+    const int64_t N = static_cast<int64_t>(pk.lanes), rows = static_cast<int64_t>(pk.rows);
+    const int64_t vecs = static_cast<int64_t>(pk.vecs), nrp = static_cast<int64_t>(pdoff_.size());
+    const int64_t nch = static_cast<int64_t>(psrc_.size()), c1 = std::min(nch, c0 + pblk_);
+    const int64_t tsz = kin_ * rows * 2, psz = kin_ * N;
+    const uintptr_t va = static_cast<uintptr_t>(N) * sizeof(T);
+    T* const A = reinterpret_cast<T*>((reinterpret_cast<uintptr_t>(ws.a.data()) + va - 1) / va * va);
+    pk.pack(src + grp * kin_ * insz_, static_cast<size_t>(insz_), static_cast<size_t>(kin_), psrc_.data() + c0,
+            pn_.data() + c0, static_cast<size_t>(c1 - c0), A, static_cast<size_t>(psz));
+    const T* a[3];
+    T* dd[3];
+    size_t cnt[3];
+    for (int64_t rp = 0; rp < nrp; ++rp)
+        for (int64_t t = 0; t < ntiles_; ++t) {
+            const T* w = packed_.data() + ((grp * nrp + rp) * ntiles_ + t) * tsz;
+            const int64_t oc0 = t * rows, nrow = std::min(rows, nout_ - oc0);
+            T* const dbase = dst + (grp * nout_ + oc0) * outsz_ + pdoff_[rp];
+            const T* bias = bias_.data() + grp * nout_ + oc0;
+            for (int64_t c = c0; c < c1; c += vecs) {
+                const int64_t nv = std::min(vecs, c1 - c);
+                for (int64_t v = 0; v < nv; ++v) {
+                    a[v] = A + (c + v - c0) * psz;
+                    dd[v] = dbase + pdst_[c + v];
+                    cnt[v] = static_cast<size_t>(2 * pn_[c + v]);
+                }
+                pk.fn[nv - 1](a, w, static_cast<size_t>(kin_), dd, static_cast<size_t>(outsz_), static_cast<size_t>(nrow),
+                              cnt, bias, stream_);
+            }
+        }
+}
+
 template <class T>
 size_t PhasePlan<T>::workspace_bytes() const {
+    if (pair_) return static_cast<size_t>(asz_) * sizeof(T);
     const size_t taps = static_cast<size_t>(std::max<int64_t>(ntaps_, 1));
     const size_t mc = static_cast<size_t>(mc_), nm = cslots();
     // (decodes per C slot: source offsets per tap, images, destination offsets, runs; then the tile offsets)
@@ -566,6 +698,18 @@ size_t PhasePlan<T>::workspace_bytes() const {
 
 template <class T>
 void PhasePlan<T>::run(const T* src, T* dst) const {
+    if (pair_) {
+        parallel::parallel_for(tcost_, [&](int64_t b, int64_t e, int) {
+            thread_local Scratch ws;
+            ws.a.resize(static_cast<size_t>(asz_));
+            for (int64_t task = b; task < e; ++task) {
+                const Task& tk = tasks_[static_cast<size_t>(task)];
+                block_pair(src, dst, tk.grp, tk.p0, ws);
+            }
+            if (stream_) hwy::FlushStream();
+        });
+        return;
+    }
     parallel::parallel_for(tcost_, [&](int64_t b, int64_t e, int) {
         // Scratch lives per thread and only grows: no allocation (and no page faults) on repeated runs, and
         // the plan stays reentrant, as no two threads share it.

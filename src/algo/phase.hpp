@@ -50,6 +50,9 @@ private:
     void block_cols(const T* src, T* dst, int64_t grp, int64_t task, int64_t p0, int64_t cb0, Scratch& ws) const;
     void block_ilv_last(const T* src, T* dst, int64_t task, int64_t p0, Scratch& ws) const;
     void rows_last(const T* src, const int64_t* offs, int64_t n, int64_t nt, Scratch& ws) const;
+    // The pair path (channels-first, kernel == stride on every axis, 2 along the last; see init_pair).
+    void init_pair(const Problem& p, const T* wei, const T* bia, detail::HugeVector<T> storage);
+    void block_pair(const T* src, T* dst, int64_t grp, int64_t c0, Scratch& ws) const;
     // Decodes the positions [p0, p0 + n) of a phase into ws (images, destination offsets, source offsets per
     // tap, runs along the last axis) at decode slot `slot` (offsets of slot * MC positions); returns the number
     // of runs. elems: each source offset is instead the channels-last element offset of the position's first
@@ -63,24 +66,24 @@ private:
         return static_cast<size_t>(cols_ ? ccb_ * nr_ * (mc_ + static_cast<int64_t>(gemm_.cols.width)) : mc_ * np_);
     }
 
-    int64_t mb_, g_;
+    int64_t mb_ = 0, g_ = 0;
     Epilogue epi_;
     std::string target_;
     kernels::Gemm<T> gemm_;
     typename kernels::Gemm<T>::Seg seg_k_;  // the segment kernel of the chosen panel width
-    int64_t nr_;                        // panel width (columns of B and C)
-    int64_t ccb_ = 0;                   // cols_: the panels of output channels one task computes (all: np_ / nr_)
-    int64_t mr_;                        // tile rows (positions per kernel call)
+    int64_t nr_ = 0;                   // panel width (columns of B and C)
+    int64_t ccb_ = 0;                  // cols_: the panels of output channels one task computes (all: np_ / nr_)
+    int64_t mr_ = 0;                   // tile rows (positions per kernel call)
     // GEMM per group: K = (tap, kin_ source channels), N = nout_ destination channels (padded to np_).
-    int64_t kin_, nout_, np_, cin_, cout_, insz_, outsz_;
+    int64_t kin_ = 0, nout_ = 0, np_ = 0, cin_ = 0, cout_ = 0, insz_ = 0, outsz_ = 0;
     Dims in_, in_st_, out_st_, istep_, ostep_;  // source extents and strides, destination strides, steps
-    bool last_;                        // channels_last data
-    bool slast_;                       // the source read as channels-last (also channels-first 1x1 sources)
+    bool last_ = false;                // channels_last data
+    bool slast_ = false;               // the source read as channels-last (also channels-first 1x1 sources)
     bool stream_ = false;              // output far larger than the caches (channels-last or cols_): streaming stores
-    bool mb_inner_;                    // positions ordered (q..., mb) instead of (mb, q...)
-    bool merged_;                      // every phase reads the same inputs: one task computes them all
-    bool fused_;                       // few source channels: all taps in one A panel, one kernel call
-    bool seg_;                         // tile by tile, every tap summed in one kernel call (weights fit L2)
+    bool mb_inner_ = false;            // positions ordered (q..., mb) instead of (mb, q...)
+    bool merged_ = false;              // every phase reads the same inputs: one task computes them all
+    bool fused_ = false;               // few source channels: all taps in one A panel, one kernel call
+    bool seg_ = false;                 // tile by tile, every tap summed in one kernel call (weights fit L2)
     bool narrow_ = false;              // per-tap order with seg_k_'s narrower panels (less padding)
     bool direct_ = false;              // seg_ channels-last: the kernel stores each tile plus the bias to dst
     bool direct_lines_ = false;        // direct_: every panel row of every position starts on a cache line
@@ -96,7 +99,7 @@ private:
     int64_t olast_ = 1;                // the destination's extent along the last axis
     std::vector<std::vector<int64_t>> groups_;  // the phases of one group, by first output along the last axis
     int64_t asz_ = 0;                  // elements of the packed source panels per thread
-    int64_t ntaps_;                    // the most taps of any phase
+    int64_t ntaps_ = 0;                // the most taps of any phase
     std::vector<Phase> phases_;
     struct Task {
         int64_t grp, phase, p0;  // group, phase (the first of merged ones), first position of the block
@@ -108,9 +111,18 @@ private:
     bool gin_ = false;                 // groups inner: a task computes its block for every group
     std::vector<T> zeros_;             // seg_ channels-last: the row that tile rows outside the source read
     std::vector<int64_t> wofs_;        // per (group, phase): offset of its panels in packed_
-    detail::HugeVector<T> packed_;  // [grp][phase][ncb][tap][kin][NR]
+    detail::HugeVector<T> packed_;     // [grp][phase][ncb][tap][kin][NR] (the pair path: see below)
     std::vector<T> bias_;
-    int64_t mc_, kc_;
+    int64_t mc_ = 0, kc_ = 0;
+    // The pair path: the layer's rows cut into chunks of up to N/2 inputs (a row's first chunk shorter where
+    // that puts the rest of its outputs on vector boundaries); a task's block of pblk_ chunks is packed with every
+    // value twice and multiplied by the ntiles_ tiles of output channels of each row phase (the residues of the
+    // other axes: destination offset pdoff_, kernel offset pkoff_). packed_: [grp][row phase][tile][kin][rows][2].
+    bool pair_ = false;
+    // per chunk: its first source element (group 0, channel 0), first output (row phase 0), and inputs
+    std::vector<int64_t> psrc_, pdst_, pn_;
+    std::vector<int64_t> pdoff_, pkoff_;
+    int64_t pblk_ = 0, ntiles_ = 0;
 };
 
 // The weight gradient as one GEMM per group over every (image, input position):

@@ -394,6 +394,108 @@ HWY_ATTR void InterleaveStoreT(const T* const* HWY_RESTRICT c, size_t nr, size_t
         for (size_t r = 0; r < nr; ++r) d[i * nr + r] = c[r][i] + bias;
 }
 
+// Channels-first layers whose kernel equals a stride of 2 along the last axis, without padding there: output
+// x = 2q + r reads only input q, through kernel index r. A chunk of N/2 consecutive inputs of one row with
+// each value twice (PackDupT) times the broadcast pair (w at r = 0, w at r = 1) of an output channel is N
+// consecutive outputs of that row: the two phases of the last axis come out of the FMAs interleaved, and the
+// tile is stored straight to the destination rows (no C block, no second pass).
+// dd[v][m*ldd + i] = bias[m] + sum over k < kc of a[v][k*N + i] * w[(k*kColsRows + m)*2 + i%2], for m < rows
+// and i < cnt[v] (rows past `rows` and lanes past cnt[v] are not written).
+template <class D>
+HWY_ATTR HWY_INLINE hn::Vec<D> PairBroadcast(D d, const hn::TFromD<D>* HWY_RESTRICT p) {
+    if constexpr (sizeof(hn::TFromD<D>) == 4) {
+        const hn::Repartition<uint64_t, D> du;
+        uint64_t u;
+        hwy::CopyBytes<8>(p, &u);
+        return hn::BitCast(d, hn::Set(du, u));
+    } else {
+        return hn::LoadDup128(d, p);  // (two doubles fill a 128-bit block)
+    }
+}
+
+template <class T, size_t kVecs>
+HWY_ATTR void GemmPairT(const T* const* HWY_RESTRICT a, const T* HWY_RESTRICT w, size_t kc, T* const* HWY_RESTRICT dd,
+                        size_t ldd, size_t rows, const size_t* HWY_RESTRICT cnt, const T* HWY_RESTRICT bias, bool stream) {
+    const hn::ScalableTag<T> d;
+    const size_t N = hn::Lanes(d);
+    using V = hn::Vec<decltype(d)>;
+    const T* HWY_RESTRICT av[kVecs];
+#pragma GCC unroll 4
+    for (size_t v = 0; v < kVecs; ++v) av[v] = a[v];
+    V acc[kColsRows][kVecs];
+#pragma GCC unroll 16
+    for (size_t m = 0; m < kColsRows; ++m)
+#pragma GCC unroll 4
+        for (size_t v = 0; v < kVecs; ++v) acc[m][v] = hn::Zero(d);
+    for (size_t k = 0; k < kc; ++k) {
+        V bv[kVecs];
+#pragma GCC unroll 4
+        for (size_t v = 0; v < kVecs; ++v) bv[v] = hn::Load(d, av[v] + k * N);
+        const T* HWY_RESTRICT wk = w + k * 2 * kColsRows;
+#pragma GCC unroll 16
+        for (size_t m = 0; m < kColsRows; ++m) {
+            const V am = PairBroadcast(d, wk + 2 * m);
+#pragma GCC unroll 4
+            for (size_t v = 0; v < kVecs; ++v) acc[m][v] = hn::MulAdd(am, bv[v], acc[m][v]);
+        }
+    }
+#pragma GCC unroll 16
+    for (size_t m = 0; m < kColsRows; ++m) {
+        if (m >= rows) break;
+        const V b = hn::Set(d, bias[m]);
+#pragma GCC unroll 4
+        for (size_t v = 0; v < kVecs; ++v) {
+            const V o = hn::Add(acc[m][v], b);
+            T* HWY_RESTRICT p = dd[v] + m * ldd;
+            if (cnt[v] == N) {
+                if (stream && reinterpret_cast<uintptr_t>(p) % (N * sizeof(T)) == 0)
+                    hn::Stream(o, d, p);
+                else
+                    hn::StoreU(o, d, p);
+            } else {
+#if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL || HWY_TARGET == HWY_AVX3_ZEN4
+                hn::BlendedStore(o, hn::FirstN(d, cnt[v]), d, p);  // (a true masked store)
+#else
+                // (elsewhere a blended store may rewrite the other lanes, which another thread may own)
+                HWY_ALIGN T t[hn::MaxLanes(d)];
+                hn::Store(o, d, t);
+                for (size_t i = 0; i < cnt[v]; ++i) p[i] = t[i];
+#endif
+            }
+        }
+    }
+}
+
+// The A panels of GemmPairT for nc chunks: d[c*ldd + k*N + 2j + r] = s[off[c] + k*lds + j] for j < cnt[c] <= N/2
+// (each value twice, r = 0, 1) and zeros for j >= cnt[c], for k < kc channels; d vector-aligned, ldd a multiple of
+// N. Channel by channel (a block's chunks of one row are a run of memory per channel); nothing else is read.
+template <class T>
+HWY_ATTR void PackDupT(const T* HWY_RESTRICT s, size_t lds, size_t kc, const int64_t* HWY_RESTRICT off,
+                       const int64_t* HWY_RESTRICT cnt, size_t nc, T* HWY_RESTRICT d, size_t ldd) {
+    const hn::ScalableTag<T> dt;
+    const size_t N = hn::Lanes(dt);
+    const hn::RebindToSigned<decltype(dt)> di;
+    using TI = hn::TFromD<decltype(di)>;
+    HWY_ALIGN TI idx[hn::MaxLanes(dt)];
+    for (size_t i = 0; i < N; ++i) idx[i] = static_cast<TI>(i / 2);
+    const auto tbl = hn::SetTableIndices(dt, idx);
+    HWY_ALIGN T t[hn::MaxLanes(dt)] = {};
+    for (size_t k = 0; k < kc; ++k) {
+        const T* HWY_RESTRICT sk = s + k * lds;
+        for (size_t c = 0; c < nc; ++c) {
+            const size_t n = static_cast<size_t>(cnt[c]);
+#if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL || HWY_TARGET == HWY_AVX3_ZEN4
+            // (masked lanes are not read: no fault past the source)
+            const auto v = hn::MaskedLoad(hn::FirstN(dt, n), dt, sk + off[c]);
+#else
+            for (size_t j = 0; j < N / 2; ++j) t[j] = j < n ? sk[off[c] + static_cast<int64_t>(j)] : T(0);
+            const auto v = hn::Load(dt, t);
+#endif
+            hn::Store(hn::TableLookupLanes(v, tbl), dt, d + c * ldd + k * N);
+        }
+    }
+}
+
 HWY_ATTR void GemmColsF32(const float* const* b, const size_t* ldb, const float* w, const size_t* woff, size_t nseg,
                           size_t kc, float* c, size_t ldc, bool add) {
     GemmColsT<float>(b, ldb, w, woff, nseg, kc, c, ldc, add);
@@ -435,6 +537,27 @@ HWY_ATTR void GemmColsMaskedF64(const double* const* b, const size_t* ldb, const
 TCONV_COLS_NARROW(1)
 TCONV_COLS_NARROW(2)
 #undef TCONV_COLS_NARROW
+#define TCONV_PAIR(W)                                                                                               \
+    HWY_ATTR void GemmPairF32_##W(const float* const* a, const float* w, size_t kc, float* const* d, size_t ldd,      \
+                                  size_t rows, const size_t* cnt, const float* bias, bool stream) {                  \
+        GemmPairT<float, W>(a, w, kc, d, ldd, rows, cnt, bias, stream);                                             \
+    }                                                                                                               \
+    HWY_ATTR void GemmPairF64_##W(const double* const* a, const double* w, size_t kc, double* const* d, size_t ldd,  \
+                                  size_t rows, const size_t* cnt, const double* bias, bool stream) {                 \
+        GemmPairT<double, W>(a, w, kc, d, ldd, rows, cnt, bias, stream);                                            \
+    }
+TCONV_PAIR(1)
+TCONV_PAIR(2)
+TCONV_PAIR(3)
+#undef TCONV_PAIR
+HWY_ATTR void PackDupF32(const float* s, size_t lds, size_t kc, const int64_t* off, const int64_t* cnt, size_t nc, float* d,
+                         size_t ldd) {
+    PackDupT(s, lds, kc, off, cnt, nc, d, ldd);
+}
+HWY_ATTR void PackDupF64(const double* s, size_t lds, size_t kc, const int64_t* off, const int64_t* cnt, size_t nc,
+                         double* d, size_t ldd) {
+    PackDupT(s, lds, kc, off, cnt, nc, d, ldd);
+}
 size_t ColsVecs() { return kColsVecs; }
 // Whether masked loads never touch the masked lanes' memory here (AVX-512: fault suppression); elsewhere the
 // masked kernel is not offered (AVX2's emulation and the scalar targets read every lane).
@@ -870,6 +993,14 @@ HWY_EXPORT(GemmColsF64_2);
 HWY_EXPORT(GemmColsMaskedF32_2);
 HWY_EXPORT(GemmColsMaskedF64_2);
 HWY_EXPORT(ColsVecs);
+HWY_EXPORT(GemmPairF32_1);
+HWY_EXPORT(GemmPairF32_2);
+HWY_EXPORT(GemmPairF32_3);
+HWY_EXPORT(GemmPairF64_1);
+HWY_EXPORT(GemmPairF64_2);
+HWY_EXPORT(GemmPairF64_3);
+HWY_EXPORT(PackDupF32);
+HWY_EXPORT(PackDupF64);
 HWY_EXPORT(InterleaveStoreF32);
 HWY_EXPORT(InterleaveStoreF64);
 HWY_EXPORT(ColsRows);
@@ -950,6 +1081,22 @@ const std::vector<KernelSet>& kernel_targets() {
                     k.f32.cols.masked2 = &HWY_DYNAMIC_DISPATCH(GemmColsMaskedF32_2);
                     k.f64.cols.masked2 = &HWY_DYNAMIC_DISPATCH(GemmColsMaskedF64_2);
                 }
+            }
+            // The pair path where the transposed tile is three vectors wide (AVX-512): on AVX2 (a 4 x 2 tile) it
+            // measured no faster than the transposed tiles. (1, 2 and 3 chunks per call.)
+            if (two) {
+                k.f32.pair.fn[0] = &HWY_DYNAMIC_DISPATCH(GemmPairF32_1);
+                k.f64.pair.fn[0] = &HWY_DYNAMIC_DISPATCH(GemmPairF64_1);
+                k.f32.pair.fn[1] = &HWY_DYNAMIC_DISPATCH(GemmPairF32_2);
+                k.f64.pair.fn[1] = &HWY_DYNAMIC_DISPATCH(GemmPairF64_2);
+                k.f32.pair.fn[2] = &HWY_DYNAMIC_DISPATCH(GemmPairF32_3);
+                k.f64.pair.fn[2] = &HWY_DYNAMIC_DISPATCH(GemmPairF64_3);
+                k.f32.pair.vecs = k.f64.pair.vecs = HWY_DYNAMIC_DISPATCH(ColsVecs)();
+                k.f32.pair.rows = k.f64.pair.rows = HWY_DYNAMIC_DISPATCH(ColsRows)();
+                k.f32.pair.lanes = lf;
+                k.f64.pair.lanes = ld;
+                k.f32.pair.pack = &HWY_DYNAMIC_DISPATCH(PackDupF32);
+                k.f64.pair.pack = &HWY_DYNAMIC_DISPATCH(PackDupF64);
             }
             k.f32.transpose = &HWY_DYNAMIC_DISPATCH(TransposeF32);
             k.f64.transpose = &HWY_DYNAMIC_DISPATCH(TransposeF64);

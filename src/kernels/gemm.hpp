@@ -82,6 +82,21 @@ using CopyFn = void (*)(const T* s, size_t n, T* d, bool stream);
 template <class T>
 using CopyBlockFn = void (*)(const T* s, size_t lds, size_t rows, size_t len, T* d, size_t ldd);
 
+// Channels-first, kernel == stride 2 along the last axis (no padding there): tiles of `rows` output channels x
+// up to `vecs` chunks, each chunk N/2 consecutive inputs of one row whose N outputs are consecutive. a[v]: chunk
+// v's panel from PackDupFn (every input value twice, [kc][N]); w: [kc][rows][2] weight pairs (kernel index 0
+// and 1 along the last axis); dd[v]: chunk v's first output of channel 0 (channel m at dd[v] + m*ldd); cnt[v]:
+// its outputs (N, or fewer at a row's edge: only those are written); the first `rows` channels are stored, plus
+// bias[m]; stream: whole vector-aligned vectors go around the caches.
+template <class T>
+using GemmPairFn = void (*)(const T* const* a, const T* w, size_t kc, T* const* dd, size_t ldd, size_t rows,
+                            const size_t* cnt, const T* bias, bool stream);
+// GemmPairFn's panels of nc chunks: d[c*ldd + k*N + 2j + r] = s[off[c] + k*lds + j] for j < cnt[c] <= N/2, r < 2
+// (zeros for j >= cnt[c]), k < kc; reads nothing else. d is vector-aligned, ldd a multiple of N.
+template <class T>
+using PackDupFn = void (*)(const T* s, size_t lds, size_t kc, const int64_t* off, const int64_t* cnt, size_t nc, T* d,
+                           size_t ldd);
+
 template <class T>
 struct Gemm {
     GemmFn<T> fn = nullptr;
@@ -115,6 +130,11 @@ struct Gemm {
         GemmColsMaskedFn<T> masked1 = nullptr, masked2 = nullptr;
         size_t width1 = 0, width2 = 0;
     } cols;
+    struct Pair {
+        GemmPairFn<T> fn[3] = {};  // 1, 2, 3 chunks per call (all null where the transposed tile is narrower)
+        PackDupFn<T> pack = nullptr;
+        size_t rows = 0, vecs = 0, lanes = 0;  // output channels and chunks per full call, N
+    } pair;
     size_t mr = 0, nr = 0;
 };
 
