@@ -253,8 +253,16 @@ PhasePlan<T>::PhasePlan(const Problem& p, const T* wei, const T* bia, const Epil
         if (!ok) groups_.clear();
         return ok;
     };
+    // (Forward, also with a phase's weights beyond L2, up to 16 MiB, where the C^T block of all the output
+    // channels, np x 5 tile widths, stays within 768 KiB: a block of 4 tile widths reads the phase's weights once
+    // from L3, about 2 x 192 FLOPs per 4 bytes. Measured in-process against the per-tap order, whose
+    // channels-first tiles are packed value by value: g3_odd_k5 (1.2 MiB) 1.2x, ic/oc 512/256 k5 s2 1.07x, 1000/300
+    // k4 s2 1.12x, 1024/512 k4 s2 (8 MiB) 1.1x.)
+    const double cwb = static_cast<double>(detail::round_up(nout_, crow)) * ntaps_ * kin_ * sizeof(T);
     cols_ = !slast_ && !fused_ && !mb_inner_ && gemm_.cols.fn && kin_ <= 1024 &&
-            static_cast<double>(detail::round_up(nout_, crow)) * ntaps_ * kin_ * sizeof(T) <= detail::kL2Bytes;
+            (cwb <= detail::kL2Bytes ||
+             (fwd && cwb <= 16 * detail::kL2Bytes &&
+              static_cast<double>(detail::round_up(nout_, crow) * 5 * cw) * sizeof(T) <= 768.0 * 1024));
     if (cols_) {
         seg_ = false;
         nr = crow;
