@@ -103,10 +103,13 @@ PhasePlan<T>::PhasePlan(const Problem& p, const T* wei, const T* bia, const Epil
     stream_ = last_ && static_cast<double>(p.mb) * static_cast<double>(outsz_ * cout_) * sizeof(T) >= detail::kStreamOutBytes;
     // Channels-first, kernel == stride on every axis with a stride of 2 along the last, no padding at the start
     // and the whole output (U-Net's up-convolutions): the pair path (init_pair). Rows at least one output vector
-    // long; no epilogue (bias only); up to 2048 source channels (a call's panels, 3 x K vectors, stay in L2).
+    // long; no epilogue (bias only); up to 2048 source channels (a call's panels, 3 x K vectors, stay in L2); 4
+    // output channels per group or more (a tile computes 8; its table of chunks, 24 bytes per N outputs of a
+    // channel, stays a small part of the output).
     {
         const auto& pk = gemm_.pair;
-        bool ok = fwd && !last_ && epi_.kind == Epilogue::Kind::none && pk.fn[0] && pk.pack && pk.lanes >= 2 && kin_ <= 2048 &&
+        bool ok = fwd && !last_ && epi_.kind == Epilogue::Kind::none && pk.fn[0] && pk.pack && pk.lanes >= 2 &&
+                  kin_ <= 2048 && nout_ >= 4 &&
                   p.s[rank - 1] == 2 && 2 * p.i[rank - 1] >= static_cast<int64_t>(pk.lanes);
         for (int a = 0; a < rank && ok; ++a) ok = p.k[a] == p.s[a] && p.d[a] == 1 && p.pb[a] == 0 && o[a] == p.s[a] * p.i[a];
         if (ok) {
