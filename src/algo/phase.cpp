@@ -119,10 +119,6 @@ PhasePlan<T>::PhasePlan(const Problem& p, const T* wei, const T* bia, const Epil
     }
 
     // Per axis and residue r: the first output, the count, and the taps (kernel index, source base).
-    struct AxisPhase {
-        int64_t o0, Q;
-        std::vector<std::pair<int64_t, int64_t>> taps;
-    };
     std::vector<std::vector<AxisPhase>> axes(rank);
     for (int a = 0; a < rank; ++a) {
         const int64_t s = p.s[a];
@@ -150,6 +146,7 @@ PhasePlan<T>::PhasePlan(const Problem& p, const T* wei, const T* bia, const Epil
             axes[a].push_back(std::move(ap));
         }
     }
+    if (fwd && init_tpair(p, axes, wei, bia, storage)) return;
     // Phases: the product of the per-axis residues; taps: the product of the per-axis tap lists.
     detail::for_each_index(fwd ? p.s : Dims(rank, 1), [&](const int64_t* r) {
         Phase ph;
@@ -674,6 +671,7 @@ void PhasePlan<T>::block_pair(const T* src, T* dst, int64_t grp, int64_t c0, Scr
     const T* a[3];
     T* dd[3];
     size_t cnt[3];
+    const size_t woff = 0;
     for (int64_t rp = 0; rp < nrp; ++rp)
         for (int64_t t = 0; t < ntiles_; ++t) {
             const T* w = packed_.data() + ((grp * nrp + rp) * ntiles_ + t) * tsz;
@@ -687,15 +685,259 @@ void PhasePlan<T>::block_pair(const T* src, T* dst, int64_t grp, int64_t c0, Scr
                     dd[v] = dbase + pdst_[c + v];
                     cnt[v] = static_cast<size_t>(2 * pn_[c + v]);
                 }
-                pk.fn[nv - 1](a, w, static_cast<size_t>(kin_), dd, static_cast<size_t>(outsz_), static_cast<size_t>(nrow),
-                              cnt, bias, stream_);
+                pk.fn[nv - 1](a, static_cast<size_t>(N), w, &woff, 1, static_cast<size_t>(kin_), dd,
+                              static_cast<size_t>(outsz_), static_cast<size_t>(nrow), cnt, bias, stream_);
             }
         }
 }
 
+// The tap pairs. With a stride of 2 along the last axis, output x = 2q reads source q + be[t] and output 2q + 1
+// reads q + bo[t] through the last-axis taps t of the two phases; where both phases have T taps, tap t of each is
+// a pair: a panel whose lane 2j holds source q0 + j + be[t] and lane 2j + 1 source q0 + j + bo[t] (PackZipT),
+// times the broadcast pair of their weights, gives N consecutive outputs of the row with no wasted product
+// (k4 s2 p1: x = 2q from kernel indices 1, 3, x = 2q + 1 from 0, 2). The other axes' taps multiply the
+// segments: a row phase with U taps there sums U x T segments. Returns false (nothing changed) where it does
+// not apply.
+template <class T>
+bool PhasePlan<T>::init_tpair(const Problem& p, const std::vector<std::vector<AxisPhase>>& axes, const T* wei,
+                              const T* bia, detail::HugeVector<T>& storage) {
+    const auto& pk = gemm_.pair;
+    const int rank = p.rank();
+    if (last_ || epi_.kind != Epilogue::Kind::none || !pk.fn[0] || !pk.zip || pk.lanes < 2 || kin_ > 2048 ||
+        nout_ < 4 || p.s[rank - 1] != 2 || 2 * p.i[rank - 1] < static_cast<int64_t>(pk.lanes))
+        return false;
+    const auto& ax = axes[rank - 1];
+    const AxisPhase* ev = ax[0].o0 == 0 ? &ax[0] : &ax[1];
+    const AxisPhase* od = ax[0].o0 == 0 ? &ax[1] : &ax[0];
+    if (ev->o0 != 0 || od->o0 != 1 || ev->taps.empty() || ev->taps.size() != od->taps.size()) return false;
+    const int64_t N = static_cast<int64_t>(pk.lanes), half = N / 2, rows = static_cast<int64_t>(pk.rows);
+    const int64_t vecs = static_cast<int64_t>(pk.vecs);
+    const int64_t il = in_[rank - 1], ol = olast_, ksz = detail::prod(p.k), ocg = p.oc / p.g;
+    const Dims kst = detail::row_major_strides(p.k);
+    tT_ = static_cast<int64_t>(ev->taps.size());
+    std::vector<int64_t> kke, kko;
+    for (int64_t t = 0; t < tT_; ++t) {
+        tbe_.push_back(ev->taps[t].second), kke.push_back(ev->taps[t].first);
+        tbo_.push_back(od->taps[t].second), kko.push_back(od->taps[t].first);
+        int64_t c = 0;
+        while (c < static_cast<int64_t>(tce_.size()) && tce_[c] - tco_[c] != tbe_[t] - tbo_[t]) ++c;
+        if (c == static_cast<int64_t>(tce_.size())) tce_.push_back(tbe_[t]), tco_.push_back(tbo_[t]);
+        tcls_.push_back(c);
+        tsh_.push_back(tbe_[t] - tce_[c]);
+    }
+    tncls_ = static_cast<int64_t>(tce_.size());
+    const int64_t npair = (ol + 1) / 2;
+    {
+        const int64_t lo = *std::min_element(tsh_.begin(), tsh_.end()), hi = *std::max_element(tsh_.begin(), tsh_.end());
+        tpad_ = std::max<int64_t>(0, -lo);
+        tW_ = npair + std::max<int64_t>(0, hi) + tpad_ + half;  // (a chunk reads N values from its first pair)
+        tlda_ = 2 * tW_;
+    }
+    // Row phases and their taps on the other axes (kernel offset, source base per axis).
+    struct RowPhase {
+        Dims o0, Q;
+        std::vector<int64_t> koff;
+        std::vector<Dims> base;
+    };
+    std::vector<RowPhase> rph;
+    detail::for_each_index(Dims(p.s.begin(), p.s.end() - 1), [&](const int64_t* r) {
+        RowPhase rp;
+        Dims text;
+        for (int a = 0; a + 1 < rank; ++a) {
+            rp.o0.push_back(axes[a][r[a]].o0);
+            rp.Q.push_back(axes[a][r[a]].Q);
+            text.push_back(static_cast<int64_t>(axes[a][r[a]].taps.size()));
+        }
+        for (int64_t q : rp.Q)
+            if (q == 0) return;  // no output in this row phase
+        detail::for_each_index(text, [&](const int64_t* t) {
+            int64_t koff = 0;
+            Dims base;
+            for (int a = 0; a + 1 < rank; ++a) {
+                koff += axes[a][r[a]].taps[t[a]].first * kst[a];
+                base.push_back(axes[a][r[a]].taps[t[a]].second);
+            }
+            rp.koff.push_back(koff);
+            rp.base.push_back(std::move(base));
+        });
+        rph.push_back(std::move(rp));
+    });
+    tumax_ = 0;
+    tsegs_ = 0;
+    for (const RowPhase& rp : rph) {
+        tu_.push_back(static_cast<int64_t>(rp.koff.size()));
+        tsb_.push_back(tsegs_);
+        tsegs_ += tu_.back() * tT_;
+        tumax_ = std::max(tumax_, tu_.back());
+    }
+    // The cached zipped rows: those of one call (up to `vecs` output rows' taps, every class) and of one more
+    // output row, within 512 KiB.
+    tslots_ = (vecs + 1) * tumax_ * tncls_;
+    if (tumax_ > 16 || tumax_ * tT_ > 256 || static_cast<double>(tslots_ * kin_ * tlda_) * sizeof(T) > 512.0 * 1024)
+        return false;
+    tpair_ = true;
+    nr_ = rows;
+    mr_ = 1;
+    stream_ = static_cast<double>(p.mb) * static_cast<double>(outsz_ * cout_) * sizeof(T) >= detail::kStreamOutBytes;
+    // Output rows (image, row phase, position on the other axes) and their chunks of output pairs. A row's
+    // first chunk ends where the destination reaches a vector boundary (as in the pair path).
+    // (rows in the order (image, position, row phase): the output rows 2y and 2y + 1 of a position read
+    // overlapping source rows, zipped once for both)
+    int64_t nrows = 0;
+    Dims qmax(static_cast<size_t>(rank - 1), 0);
+    for (const RowPhase& rp : rph)
+        for (int a = 0; a + 1 < rank; ++a) qmax[a] = std::max(qmax[a], rp.Q[a]);
+    for (int64_t n = 0; n < mb_; ++n)
+        detail::for_each_index(qmax, [&](const int64_t* q) {
+        for (size_t ri = 0; ri < rph.size(); ++ri) {
+            const RowPhase& rp = rph[ri];
+            bool inq = true;
+            for (int a = 0; a + 1 < rank; ++a) inq = inq && q[a] < rp.Q[a];
+            if (!inq) continue;
+            {
+                int64_t dof = n * cout_ * outsz_, mask = 0;
+                for (int a = 0; a + 1 < rank; ++a) dof += (rp.o0[a] + p.s[a] * q[a]) * out_st_[a];
+                for (int64_t u = 0; u < tu_[ri]; ++u) {
+                    int64_t so = n * cin_ * insz_;
+                    bool in = true;
+                    for (int a = 0; a + 1 < rank; ++a) {
+                        const int64_t x = q[a] + rp.base[u][a];
+                        in = in && x >= 0 && x < in_[a];
+                        so += x * in_st_[a];
+                    }
+                    trow_.push_back(in ? so : -1);
+                    if (in) mask |= int64_t(1) << u;
+                }
+                for (int64_t u = tu_[ri]; u < tumax_; ++u) trow_.push_back(-1);
+                tsig_.push_back(static_cast<int64_t>(ri) << 16 | mask);
+                const int64_t mis = dof % N;
+                int64_t q0 = 0;
+                auto chunk = [&](int64_t len) {
+                    tcr_.push_back(nrows), tq0_.push_back(q0), tlen_.push_back(len);
+                    tcnt_.push_back(std::min(2 * len, ol - 2 * q0));
+                    pdst_.push_back(dof + 2 * q0);
+                    q0 += len;
+                };
+                if (mis != 0 && mis % 2 == 0) chunk(std::min(npair, (N - mis) / 2));
+                while (q0 < npair) chunk(std::min(half, npair - q0));
+                ++nrows;
+            }
+        }
+        });
+    // Tasks: runs of about 24 chunks (cut where a row ends when possible), costed by their segments.
+    const int64_t nch = static_cast<int64_t>(tcr_.size());
+    for (int64_t grp = 0; grp < p.g; ++grp)
+        for (int64_t c0 = 0; c0 < nch;) {
+            int64_t c1 = std::min(nch, c0 + 8 * vecs);
+            while (c1 < nch && c1 > c0 + 1 && tcr_[c1] == tcr_[c1 - 1] && c1 < c0 + 16 * vecs) ++c1;
+            tasks_.push_back({grp, 0, c0, c1});
+            c0 = c1;
+        }
+    tcost_.assign(tasks_.size() + 1, 0.0);
+    for (size_t i = 0; i < tasks_.size(); ++i) {
+        double c = 0;
+        for (int64_t ch = tasks_[i].p0; ch < tasks_[i].cb0; ++ch) c += 1.0 + static_cast<double>(tT_) * tu_[tsig_[tcr_[ch]] >> 16];
+        tcost_[i + 1] = tcost_[i] + c;
+    }
+    asz_ = tslots_ * kin_ * tlda_;
+    // Weights -> [grp][tile][segment][kin][rows][2]: segment (row phase, tap u, pair t) holds
+    // (wei[grp][c][oc][koff_u + kke[t]], wei[grp][c][oc][koff_u + kko[t]]), zeros past nout.
+    ntiles_ = (nout_ + rows - 1) / rows;
+    const int64_t tsz = kin_ * rows * 2;
+    packed_ = std::move(storage);
+    const int64_t total = p.g * ntiles_ * tsegs_ * tsz;
+    if (packed_.size() < static_cast<size_t>(total)) packed_.resize(static_cast<size_t>(total));
+    parallel::parallel_for(p.g * kin_, [&](int64_t b, int64_t e, int) {
+        for (int64_t ch = b; ch < e; ++ch) {
+            const int64_t grp = ch / kin_, c = ch % kin_;
+            const T* const wc = wei + (grp * kin_ + c) * ocg * ksz;
+            for (int64_t tl = 0; tl < ntiles_; ++tl)
+                for (size_t ri = 0; ri < rph.size(); ++ri)
+                    for (int64_t u = 0; u < tu_[ri]; ++u)
+                        for (int64_t t = 0; t < tT_; ++t) {
+                            const int64_t sg = tsb_[ri] + u * tT_ + t;
+                            T* d = packed_.data() + ((grp * ntiles_ + tl) * tsegs_ + sg) * tsz + c * rows * 2;
+                            for (int64_t m = 0; m < rows; ++m) {
+                                const int64_t oc = tl * rows + m;
+                                d[2 * m] = oc < nout_ ? wc[oc * ksz + rph[ri].koff[u] + kke[t]] : T(0);
+                                d[2 * m + 1] = oc < nout_ ? wc[oc * ksz + rph[ri].koff[u] + kko[t]] : T(0);
+                            }
+                        }
+        }
+    });
+    bias_.assign(static_cast<size_t>(cout_ + rows), T(0));
+    if (bia) std::copy(bia, bia + p.oc, bias_.begin());
+    return true;
+}
+
+// One task of the tap pairs: the chunks [c0, c1) of group grp, in calls of up to `vecs` consecutive chunks of
+// rows with one signature (row phase, taps inside), each for every tile of output channels. The source rows
+// they read are zipped into cached rows (least recently used replaced), once per task.
+template <class T>
+void PhasePlan<T>::block_tpair(const T* src, T* dst, int64_t grp, int64_t c0, int64_t c1, Scratch& ws) const {
+    const auto& pk = gemm_.pair;
+    const int64_t rows = static_cast<int64_t>(pk.rows), vecs = static_cast<int64_t>(pk.vecs), tsz = kin_ * rows * 2;
+    const int64_t il = in_[in_.size() - 1], rsz = kin_ * tlda_;
+    T* const Z = ws.a.data();
+    int64_t* const key = ws.mbi.data();    // per slot: source row * classes + class, -1 empty
+    int64_t* const stamp = ws.oofs.data();  // per slot: last use
+    for (int64_t i = 0; i < tslots_; ++i) key[i] = -1, stamp[i] = 0;
+    int64_t clock = 0;
+    auto row = [&](int64_t srow, int64_t cls) -> const T* {
+        const int64_t k = srow * tncls_ + cls;
+        int64_t victim = 0;
+        for (int64_t i = 0; i < tslots_; ++i) {
+            if (key[i] == k) {
+                stamp[i] = ++clock;
+                return Z + i * rsz;
+            }
+            if (stamp[i] < stamp[victim]) victim = i;
+        }
+        key[victim] = k;
+        stamp[victim] = ++clock;
+        T* z = Z + victim * rsz;
+        pk.zip(src + grp * kin_ * insz_ + srow, static_cast<size_t>(insz_), static_cast<size_t>(kin_), tce_[cls] - tpad_,
+               tco_[cls] - tpad_, tW_, il, z, static_cast<size_t>(tlda_));
+        return z;
+    };
+    const T* a[16 * 16 * 3];
+    size_t woff[16 * 16];
+    T* dd[3];
+    size_t cnt[3];
+    for (int64_t c = c0; c < c1;) {
+        const int64_t sig = tsig_[tcr_[c]];
+        int64_t nv = 1;
+        while (nv < vecs && c + nv < c1 && tsig_[tcr_[c + nv]] == sig) ++nv;
+        const int64_t ri = sig >> 16, mask = sig & 0xffff;
+        int64_t nseg = 0;
+        for (int64_t u = 0; u < tu_[ri]; ++u) {
+            if (!(mask >> u & 1)) continue;
+            for (int64_t t = 0; t < tT_; ++t, ++nseg) {
+                woff[nseg] = static_cast<size_t>((tsb_[ri] + u * tT_ + t) * tsz);
+                for (int64_t v = 0; v < nv; ++v) {
+                    const int64_t ch = c + v;
+                    a[nseg * nv + v] = row(trow_[tcr_[ch] * tumax_ + u], tcls_[t]) + 2 * (tq0_[ch] + tsh_[t] + tpad_);
+                }
+            }
+        }
+        for (int64_t tl = 0; tl < ntiles_; ++tl) {
+            const int64_t oc0 = tl * rows, nrow = std::min(rows, nout_ - oc0);
+            T* const dbase = dst + (grp * nout_ + oc0) * outsz_;
+            for (int64_t v = 0; v < nv; ++v) {
+                dd[v] = dbase + pdst_[c + v];
+                cnt[v] = static_cast<size_t>(tcnt_[c + v]);
+            }
+            pk.fn[nv - 1](a, static_cast<size_t>(tlda_), packed_.data() + (grp * ntiles_ + tl) * tsegs_ * tsz, woff,
+                          static_cast<size_t>(nseg), static_cast<size_t>(kin_), dd, static_cast<size_t>(outsz_),
+                          static_cast<size_t>(nrow), cnt, bias_.data() + grp * nout_ + oc0, stream_);
+        }
+        c += nv;
+    }
+}
+
 template <class T>
 size_t PhasePlan<T>::workspace_bytes() const {
-    if (pair_) return static_cast<size_t>(asz_) * sizeof(T);
+    if (pair_ || tpair_) return static_cast<size_t>(asz_) * sizeof(T);
     const size_t taps = static_cast<size_t>(std::max<int64_t>(ntaps_, 1));
     const size_t mc = static_cast<size_t>(mc_), nm = cslots();
     // (decodes per C slot: source offsets per tap, images, destination offsets, runs; then the tile offsets)
@@ -713,13 +955,18 @@ size_t PhasePlan<T>::workspace_bytes() const {
 
 template <class T>
 void PhasePlan<T>::run(const T* src, T* dst) const {
-    if (pair_) {
+    if (pair_ || tpair_) {
         parallel::parallel_for(tcost_, [&](int64_t b, int64_t e, int) {
             thread_local Scratch ws;
             ws.a.resize(static_cast<size_t>(asz_));
+            ws.mbi.resize(static_cast<size_t>(tslots_));
+            ws.oofs.resize(static_cast<size_t>(tslots_));
             for (int64_t task = b; task < e; ++task) {
                 const Task& tk = tasks_[static_cast<size_t>(task)];
-                block_pair(src, dst, tk.grp, tk.p0, ws);
+                if (pair_)
+                    block_pair(src, dst, tk.grp, tk.p0, ws);
+                else
+                    block_tpair(src, dst, tk.grp, tk.p0, tk.cb0, ws);
             }
             if (stream_) hwy::FlushStream();
         });

@@ -27,6 +27,13 @@ struct Phase {
     std::vector<int64_t> toff, qlo, qhi;
 };
 
+// Per axis and residue r of the stride: the first output, the count, and the taps (kernel index, source base:
+// output o0 + s*q reads source q + base).
+struct AxisPhase {
+    int64_t o0 = 0, Q = 0;
+    std::vector<std::pair<int64_t, int64_t>> taps;
+};
+
 // What the engine computes: the forward pass (source src, destination dst, one phase per residue of the
 // stride) or the data gradient (source diff_dst, destination diff_src, one phase, no bias or epilogue).
 enum class PhaseRole { forward, backward_data };
@@ -53,6 +60,10 @@ private:
     // The pair path (channels-first, kernel == stride on every axis, 2 along the last; see init_pair).
     void init_pair(const Problem& p, const T* wei, const T* bia, detail::HugeVector<T> storage);
     void block_pair(const T* src, T* dst, int64_t grp, int64_t c0, Scratch& ws) const;
+    // The tap pairs (channels-first, stride 2 along the last axis whose two phases have as many taps each).
+    bool init_tpair(const Problem& p, const std::vector<std::vector<AxisPhase>>& axes, const T* wei, const T* bia,
+                    detail::HugeVector<T>& storage);
+    void block_tpair(const T* src, T* dst, int64_t grp, int64_t c0, int64_t c1, Scratch& ws) const;
     // Decodes the positions [p0, p0 + n) of a phase into ws (images, destination offsets, source offsets per
     // tap, runs along the last axis) at decode slot `slot` (offsets of slot * MC positions); returns the number
     // of runs. elems: each source offset is instead the channels-last element offset of the position's first
@@ -123,6 +134,17 @@ private:
     std::vector<int64_t> psrc_, pdst_, pn_;
     std::vector<int64_t> pdoff_, pkoff_;
     int64_t pblk_ = 0, ntiles_ = 0;
+    // The tap pairs: T_ pairs (even output's source base, odd output's) along the last axis; per row phase (the
+    // residues of the other axes) its taps on those axes (tu_ of them, the first segment tsb_); per output row
+    // of the layer (image, row phase, position) the source row of each of its taps (-1 outside) and its
+    // signature (row phase, taps inside) in trow_/tsig_; per chunk of up to N/2 output pairs its row, first pair,
+    // pairs and outputs (tcr_, tq0_, tlen_, tcnt_) and first output (pdst_). packed_: [grp][tile][segment][kin][rows][2].
+    // The source rows are zipped once per task into cached rows (tslots_ of them, K x tlda_ each): one per
+    // (row, class), a class being the pairs of one difference between the even and odd bases (tce_, tco_ its
+    // first pair's); pair t reads its class's row tsh_[t] pairs further (tpad_: the row's pairs before q = 0).
+    bool tpair_ = false;
+    int64_t tT_ = 0, tumax_ = 0, tsegs_ = 0, tncls_ = 0, tpad_ = 0, tW_ = 0, tlda_ = 0, tslots_ = 0;
+    std::vector<int64_t> tbe_, tbo_, tcls_, tsh_, tce_, tco_, tu_, tsb_, trow_, tsig_, tcr_, tq0_, tlen_, tcnt_;
 };
 
 // The weight gradient as one GEMM per group over every (image, input position):

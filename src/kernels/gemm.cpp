@@ -399,8 +399,9 @@ HWY_ATTR void InterleaveStoreT(const T* const* HWY_RESTRICT c, size_t nr, size_t
 // each value twice (PackDupT) times the broadcast pair (w at r = 0, w at r = 1) of an output channel is N
 // consecutive outputs of that row: the two phases of the last axis come out of the FMAs interleaved, and the
 // tile is stored straight to the destination rows (no C block, no second pass).
-// dd[v][m*ldd + i] = bias[m] + sum over k < kc of a[v][k*N + i] * w[(k*kColsRows + m)*2 + i%2], for m < rows
-// and i < cnt[v] (rows past `rows` and lanes past cnt[v] are not written).
+// dd[v][m*ldd + i] = bias[m] + sum over segments sg < nseg and k < kc of a[sg*kVecs + v][k*lda + i] *
+// w[woff[sg] + (k*kColsRows + m)*2 + i%2], for m < rows and i < cnt[v] (rows past `rows` and lanes past cnt[v]
+// are not written). Segments: the pairs of taps of layers whose two last-axis phases have several (below).
 template <class D>
 HWY_ATTR HWY_INLINE hn::Vec<D> PairBroadcast(D d, const hn::TFromD<D>* HWY_RESTRICT p) {
     if constexpr (sizeof(hn::TFromD<D>) == 4) {
@@ -414,29 +415,33 @@ HWY_ATTR HWY_INLINE hn::Vec<D> PairBroadcast(D d, const hn::TFromD<D>* HWY_RESTR
 }
 
 template <class T, size_t kVecs>
-HWY_ATTR void GemmPairT(const T* const* HWY_RESTRICT a, const T* HWY_RESTRICT w, size_t kc, T* const* HWY_RESTRICT dd,
-                        size_t ldd, size_t rows, const size_t* HWY_RESTRICT cnt, const T* HWY_RESTRICT bias, bool stream) {
+HWY_ATTR void GemmPairT(const T* const* HWY_RESTRICT a, size_t lda, const T* HWY_RESTRICT w,
+                        const size_t* HWY_RESTRICT woff, size_t nseg, size_t kc, T* const* HWY_RESTRICT dd, size_t ldd,
+                        size_t rows, const size_t* HWY_RESTRICT cnt, const T* HWY_RESTRICT bias, bool stream) {
     const hn::ScalableTag<T> d;
     const size_t N = hn::Lanes(d);
     using V = hn::Vec<decltype(d)>;
-    const T* HWY_RESTRICT av[kVecs];
-#pragma GCC unroll 4
-    for (size_t v = 0; v < kVecs; ++v) av[v] = a[v];
     V acc[kColsRows][kVecs];
 #pragma GCC unroll 16
     for (size_t m = 0; m < kColsRows; ++m)
 #pragma GCC unroll 4
         for (size_t v = 0; v < kVecs; ++v) acc[m][v] = hn::Zero(d);
-    for (size_t k = 0; k < kc; ++k) {
-        V bv[kVecs];
+    for (size_t sg = 0; sg < nseg; ++sg) {
+        const T* HWY_RESTRICT av[kVecs];
 #pragma GCC unroll 4
-        for (size_t v = 0; v < kVecs; ++v) bv[v] = hn::Load(d, av[v] + k * N);
-        const T* HWY_RESTRICT wk = w + k * 2 * kColsRows;
+        for (size_t v = 0; v < kVecs; ++v) av[v] = a[sg * kVecs + v];
+        const T* HWY_RESTRICT ws = w + woff[sg];
+        for (size_t k = 0; k < kc; ++k) {
+            V bv[kVecs];
+#pragma GCC unroll 4
+            for (size_t v = 0; v < kVecs; ++v) bv[v] = hn::LoadU(d, av[v] + k * lda);
+            const T* HWY_RESTRICT wk = ws + k * 2 * kColsRows;
 #pragma GCC unroll 16
-        for (size_t m = 0; m < kColsRows; ++m) {
-            const V am = PairBroadcast(d, wk + 2 * m);
+            for (size_t m = 0; m < kColsRows; ++m) {
+                const V am = PairBroadcast(d, wk + 2 * m);
 #pragma GCC unroll 4
-            for (size_t v = 0; v < kVecs; ++v) acc[m][v] = hn::MulAdd(am, bv[v], acc[m][v]);
+                for (size_t v = 0; v < kVecs; ++v) acc[m][v] = hn::MulAdd(am, bv[v], acc[m][v]);
+            }
         }
     }
 #pragma GCC unroll 16
@@ -496,6 +501,55 @@ HWY_ATTR void PackDupT(const T* HWY_RESTRICT s, size_t lds, size_t kc, const int
     }
 }
 
+// The zipped rows of the tap pairs: d[k*ldd + 2j] = s[k*lds + e + j] (the even outputs' source) and
+// d[k*ldd + 2j + 1] = s[k*lds + o + j] (the odd ones') for j < len where that index lies in [0, lim), zeros
+// elsewhere, for k < kc; nothing else is read (s + e may lie before the row).
+template <class T>
+HWY_ATTR void PackZipT(const T* HWY_RESTRICT s, size_t lds, size_t kc, int64_t e, int64_t o, int64_t len, int64_t lim,
+                       T* HWY_RESTRICT d, size_t ldd) {
+    const hn::ScalableTag<T> dt;
+    const int64_t N = static_cast<int64_t>(hn::Lanes(dt)), half = N / 2;
+    for (int64_t j0 = 0; j0 < len; j0 += half) {
+        const int64_t n = std::min(half, len - j0), ej = e + j0, oj = o + j0;
+        // valid j: [max(0, -x), min(n, lim - x)) for x = ej, oj
+        const int64_t e0 = std::max<int64_t>(0, -ej), e1 = std::min(n, lim - ej);
+        const int64_t o0 = std::max<int64_t>(0, -oj), o1 = std::min(n, lim - oj);
+#if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL || HWY_TARGET == HWY_AVX3_ZEN4
+        auto bits = [](int64_t lo, int64_t hi) -> uint64_t {
+            return hi <= lo ? 0 : ((hi - lo >= 64 ? ~uint64_t(0) : (uint64_t(1) << (hi - lo)) - 1) << lo);
+        };
+        const uint64_t be = bits(e0, e1), bo = bits(o0, o1);
+        const auto me = hn::LoadMaskBits(dt, reinterpret_cast<const uint8_t*>(&be));
+        const auto mo = hn::LoadMaskBits(dt, reinterpret_cast<const uint8_t*>(&bo));
+        // (a vector's start may lie before the source: its lanes there are masked, never read; the address is
+        // formed as an integer)
+        const uintptr_t se = reinterpret_cast<uintptr_t>(s) + static_cast<uintptr_t>(ej) * sizeof(T);
+        const uintptr_t so = reinterpret_cast<uintptr_t>(s) + static_cast<uintptr_t>(oj) * sizeof(T);
+        const bool whole = n == half;
+        for (size_t k = 0; k < kc; ++k) {
+            const auto ve = hn::MaskedLoad(me, dt, reinterpret_cast<const T*>(se + k * lds * sizeof(T)));
+            const auto vo = hn::MaskedLoad(mo, dt, reinterpret_cast<const T*>(so + k * lds * sizeof(T)));
+            hn::Vec<decltype(dt)> lo, hi;
+            Zip2Regs(ve, vo, lo, hi);
+            T* dk = d + k * ldd + 2 * j0;
+            if (whole)
+                hn::StoreU(lo, dt, dk);
+            else
+                hn::BlendedStore(lo, hn::FirstN(dt, static_cast<size_t>(2 * n)), dt, dk);
+        }
+#else
+        for (size_t k = 0; k < kc; ++k) {
+            T* HWY_RESTRICT dk = d + k * ldd + 2 * j0;
+            const T* HWY_RESTRICT sk = s + k * lds;
+            for (int64_t j = 0; j < n; ++j) {
+                dk[2 * j] = j >= e0 && j < e1 ? sk[ej + j] : T(0);
+                dk[2 * j + 1] = j >= o0 && j < o1 ? sk[oj + j] : T(0);
+            }
+        }
+#endif
+    }
+}
+
 HWY_ATTR void GemmColsF32(const float* const* b, const size_t* ldb, const float* w, const size_t* woff, size_t nseg,
                           size_t kc, float* c, size_t ldc, bool add) {
     GemmColsT<float>(b, ldb, w, woff, nseg, kc, c, ldc, add);
@@ -538,13 +592,16 @@ TCONV_COLS_NARROW(1)
 TCONV_COLS_NARROW(2)
 #undef TCONV_COLS_NARROW
 #define TCONV_PAIR(W)                                                                                               \
-    HWY_ATTR void GemmPairF32_##W(const float* const* a, const float* w, size_t kc, float* const* d, size_t ldd,      \
-                                  size_t rows, const size_t* cnt, const float* bias, bool stream) {                  \
-        GemmPairT<float, W>(a, w, kc, d, ldd, rows, cnt, bias, stream);                                             \
+    HWY_ATTR void GemmPairF32_##W(const float* const* a, size_t lda, const float* w, const size_t* woff, size_t nseg,\
+                                  size_t kc, float* const* d, size_t ldd, size_t rows, const size_t* cnt,            \
+                                  const float* bias, bool stream) {                                                 \
+        GemmPairT<float, W>(a, lda, w, woff, nseg, kc, d, ldd, rows, cnt, bias, stream);                            \
     }                                                                                                               \
-    HWY_ATTR void GemmPairF64_##W(const double* const* a, const double* w, size_t kc, double* const* d, size_t ldd,  \
-                                  size_t rows, const size_t* cnt, const double* bias, bool stream) {                 \
-        GemmPairT<double, W>(a, w, kc, d, ldd, rows, cnt, bias, stream);                                            \
+    HWY_ATTR void GemmPairF64_##W(const double* const* a, size_t lda, const double* w, const size_t* woff,          \
+                                  size_t nseg,                                                                      \
+                                  size_t kc, double* const* d, size_t ldd, size_t rows, const size_t* cnt,           \
+                                  const double* bias, bool stream) {                                                \
+        GemmPairT<double, W>(a, lda, w, woff, nseg, kc, d, ldd, rows, cnt, bias, stream);                           \
     }
 TCONV_PAIR(1)
 TCONV_PAIR(2)
@@ -557,6 +614,14 @@ HWY_ATTR void PackDupF32(const float* s, size_t lds, size_t kc, const int64_t* o
 HWY_ATTR void PackDupF64(const double* s, size_t lds, size_t kc, const int64_t* off, const int64_t* cnt, size_t nc,
                          double* d, size_t ldd) {
     PackDupT(s, lds, kc, off, cnt, nc, d, ldd);
+}
+HWY_ATTR void PackZipF32(const float* s, size_t lds, size_t kc, int64_t e, int64_t o, int64_t len, int64_t lim, float* d,
+                         size_t ldd) {
+    PackZipT(s, lds, kc, e, o, len, lim, d, ldd);
+}
+HWY_ATTR void PackZipF64(const double* s, size_t lds, size_t kc, int64_t e, int64_t o, int64_t len, int64_t lim,
+                         double* d, size_t ldd) {
+    PackZipT(s, lds, kc, e, o, len, lim, d, ldd);
 }
 size_t ColsVecs() { return kColsVecs; }
 // Whether masked loads never touch the masked lanes' memory here (AVX-512: fault suppression); elsewhere the
@@ -1001,6 +1066,8 @@ HWY_EXPORT(GemmPairF64_2);
 HWY_EXPORT(GemmPairF64_3);
 HWY_EXPORT(PackDupF32);
 HWY_EXPORT(PackDupF64);
+HWY_EXPORT(PackZipF32);
+HWY_EXPORT(PackZipF64);
 HWY_EXPORT(InterleaveStoreF32);
 HWY_EXPORT(InterleaveStoreF64);
 HWY_EXPORT(ColsRows);
@@ -1097,6 +1164,8 @@ const std::vector<KernelSet>& kernel_targets() {
                 k.f64.pair.lanes = ld;
                 k.f32.pair.pack = &HWY_DYNAMIC_DISPATCH(PackDupF32);
                 k.f64.pair.pack = &HWY_DYNAMIC_DISPATCH(PackDupF64);
+                k.f32.pair.zip = &HWY_DYNAMIC_DISPATCH(PackZipF32);
+                k.f64.pair.zip = &HWY_DYNAMIC_DISPATCH(PackZipF64);
             }
             k.f32.transpose = &HWY_DYNAMIC_DISPATCH(TransposeF32);
             k.f64.transpose = &HWY_DYNAMIC_DISPATCH(TransposeF64);

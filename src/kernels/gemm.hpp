@@ -88,13 +88,21 @@ using CopyBlockFn = void (*)(const T* s, size_t lds, size_t rows, size_t len, T*
 // and 1 along the last axis); dd[v]: chunk v's first output of channel 0 (channel m at dd[v] + m*ldd); cnt[v]:
 // its outputs (N, or fewer at a row's edge: only those are written); the first `rows` channels are stored, plus
 // bias[m]; stream: whole vector-aligned vectors go around the caches.
+// Segments sg < nseg are summed (the tap pairs below): chunk v's panel of segment sg is a[sg*vecs + v] (vecs:
+// the call's chunks; row k at a[...] + k*lda, N values from there), its weight pairs at w + woff[sg].
 template <class T>
-using GemmPairFn = void (*)(const T* const* a, const T* w, size_t kc, T* const* dd, size_t ldd, size_t rows,
-                            const size_t* cnt, const T* bias, bool stream);
+using GemmPairFn = void (*)(const T* const* a, size_t lda, const T* w, const size_t* woff, size_t nseg, size_t kc,
+                            T* const* dd, size_t ldd, size_t rows, const size_t* cnt, const T* bias, bool stream);
 // GemmPairFn's panels of nc chunks: d[c*ldd + k*N + 2j + r] = s[off[c] + k*lds + j] for j < cnt[c] <= N/2, r < 2
 // (zeros for j >= cnt[c]), k < kc; reads nothing else. d is vector-aligned, ldd a multiple of N.
 template <class T>
 using PackDupFn = void (*)(const T* s, size_t lds, size_t kc, const int64_t* off, const int64_t* cnt, size_t nc, T* d,
+                           size_t ldd);
+// The zipped rows of the tap pairs (layers whose two last-axis phases have as many taps each): d[k*ldd + 2j] =
+// s[k*lds + e + j] (the even outputs' source) and d[k*ldd + 2j + 1] = s[k*lds + o + j] (the odd ones') for j <
+// len where the index lies in [0, lim), zeros elsewhere; nothing else is read (s + e may lie before the row).
+template <class T>
+using PackZipFn = void (*)(const T* s, size_t lds, size_t kc, int64_t e, int64_t o, int64_t len, int64_t lim, T* d,
                            size_t ldd);
 
 template <class T>
@@ -133,6 +141,7 @@ struct Gemm {
     struct Pair {
         GemmPairFn<T> fn[3] = {};  // 1, 2, 3 chunks per call (all null where the transposed tile is narrower)
         PackDupFn<T> pack = nullptr;
+        PackZipFn<T> zip = nullptr;
         size_t rows = 0, vecs = 0, lanes = 0;  // output channels and chunks per full call, N
     } pair;
     size_t mr = 0, nr = 0;
