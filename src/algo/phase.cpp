@@ -572,6 +572,37 @@ PhasePlan<T>::PhasePlan(const Problem& p, const T* wei, const T* bia, const Epil
     }
 }
 
+// The weight pairs of the pair path and the tap pairs (GemmPairT's [kin][rows][2] per tile of output channels),
+// into packed_ (from storage when large enough): for each set i (a row phase or segment: kernel offsets ke[i]
+// and ko[i] for the even and odd lanes), group and tile tl, at dof(grp, i, tl): [c][m] = (wei[grp][c][oc][ke[i]],
+// wei[grp][c][oc][ko[i]]) for oc = tl*rows + m, zeros past nout. Spread over the threads by source channel (the
+// one-call path packs on every call).
+template <class T>
+template <class F>
+void PhasePlan<T>::pack_pairs(const Problem& p, const T* wei, detail::HugeVector<T> storage, const std::vector<int64_t>& ke,
+                              const std::vector<int64_t>& ko, F dof) {
+    const int64_t rows = static_cast<int64_t>(gemm_.pair.rows), ksz = detail::prod(p.k), ocg = p.oc / p.g;
+    const int64_t nset = static_cast<int64_t>(ke.size());
+    packed_ = std::move(storage);
+    const size_t total = static_cast<size_t>(p.g * nset * ntiles_ * kin_ * rows * 2);
+    if (packed_.size() < total) packed_.resize(total);
+    parallel::parallel_for(p.g * kin_, [&](int64_t b, int64_t e, int) {
+        for (int64_t ch = b; ch < e; ++ch) {
+            const int64_t grp = ch / kin_, c = ch % kin_;
+            const T* const wc = wei + (grp * kin_ + c) * ocg * ksz;
+            for (int64_t i = 0; i < nset; ++i)
+                for (int64_t tl = 0; tl < ntiles_; ++tl) {
+                    T* d = packed_.data() + dof(grp, i, tl) + c * rows * 2;
+                    for (int64_t m = 0; m < rows; ++m) {
+                        const int64_t oc = tl * rows + m;
+                        d[2 * m] = oc < nout_ ? wc[oc * ksz + ke[i]] : T(0);
+                        d[2 * m + 1] = oc < nout_ ? wc[oc * ksz + ko[i]] : T(0);
+                    }
+                }
+        }
+    });
+}
+
 // The pair path. Output x = 2q + r along the last axis reads input q through kernel index r alone (and so on
 // every axis, with its own stride): each output row of a row phase (the residues of the other axes) is the
 // GEMM of the weight pairs (r = 0, 1) of its row phase and the input row with each value twice. See GemmPairT.
@@ -582,7 +613,7 @@ void PhasePlan<T>::init_pair(const Problem& p, const T* wei, const T* bia, detai
     const int rank = p.rank();
     const int64_t N = static_cast<int64_t>(pk.lanes), half = N / 2, rows = static_cast<int64_t>(pk.rows);
     const int64_t vecs = static_cast<int64_t>(pk.vecs);
-    const int64_t il = in_[rank - 1], ksz = detail::prod(p.k), ocg = p.oc / p.g;
+    const int64_t il = in_[rank - 1];
     nr_ = rows;
     mr_ = 1;
     stream_ = static_cast<double>(p.mb) * static_cast<double>(outsz_ * cout_) * sizeof(T) >= detail::kStreamOutBytes;
@@ -630,26 +661,11 @@ void PhasePlan<T>::init_pair(const Problem& p, const T* wei, const T* bia, detai
         tcost_[i + 1] = tcost_[i] + static_cast<double>(std::min(nch, tk.p0 + pblk_) - tk.p0);
     }
     asz_ = pblk_ * kin_ * N + N;  // (+ a vector: the panels start on a vector boundary)
-    // Weights -> [grp][row phase][tile][kin][rows][2]: (wei[grp][c][oc][kernel offset + r] for r = 0, 1), zeros
-    // past nout; spread over the threads by source channel (the one-call path packs on every call).
-    const int64_t tsz = kin_ * rows * 2;
-    packed_ = std::move(storage);
-    const int64_t total = p.g * nrp * ntiles_ * tsz;
-    if (packed_.size() < static_cast<size_t>(total)) packed_.resize(static_cast<size_t>(total));
-    parallel::parallel_for(p.g * kin_, [&](int64_t b, int64_t e, int) {
-        for (int64_t ch = b; ch < e; ++ch) {
-            const int64_t grp = ch / kin_, c = ch % kin_;
-            const T* const wc = wei + (grp * kin_ + c) * ocg * ksz;
-            for (int64_t rp = 0; rp < nrp; ++rp)
-                for (int64_t t = 0; t < ntiles_; ++t) {
-                    T* d = packed_.data() + ((grp * nrp + rp) * ntiles_ + t) * tsz + c * rows * 2;
-                    for (int64_t m = 0; m < rows; ++m) {
-                        const int64_t oc = t * rows + m;
-                        d[2 * m] = oc < nout_ ? wc[oc * ksz + pkoff_[rp]] : T(0);
-                        d[2 * m + 1] = oc < nout_ ? wc[oc * ksz + pkoff_[rp] + 1] : T(0);
-                    }
-                }
-        }
+    // Weights -> [grp][row phase][tile][kin][rows][2]: (wei[grp][c][oc][kernel offset + r] for r = 0, 1).
+    std::vector<int64_t> ko1(pkoff_);
+    for (int64_t& k : ko1) ++k;
+    pack_pairs(p, wei, std::move(storage), pkoff_, ko1, [&](int64_t grp, int64_t rp, int64_t t) {
+        return ((grp * nrp + rp) * ntiles_ + t) * kin_ * rows * 2;
     });
     bias_.assign(static_cast<size_t>(cout_ + rows), T(0));  // (the kernel reads a tile's rows of bias)
     if (bia) std::copy(bia, bia + p.oc, bias_.begin());
@@ -712,7 +728,7 @@ bool PhasePlan<T>::init_tpair(const Problem& p, const std::vector<std::vector<Ax
     if (ev->o0 != 0 || od->o0 != 1 || ev->taps.empty() || ev->taps.size() != od->taps.size()) return false;
     const int64_t N = static_cast<int64_t>(pk.lanes), half = N / 2, rows = static_cast<int64_t>(pk.rows);
     const int64_t vecs = static_cast<int64_t>(pk.vecs);
-    const int64_t il = in_[rank - 1], ol = olast_, ksz = detail::prod(p.k), ocg = p.oc / p.g;
+    const int64_t ol = olast_;
     const Dims kst = detail::row_major_strides(p.k);
     tT_ = static_cast<int64_t>(ev->taps.size());
     std::vector<int64_t> kke, kko;
@@ -841,29 +857,17 @@ bool PhasePlan<T>::init_tpair(const Problem& p, const std::vector<std::vector<Ax
     }
     asz_ = tslots_ * kin_ * tlda_;
     // Weights -> [grp][tile][segment][kin][rows][2]: segment (row phase, tap u, pair t) holds
-    // (wei[grp][c][oc][koff_u + kke[t]], wei[grp][c][oc][koff_u + kko[t]]), zeros past nout.
+    // (wei[grp][c][oc][koff_u + kke[t]], wei[grp][c][oc][koff_u + kko[t]]).
     ntiles_ = (nout_ + rows - 1) / rows;
-    const int64_t tsz = kin_ * rows * 2;
-    packed_ = std::move(storage);
-    const int64_t total = p.g * ntiles_ * tsegs_ * tsz;
-    if (packed_.size() < static_cast<size_t>(total)) packed_.resize(static_cast<size_t>(total));
-    parallel::parallel_for(p.g * kin_, [&](int64_t b, int64_t e, int) {
-        for (int64_t ch = b; ch < e; ++ch) {
-            const int64_t grp = ch / kin_, c = ch % kin_;
-            const T* const wc = wei + (grp * kin_ + c) * ocg * ksz;
-            for (int64_t tl = 0; tl < ntiles_; ++tl)
-                for (size_t ri = 0; ri < rph.size(); ++ri)
-                    for (int64_t u = 0; u < tu_[ri]; ++u)
-                        for (int64_t t = 0; t < tT_; ++t) {
-                            const int64_t sg = tsb_[ri] + u * tT_ + t;
-                            T* d = packed_.data() + ((grp * ntiles_ + tl) * tsegs_ + sg) * tsz + c * rows * 2;
-                            for (int64_t m = 0; m < rows; ++m) {
-                                const int64_t oc = tl * rows + m;
-                                d[2 * m] = oc < nout_ ? wc[oc * ksz + rph[ri].koff[u] + kke[t]] : T(0);
-                                d[2 * m + 1] = oc < nout_ ? wc[oc * ksz + rph[ri].koff[u] + kko[t]] : T(0);
-                            }
-                        }
-        }
+    std::vector<int64_t> ske, sko;
+    for (size_t ri = 0; ri < rph.size(); ++ri)
+        for (int64_t u = 0; u < tu_[ri]; ++u)
+            for (int64_t t = 0; t < tT_; ++t) {
+                ske.push_back(rph[ri].koff[u] + kke[t]);
+                sko.push_back(rph[ri].koff[u] + kko[t]);
+            }
+    pack_pairs(p, wei, std::move(storage), ske, sko, [&](int64_t grp, int64_t sg, int64_t tl) {
+        return ((grp * ntiles_ + tl) * tsegs_ + sg) * kin_ * rows * 2;
     });
     bias_.assign(static_cast<size_t>(cout_ + rows), T(0));
     if (bia) std::copy(bia, bia + p.oc, bias_.begin());

@@ -60,6 +60,9 @@ private:
     // The pair path (channels-first, kernel == stride on every axis, 2 along the last; see init_pair).
     void init_pair(const Problem& p, const T* wei, const T* bia, detail::HugeVector<T> storage);
     void block_pair(const T* src, T* dst, int64_t grp, int64_t c0, Scratch& ws) const;
+    template <class F>
+    void pack_pairs(const Problem& p, const T* wei, detail::HugeVector<T> storage, const std::vector<int64_t>& ke,
+                    const std::vector<int64_t>& ko, F dof);
     // The tap pairs (channels-first, stride 2 along the last axis whose two phases have as many taps each).
     bool init_tpair(const Problem& p, const std::vector<std::vector<AxisPhase>>& axes, const T* wei, const T* bia,
                     detail::HugeVector<T>& storage);
