@@ -789,16 +789,17 @@ bool PhasePlan<T>::init_tpair(const Problem& p, const std::vector<std::vector<Ax
     // The cached zipped rows: those of one call (up to `vecs` output rows' taps, every class) and of one more
     // output row, within 512 KiB.
     tslots_ = (vecs + 1) * tumax_ * tncls_;
-    if (tumax_ > 16 || tumax_ * tT_ > 256 || static_cast<double>(tslots_ * kin_ * tlda_) * sizeof(T) > 512.0 * 1024)
+    if (tumax_ > 16 || tumax_ * tT_ > 256 || static_cast<double>(tslots_ * kin_ * tlda_) * sizeof(T) > 512.0 * 1024) {
+        for (auto* v : {&tbe_, &tbo_, &tcls_, &tsh_, &tce_, &tco_, &tu_, &tsb_}) v->clear();
         return false;
+    }
     tpair_ = true;
     nr_ = rows;
     mr_ = 1;
     stream_ = static_cast<double>(p.mb) * static_cast<double>(outsz_ * cout_) * sizeof(T) >= detail::kStreamOutBytes;
-    // Output rows (image, row phase, position on the other axes) and their chunks of output pairs. A row's
-    // first chunk ends where the destination reaches a vector boundary (as in the pair path).
-    // (rows in the order (image, position, row phase): the output rows 2y and 2y + 1 of a position read
-    // overlapping source rows, zipped once for both)
+    // Output rows, in the order (image, position on the other axes, row phase): the output rows 2y and 2y + 1
+    // read overlapping source rows, zipped once for both. Their chunks of output pairs: a row's first chunk ends
+    // where the destination reaches a vector boundary (as in the pair path).
     int64_t nrows = 0;
     Dims qmax(static_cast<size_t>(rank - 1), 0);
     for (const RowPhase& rp : rph)
@@ -840,7 +841,8 @@ bool PhasePlan<T>::init_tpair(const Problem& p, const std::vector<std::vector<Ax
             }
         }
         });
-    // Tasks: runs of about 24 chunks (cut where a row ends when possible), costed by their segments.
+    // Tasks: runs of 8 calls' chunks, extended to the end of their row (up to 16 calls'), costed by their
+    // segments; a task's chunks are [p0, cb0).
     const int64_t nch = static_cast<int64_t>(tcr_.size());
     for (int64_t grp = 0; grp < p.g; ++grp)
         for (int64_t c0 = 0; c0 < nch;) {

@@ -117,7 +117,7 @@ private:
     std::vector<Phase> phases_;
     struct Task {
         int64_t grp, phase, p0;  // group, phase (the first of merged ones), first position of the block
-        int64_t cb0 = 0;         // cols_: the first panel of output channels (ccb_ panels)
+        int64_t cb0 = 0;         // cols_: the first panel of output channels (ccb_ panels); tap pairs: the chunks' end
     };
     std::vector<Task> tasks_;
     std::vector<double> tcost_;        // the tasks' summed costs: tcost_[i] of tasks [0, i)
