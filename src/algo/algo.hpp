@@ -98,6 +98,7 @@ Algorithm conv_grad();
 Algorithm gather();
 Algorithm matrix();
 Algorithm scatter();
+Algorithm winograd();
 
 const std::vector<Algorithm>& registry();
 

@@ -25,6 +25,7 @@ const std::vector<Algorithm>& registry() {
     static const std::vector<Algorithm> table = {
         rows(),
         dense(),
+        winograd(),
         phase(),
         col2im(),
         conv_grad(),

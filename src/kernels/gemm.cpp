@@ -13,6 +13,7 @@
 
 #include "src/kernels/gemm.hpp"
 #include "src/kernels/zip-inl.h"
+#include "src/kernels/winograd-inl.h"
 #include "src/util.hpp"
 
 HWY_BEFORE_NAMESPACE();
@@ -1002,6 +1003,18 @@ TCONV_SEG_DIRECT(GemmSegDirectF64_3, double, (GemmSegBody<double, true, 3, true,
 TCONV_SEG_DIRECT(GemmSegDirectF64_2, double, (GemmSegBody<double, true, 2, true, true>))
 TCONV_SEG_DIRECT(GemmSegWideDirectF64, double, (GemmSegWideBody<double, true, kWideRows, kWideVecs, true, true>))
 #undef TCONV_SEG_DIRECT
+HWY_ATTR void WinoInF32(int kh, int kw, const float* const* px, size_t n, float* v, size_t ldv) {
+    wino::In<float>(kh, kw, px, n, v, ldv);
+}
+HWY_ATTR void WinoInF64(int kh, int kw, const double* const* px, size_t n, double* v, size_t ldv) {
+    wino::In<double>(kh, kw, px, n, v, ldv);
+}
+HWY_ATTR void WinoOutF32(int kh, int kw, const float* m, size_t ldm, size_t n, const float* bias, float* const* out) {
+    wino::Out<float>(kh, kw, m, ldm, n, bias, out);
+}
+HWY_ATTR void WinoOutF64(int kh, int kw, const double* m, size_t ldm, size_t n, const double* bias, double* const* out) {
+    wino::Out<double>(kh, kw, m, ldm, n, bias, out);
+}
 size_t LanesF32() { return hn::Lanes(hn::ScalableTag<float>()); }
 size_t LanesF64() { return hn::Lanes(hn::ScalableTag<double>()); }
 size_t MR() { return kMR; }
@@ -1085,6 +1098,10 @@ HWY_EXPORT(CopyBlockF32);
 HWY_EXPORT(CopyBlockF64);
 HWY_EXPORT(BiasStoreF32);
 HWY_EXPORT(BiasStoreF64);
+HWY_EXPORT(WinoInF32);
+HWY_EXPORT(WinoInF64);
+HWY_EXPORT(WinoOutF32);
+HWY_EXPORT(WinoOutF64);
 HWY_EXPORT(LanesF32);
 HWY_EXPORT(LanesF64);
 HWY_EXPORT(MR);
@@ -1179,6 +1196,10 @@ const std::vector<KernelSet>& kernel_targets() {
             k.f64.copy_block = &HWY_DYNAMIC_DISPATCH(CopyBlockF64);
             k.f32.bias_store = &HWY_DYNAMIC_DISPATCH(BiasStoreF32);
             k.f64.bias_store = &HWY_DYNAMIC_DISPATCH(BiasStoreF64);
+            k.f32.wino_in = &HWY_DYNAMIC_DISPATCH(WinoInF32);
+            k.f64.wino_in = &HWY_DYNAMIC_DISPATCH(WinoInF64);
+            k.f32.wino_out = &HWY_DYNAMIC_DISPATCH(WinoOutF32);
+            k.f64.wino_out = &HWY_DYNAMIC_DISPATCH(WinoOutF64);
             k.f32.mr = k.f64.mr = HWY_DYNAMIC_DISPATCH(MR)();
             k.f32.nr = 2 * HWY_DYNAMIC_DISPATCH(LanesF32)();
             k.f64.nr = 2 * HWY_DYNAMIC_DISPATCH(LanesF64)();

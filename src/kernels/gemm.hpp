@@ -105,6 +105,15 @@ template <class T>
 using PackZipFn = void (*)(const T* s, size_t lds, size_t kc, int64_t e, int64_t o, int64_t len, int64_t lim, T* d,
                            size_t ldd);
 
+// The Winograd transforms (winograd-inl.h; kinds per axis kh, kw: 0 identity, 1 F(2,2), 2 F(3,2), 3 F(2,3)).
+// In: px[i*alpha_w + j] points at the n channels of the tile's input value (i, j); writes the transformed value
+// (i, j) of channel c to v[(i*alpha_w + j)*ldv + c]. Out: m[(i*alpha_w + j)*ldm + c] holds the tile's products;
+// writes (A_h^T m A_w)[i][j] + bias[c] to out[i*m_w + j][c] for c < n.
+template <class T>
+using WinoInFn = void (*)(int kh, int kw, const T* const* px, size_t n, T* v, size_t ldv);
+template <class T>
+using WinoOutFn = void (*)(int kh, int kw, const T* m, size_t ldm, size_t n, const T* bias, T* const* out);
+
 template <class T>
 struct Gemm {
     GemmFn<T> fn = nullptr;
@@ -144,6 +153,8 @@ struct Gemm {
         PackZipFn<T> zip = nullptr;
         size_t rows = 0, vecs = 0, lanes = 0;  // output channels and chunks per full call, N
     } pair;
+    WinoInFn<T> wino_in = nullptr;
+    WinoOutFn<T> wino_out = nullptr;
     size_t mr = 0, nr = 0;
 };
 

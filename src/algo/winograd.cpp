@@ -1,0 +1,447 @@
+// winograd: the sub-pixel phases (phase.cpp) computed with Winograd's minimal filtering. Along each axis a phase
+// is a stride-1 correlation of the source with its 1, 2 or 3 taps; a tile of m outputs reads alpha = m + r - 1
+// source values, and F(m, r) computes it with alpha products instead of m * r: y = A^T [(G h) . (B^T x)].
+// In 2-D the tile is alpha_h x alpha_w transformed values per channel, and the products over the channels are
+// alpha_h * alpha_w independent GEMMs: M_xi[tile][oc] = sum_ic V_xi[tile][ic] U_xi[ic][oc], with U = G h G^T
+// packed once per plan. F(2,3) and F(3,2) take 16 products for 4 and 6 outputs of 9 and 4 taps (2.25x fewer
+// multiplications), F(2,2) 9 for 4 of 4 (1.78x). Tasks (row residue, image, tile rows, a stretch of positions
+// along the last axis) own their outputs: results do not depend on the thread count. See docs/algorithms.md.
+#include <algorithm>
+#include <cstring>
+#include <memory>
+
+#include <hwy/cache_control.h>
+
+#include "../kernels/gemm.hpp"
+#include "../parallel/parallel.hpp"
+#include "../util.hpp"
+#include "algo.hpp"
+#include "tconv/error.hpp"
+
+namespace tconv::algo {
+
+namespace {
+
+constexpr int kAlpha[4] = {1, 3, 4, 4};
+constexpr int kM[4] = {1, 2, 3, 2};
+constexpr int kR[4] = {1, 2, 2, 3};
+// G [kind][alpha][r] (the points of winograd-inl.h)
+constexpr double kG[4][4][3] = {
+    {{1}},
+    {{1, 0}, {-1, 1}, {0, 1}},
+    {{1, 0}, {0.5, 0.5}, {0.5, -0.5}, {0, 1}},
+    {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}},
+};
+
+// Below these the transforms cost more than the products they save.
+constexpr int64_t kMinChannels = 32;
+constexpr double kMinGain = 1.4;
+constexpr double kMaxPackedBytes = 16.0 * 1024 * 1024;
+
+// One residue of the stride along one axis: outputs o0 + s*q (q < Q); tap t reads source q + u + t through kernel
+// index kk[t] (at most 3 taps; none: the outputs are the bias).
+struct Res {
+    int64_t o0 = 0, Q = 0, u = 0;
+    std::vector<int64_t> kk;
+    int kind = 0;
+    int64_t tiles() const { return kk.empty() ? 0 : (Q + kM[kind] - 1) / kM[kind]; }
+};
+
+// The 2-D view of a rank-1 or rank-2 problem: axis 0 rows (extent 1 for rank 1), axis 1 the last axis.
+struct View2 {
+    int64_t in[2], out[2], k[2], s[2], pb[2];
+};
+
+View2 view2(const Problem& p) {
+    const Dims o = p.o();
+    View2 v{};
+    const int rank = p.rank();
+    for (int a = 0; a < 2; ++a) {
+        const int pa = rank == 1 ? a - 1 : a;
+        v.in[a] = pa < 0 ? 1 : p.i[pa];
+        v.out[a] = pa < 0 ? 1 : o[pa];
+        v.k[a] = pa < 0 ? 1 : p.k[pa];
+        v.s[a] = pa < 0 ? 1 : p.s[pa];
+        v.pb[a] = pa < 0 ? 0 : p.pb[pa];
+    }
+    return v;
+}
+
+// The residues of one axis (dilation 1), or an empty list when one has more than 3 taps.
+std::vector<Res> residues(int64_t in, int64_t out, int64_t k, int64_t s, int64_t pb) {
+    std::vector<Res> r;
+    for (int64_t res = 0; res < s; ++res) {
+        Res x;
+        x.o0 = ((res - pb) % s + s) % s;
+        x.Q = x.o0 < out ? (out - x.o0 + s - 1) / s : 0;
+        std::vector<std::pair<int64_t, int64_t>> taps;  // (base, kernel index)
+        for (int64_t kk = res; kk < k; kk += s) {
+            const int64_t base = (x.o0 + pb - kk) / s;  // exact: both sides are = res (mod s)
+            if (base < in && base + x.Q - 1 >= 0) taps.emplace_back(base, kk);
+        }
+        if (taps.size() > 3) return {};
+        std::sort(taps.begin(), taps.end());
+        if (!taps.empty()) {
+            x.u = taps.front().first;
+            for (const auto& t : taps) x.kk.push_back(t.second);  // bases u, u + 1, ... (consecutive)
+        }
+        const int64_t nt = static_cast<int64_t>(x.kk.size());
+        if (nt <= 1) {
+            x.kind = 0;
+        } else if (nt == 3) {
+            x.kind = 3;
+        } else {  // F(2,2) or F(3,2): whichever transforms fewer values (ties: the smaller tile)
+            const int64_t c22 = (x.Q + 1) / 2 * 3, c32 = (x.Q + 2) / 3 * 4;
+            x.kind = c32 < c22 ? 2 : 1;
+        }
+        r.push_back(std::move(x));
+    }
+    return r;
+}
+
+std::string supports(const Problem& p, Direction) {
+    const int rank = p.rank();
+    // (Plain concatenation on the common refusals: "auto" asks on every call.)
+    using std::to_string;
+    if (rank > 2) return "ranks 1 and 2 only (here " + to_string(rank) + ")";
+    if (p.g != 1) return "groups = 1 only (here " + to_string(p.g) + ")";
+    for (int a = 0; a < rank; ++a)
+        if (p.d[a] != 1) return "dilation 1 only (here " + detail::at("d", a, p.d[a]) + ")";
+    if (p.ic < kMinChannels || p.oc < kMinChannels)
+        return "needs ic and oc >= " + to_string(kMinChannels) + " (here " + to_string(p.ic) + " and " + to_string(p.oc) + ")";
+    const View2 v = view2(p);
+    const auto rh = residues(v.in[0], v.out[0], v.k[0], v.s[0], v.pb[0]);
+    const auto rw = residues(v.in[1], v.out[1], v.k[1], v.s[1], v.pb[1]);
+    if (rh.empty() || rw.empty()) return "a phase has more than 3 taps along an axis";
+    double direct = 0, wino = 0, xis = 0;
+    for (const Res& h : rh)
+        for (const Res& w : rw) {
+            direct += static_cast<double>(h.Q * w.Q) * static_cast<double>(h.kk.size() * w.kk.size());
+            wino += static_cast<double>(h.tiles() * w.tiles()) * kAlpha[h.kind] * kAlpha[w.kind];
+            if (!h.kk.empty() && !w.kk.empty()) xis += kAlpha[h.kind] * kAlpha[w.kind];
+        }
+    if (wino <= 0 || direct < kMinGain * wino)
+        return detail::cat("saves too few multiplications (", direct / std::max(wino, 1.0), "x < ", kMinGain, "x)");
+    const double packed = xis * static_cast<double>(p.ic) * static_cast<double>(p.oc) * sizeof(float);
+    if (packed > kMaxPackedBytes) return detail::cat("transformed weights of ", packed / 1048576, " MiB > 16 MiB");
+    return {};
+}
+
+template <class T>
+class WinoPlan {
+public:
+    WinoPlan(const Problem& p, const T* wei, const T* bia, const Epilogue& epi, const std::string& target, Layout layout);
+    void run(const T* src, T* dst) const;
+    size_t packed_bytes() const { return u_.size() * sizeof(T); }
+    size_t workspace_bytes() const;
+    const std::string& target() const { return target_; }
+
+private:
+    struct Phase {
+        int rh, rw;        // residue indices
+        int kh, kw;        // kinds
+        int64_t xi = 0;    // alpha_h * alpha_w
+        int64_t uofs = 0;  // its packed weights in u_: [xi][nb][ic][NR]
+        bool empty = true;
+    };
+    struct Task {
+        int rh;
+        int64_t n, th0, th1, q0, q1;
+    };
+    struct Scratch {
+        std::vector<T> v, m, sin, sout, tmp;
+        std::vector<const T*> px;
+        std::vector<T*> out;
+    };
+    void task(const T* src, T* dst, const Task& t, Scratch& ws) const;
+
+    std::string target_;
+    kernels::Gemm<T> gemm_;
+    Epilogue epi_;
+    bool last_ = false;
+    View2 v_{};
+    int64_t mb_ = 0, ic_ = 0, oc_ = 0, icp_ = 0, np_ = 0, nr_ = 0, mr_ = 0, tbmax_ = 0, xmax_ = 0;
+    std::vector<Res> rh_, rw_;
+    std::vector<Phase> ph_;  // [rh][rw]
+    std::vector<Task> tasks_;
+    std::vector<double> tcost_;
+    detail::HugeVector<T> u_;
+    std::vector<T> bias_, zeros_;
+    int64_t tb_ = 0, sin_ = 0, sout_ = 0, tmp_ = 0;  // scratch sizes
+};
+
+template <class T>
+WinoPlan<T>::WinoPlan(const Problem& p, const T* wei, const T* bia, const Epilogue& epi, const std::string& target,
+                      Layout layout)
+    : epi_(epi), last_(layout == Layout::channels_last), v_(view2(p)), mb_(p.mb), ic_(p.ic), oc_(p.oc) {
+    if (const std::string why = supports(p, Direction::forward); !why.empty())
+        throw Error(detail::cat("algorithm 'winograd' refuses ", p.str(), ": ", why));
+    const auto& ks = kernels::kernel_set(target);
+    target_ = ks.target;
+    if constexpr (sizeof(T) == 4) gemm_ = ks.f32; else gemm_ = ks.f64;
+    nr_ = static_cast<int64_t>(gemm_.seg[0].nr);
+    mr_ = static_cast<int64_t>(gemm_.mr);
+    icp_ = detail::round_up(ic_, 16);
+    np_ = detail::round_up(oc_, nr_);
+    rh_ = residues(v_.in[0], v_.out[0], v_.k[0], v_.s[0], v_.pb[0]);
+    rw_ = residues(v_.in[1], v_.out[1], v_.k[1], v_.s[1], v_.pb[1]);
+    bias_.assign(static_cast<size_t>(np_ + 16), T(0));
+    if (bia) std::copy(bia, bia + oc_, bias_.begin());
+    zeros_.assign(static_cast<size_t>(icp_), T(0));
+
+    // Phases and their packed weights U_xi[ic][oc] = (G_h h G_w^T)[xi], [xi][nb][ic][NR], zeros past oc.
+    const int64_t nnb = np_ / nr_, ksz = v_.k[0] * v_.k[1];
+    int64_t total = 0;
+    for (size_t a = 0; a < rh_.size(); ++a)
+        for (size_t b = 0; b < rw_.size(); ++b) {
+            Phase f;
+            f.rh = static_cast<int>(a);
+            f.rw = static_cast<int>(b);
+            f.kh = rh_[a].kind;
+            f.kw = rw_[b].kind;
+            f.empty = rh_[a].kk.empty() || rw_[b].kk.empty() || rh_[a].Q == 0 || rw_[b].Q == 0;
+            f.xi = kAlpha[f.kh] * kAlpha[f.kw];
+            f.uofs = total;
+            if (!f.empty) total += f.xi * nnb * ic_ * nr_, xmax_ = std::max(xmax_, f.xi);
+            ph_.push_back(f);
+        }
+    u_.assign(static_cast<size_t>(total), T(0));
+    parallel::parallel_for(ic_, [&](int64_t c0, int64_t c1, int) {
+        double w[3][3], t[4][3];
+        for (const Phase& f : ph_) {
+            if (f.empty) continue;
+            const Res& h = rh_[static_cast<size_t>(f.rh)];
+            const Res& x = rw_[static_cast<size_t>(f.rw)];
+            const int ah = kAlpha[f.kh], aw = kAlpha[f.kw], th = kR[f.kh], tw = kR[f.kw];
+            for (int64_t c = c0; c < c1; ++c)
+                for (int64_t n = 0; n < oc_; ++n) {
+                    const T* wc = wei + (c * oc_ + n) * ksz;
+                    for (int i = 0; i < 3; ++i)
+                        for (int j = 0; j < 3; ++j) w[i][j] = 0;
+                    for (size_t i = 0; i < h.kk.size(); ++i)
+                        for (size_t j = 0; j < x.kk.size(); ++j)
+                            w[i][j] = static_cast<double>(wc[h.kk[i] * v_.k[1] + x.kk[j]]);
+                    for (int i = 0; i < ah; ++i)
+                        for (int j = 0; j < tw; ++j) {
+                            double s = 0;
+                            for (int l = 0; l < th; ++l) s += kG[f.kh][i][l] * w[l][j];
+                            t[i][j] = s;
+                        }
+                    T* un = u_.data() + f.uofs + ((n / nr_) * ic_ + c) * nr_ + n % nr_;
+                    for (int i = 0; i < ah; ++i)
+                        for (int j = 0; j < aw; ++j) {
+                            double s = 0;
+                            for (int l = 0; l < tw; ++l) s += t[i][l] * kG[f.kw][j][l];
+                            un[(i * aw + j) * nnb * ic_ * nr_] = static_cast<T>(s);
+                        }
+                }
+        }
+    });
+
+    // Tiles per task: the transformed values and products of a phase's tiles (xi x tiles x (icp + np)) within
+    // about 512 KiB, a whole number of kernel calls (MR tiles).
+    const double per_tile = static_cast<double>(std::max<int64_t>(xmax_, 1)) * static_cast<double>(icp_ + np_) * sizeof(T);
+    tbmax_ = std::max<int64_t>(mr_, static_cast<int64_t>(512.0 * 1024 / per_tile) / mr_ * mr_);
+    // A task: a residue of the rows, an image, tile rows [th0, th1) and positions [q0, q1) along the last axis
+    // (a multiple of 6: a whole number of tiles of every kind).
+    int64_t twmax = 1, mmin = 3, qmax = 0;
+    for (const Res& x : rw_)
+        if (!x.kk.empty() && x.Q > 0) twmax = std::max(twmax, x.tiles()), mmin = std::min<int64_t>(mmin, kM[x.kind]);
+    for (const Res& x : rw_) qmax = std::max(qmax, x.Q);
+    int64_t qchunk = qmax, nthr = 1;
+    if (twmax > tbmax_)
+        qchunk = std::max<int64_t>(6, tbmax_ * mmin / 6 * 6);
+    else
+        nthr = std::max<int64_t>(1, tbmax_ / twmax);
+    for (size_t a = 0; a < rh_.size(); ++a) {
+        const Res& h = rh_[a];
+        if (h.Q == 0) continue;
+        const int64_t mh = kM[h.kind], thn = (h.Q + mh - 1) / mh;
+        for (int64_t n = 0; n < mb_; ++n)
+            for (int64_t t0 = 0; t0 < thn; t0 += nthr)
+                for (int64_t q0 = 0; q0 < qmax; q0 += qchunk)
+                    tasks_.push_back({static_cast<int>(a), n, t0, std::min(thn, t0 + nthr), q0, std::min(qmax, q0 + qchunk)});
+    }
+    tcost_.assign(1, 0.0);
+    for (const Task& t : tasks_) {
+        double c = 0;
+        for (size_t b = 0; b < rw_.size(); ++b) {
+            const Phase& f = ph_[static_cast<size_t>(t.rh) * rw_.size() + b];
+            c += static_cast<double>((t.th1 - t.th0) * std::max<int64_t>(1, std::min(t.q1, rw_[b].Q) - t.q0)) *
+                 (f.empty ? 0.05 : static_cast<double>(f.xi) / (kM[f.kh] * kM[f.kw]));
+        }
+        tcost_.push_back(tcost_.back() + c);
+    }
+    // Scratch: tb_ tiles; channels-first staging of the task's source rows and output rows.
+    tb_ = detail::round_up(nthr * std::min(twmax, (qchunk + mmin - 1) / mmin), mr_);
+    if (!last_) {
+        int64_t amax = 1, hmax = 1, rows_in = 0, umin = v_.in[1], umax = 0;
+        for (const Res& x : rw_) {
+            amax = std::max<int64_t>(amax, kAlpha[x.kind]);
+            if (!x.kk.empty()) umin = std::min(umin, x.u), umax = std::max(umax, x.u);
+        }
+        for (const Res& h : rh_) {
+            hmax = std::max<int64_t>(hmax, kM[h.kind]);
+            rows_in = std::max<int64_t>(rows_in, (nthr - 1) * kM[h.kind] + kAlpha[h.kind]);
+        }
+        const int64_t cols_in = std::min(v_.in[1], qchunk + amax + std::max<int64_t>(umax - umin, 0) + 3);
+        sin_ = rows_in * cols_in * icp_;
+        const int64_t ow = std::min(v_.out[1], v_.s[1] * qchunk);
+        sout_ = nthr * hmax * ow * np_;
+        tmp_ = np_ * detail::round_up(ow, 16);
+    }
+}
+
+template <class T>
+size_t WinoPlan<T>::workspace_bytes() const {
+    return static_cast<size_t>(xmax_ * tb_ * (icp_ + np_) + sin_ + sout_ + tmp_ + np_) * sizeof(T);
+}
+
+template <class T>
+void WinoPlan<T>::run(const T* src, T* dst) const {
+    parallel::parallel_for(tcost_, [&](int64_t b, int64_t e, int) {
+        thread_local Scratch ws;  // per thread, only grows: the plan stays reentrant
+        ws.v.resize(static_cast<size_t>(xmax_ * tb_ * icp_));
+        ws.m.resize(static_cast<size_t>(xmax_ * tb_ * np_ + np_));
+        ws.sin.resize(static_cast<size_t>(sin_));
+        ws.sout.resize(static_cast<size_t>(sout_ + np_));
+        ws.tmp.resize(static_cast<size_t>(tmp_));
+        ws.px.resize(16);
+        ws.out.resize(9);
+        for (int64_t t = b; t < e; ++t) task(src, dst, tasks_[static_cast<size_t>(t)], ws);
+    });
+}
+
+template <class T>
+void WinoPlan<T>::task(const T* src, T* dst, const Task& tk, Scratch& ws) const {
+    const Res& h = rh_[static_cast<size_t>(tk.rh)];
+    const int64_t Hin = v_.in[0], Win = v_.in[1], Hout = v_.out[0], Wout = v_.out[1];
+    const int64_t mh = kM[h.kind], ah = kAlpha[h.kind], sh = v_.s[0], sw = v_.s[1];
+    const int64_t nrows = (tk.th1 - tk.th0) * mh;  // output rows of the residue (some past Q)
+    const int64_t ow0 = sw * tk.q0, ow1 = std::min(Wout, sw * tk.q1), sow = ow1 - ow0;
+    // Channels-first: the task's source rows and columns, channels-last in scratch.
+    const int64_t ih0 = tk.th0 * mh + h.u, ih1 = (tk.th1 - 1) * mh + h.u + ah;
+    int64_t iw0 = Win, iw1 = 0;
+    for (const Res& x : rw_) {
+        if (x.kk.empty() || tk.q0 >= x.Q) continue;
+        const int64_t m = kM[x.kind], q1 = std::min(tk.q1, x.Q);
+        iw0 = std::min(iw0, tk.q0 + x.u);
+        iw1 = std::max(iw1, (q1 + m - 1) / m * m + x.u + kAlpha[x.kind] - m);
+    }
+    iw0 = std::max<int64_t>(iw0, 0);
+    iw1 = std::min(iw1, Win);
+    const int64_t swid = std::max<int64_t>(iw1 - iw0, 0);
+    const int64_t plane = Hin * Win;
+    if (!last_ && !h.kk.empty() && swid > 0)
+        for (int64_t ih = std::max<int64_t>(ih0, 0); ih < std::min(ih1, Hin); ++ih)
+            gemm_.transpose(src + tk.n * ic_ * plane + ih * Win + iw0, static_cast<size_t>(plane), static_cast<size_t>(ic_),
+                            static_cast<size_t>(swid), ws.sin.data() + (ih - ih0) * swid * icp_, static_cast<size_t>(icp_));
+    auto source = [&](int64_t ih, int64_t iw) -> const T* {
+        if (ih < 0 || ih >= Hin || iw < 0 || iw >= Win) return zeros_.data();
+        if (last_) return src + ((tk.n * Hin + ih) * Win + iw) * ic_;
+        return ws.sin.data() + ((ih - ih0) * swid + (iw - iw0)) * icp_;
+    };
+    T* const sink = ws.m.data() + xmax_ * tb_ * np_;  // (past every product: a row no output reads)
+    auto dest = [&](int64_t row, int64_t q, const Res& x) -> T* {  // row: of the task's; q: of phase x
+        if (tk.th0 * mh + row >= h.Q || q >= x.Q) return sink;
+        const int64_t oh = h.o0 + sh * (tk.th0 * mh + row), ow = x.o0 + sw * q;
+        if (last_) return dst + ((tk.n * Hout + oh) * Wout + ow) * oc_;
+        return ws.sout.data() + (row * sow + (ow - ow0)) * np_;
+    };
+    const bool epi = epi_.kind != Epilogue::Kind::none;
+    for (size_t b = 0; b < rw_.size(); ++b) {
+        const Res& x = rw_[b];
+        if (tk.q0 >= x.Q) continue;
+        const Phase& f = ph_[static_cast<size_t>(tk.rh) * rw_.size() + b];
+        const int64_t q1 = std::min(tk.q1, x.Q);
+        if (f.empty) {  // no tap reaches these outputs: the bias
+            for (int64_t row = 0; row < nrows; ++row)
+                for (int64_t q = tk.q0; q < q1; ++q) {
+                    T* d = dest(row, q, x);
+                    if (d == sink) continue;
+                    std::copy(bias_.begin(), bias_.begin() + oc_, d);
+                    if (epi && last_) apply_epilogue(epi_, d, oc_);
+                }
+            continue;
+        }
+        const int64_t mw = kM[x.kind], aw = kAlpha[x.kind];
+        const int64_t tw0 = tk.q0 / mw, tw1 = (q1 + mw - 1) / mw, ntw = tw1 - tw0;
+        const int64_t ntiles = (tk.th1 - tk.th0) * ntw, tbp = detail::round_up(ntiles, mr_);
+        const size_t ldv = static_cast<size_t>(tbp * icp_), ldm = static_cast<size_t>(tbp * np_);
+        // Input transforms: V[xi][tile][icp].
+        for (int64_t th = tk.th0; th < tk.th1; ++th)
+            for (int64_t tw = tw0; tw < tw1; ++tw) {
+                const int64_t tile = (th - tk.th0) * ntw + (tw - tw0);
+                for (int64_t i = 0; i < ah; ++i)
+                    for (int64_t j = 0; j < aw; ++j)
+                        ws.px[static_cast<size_t>(i * aw + j)] = source(th * mh + h.u + i, tw * mw + x.u + j);
+                gemm_.wino_in(f.kh, f.kw, ws.px.data(), static_cast<size_t>(ic_), ws.v.data() + tile * icp_, ldv);
+            }
+        // The products: per xi, M[xi][tile][np] = V[xi] U[xi], MR tiles x NR channels per call.
+        const size_t lda = static_cast<size_t>(icp_), zero = 0;
+        const int64_t nnb = np_ / nr_;
+        for (int64_t xi = 0; xi < f.xi; ++xi)
+            for (int64_t nb = 0; nb < nnb; ++nb) {
+                const T* B = u_.data() + f.uofs + (xi * nnb + nb) * ic_ * nr_;
+                for (int64_t t0 = 0; t0 < tbp; t0 += mr_) {
+                    const T* A = ws.v.data() + xi * static_cast<int64_t>(ldv) + t0 * icp_;
+                    gemm_.seg[0].fn_rows(&A, &lda, B, &zero, 1, static_cast<size_t>(ic_),
+                                         ws.m.data() + xi * static_cast<int64_t>(ldm) + t0 * np_ + nb * nr_,
+                                         static_cast<size_t>(np_), false);
+                }
+            }
+        // Output transforms plus the bias, to the destination (channels-last) or the staged rows.
+        for (int64_t th = tk.th0; th < tk.th1; ++th)
+            for (int64_t tw = tw0; tw < tw1; ++tw) {
+                const int64_t tile = (th - tk.th0) * ntw + (tw - tw0);
+                for (int64_t i = 0; i < mh; ++i)
+                    for (int64_t j = 0; j < mw; ++j)
+                        ws.out[static_cast<size_t>(i * mw + j)] = dest((th - tk.th0) * mh + i, tw * mw + j, x);
+                gemm_.wino_out(f.kh, f.kw, ws.m.data() + tile * np_, ldm, static_cast<size_t>(oc_), bias_.data(),
+                               ws.out.data());
+                if (epi && last_)
+                    for (int64_t i = 0; i < mh * mw; ++i)
+                        if (ws.out[static_cast<size_t>(i)] != sink) apply_epilogue(epi_, ws.out[static_cast<size_t>(i)], oc_);
+            }
+    }
+    if (last_) return;
+    // Channels-first: each staged row [position][channel] transposed into whole destination rows.
+    const int64_t oplane = Hout * Wout, ldt = detail::round_up(sow, 16);
+    for (int64_t row = 0; row < nrows && sow > 0; ++row) {
+        if (tk.th0 * mh + row >= h.Q) break;
+        const int64_t oh = h.o0 + sh * (tk.th0 * mh + row);
+        gemm_.transpose(ws.sout.data() + row * sow * np_, static_cast<size_t>(np_), static_cast<size_t>(sow),
+                        static_cast<size_t>(oc_), ws.tmp.data(), static_cast<size_t>(ldt));
+        if (epi)
+            for (int64_t c = 0; c < oc_; ++c) apply_epilogue(epi_, ws.tmp.data() + c * ldt, sow);
+        gemm_.copy_block(ws.tmp.data(), static_cast<size_t>(ldt), static_cast<size_t>(oc_), static_cast<size_t>(sow),
+                         dst + tk.n * oc_ * oplane + oh * Wout + ow0, static_cast<size_t>(oplane));
+    }
+}
+
+template <class T>
+void forward(const Problem& p, const T* src, const T* wei, const T* bia, T* dst) {
+    const CallContext& ctx = call_context();
+    WinoPlan<T> plan(p, wei, bia, ctx.epilogue ? *ctx.epilogue : Epilogue{}, ctx.simd, ctx.layout);
+    plan.run(src, dst);
+}
+
+}  // namespace
+
+Algorithm winograd() {
+    Algorithm a;
+    a.name = "winograd";
+    a.summary = "sub-pixel phases with Winograd's minimal filtering F(2,2), F(3,2), F(2,3) per axis: up to 2.25x "
+                "fewer multiplications (forward, ranks 1-2, 1-3 taps per phase and axis)";
+    a.supports = supports;
+    a.fused_epilogue = true;
+    a.simd = true;
+    a.channels_last = true;
+    a.f32.fwd = forward<float>;
+    a.f64.fwd = forward<double>;
+    a.f32.prepare = prepare_plan<float, WinoPlan<float>>;
+    a.f64.prepare = prepare_plan<double, WinoPlan<double>>;
+    return a;
+}
+
+}  // namespace tconv::algo

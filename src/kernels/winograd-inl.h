@@ -1,0 +1,210 @@
+// The Winograd transforms of the winograd path (src/algo/winograd.cpp), per target (included by gemm.cpp
+// inside its per-target namespace, once per target through foreach_target.h).
+//
+// Per axis a tile kind: 0 the identity (one tap: alpha = m = 1), 1 F(2,2) (two taps, 2 outputs from 3 values), 2
+// F(3,2) (two taps, 3 outputs from 4), 3 F(2,3) (three taps, 2 outputs from 4). The correlation
+// y[i] = sum_t h[t] x[i + t] (i < m, t < r) is y = A^T [(G h) . (B^T x)]; the points are 0, -1, inf (F(2,2)) and
+// 0, 1, -1, inf (the others), so B^T and A^T hold only 0 and +-1 (additions) and G halves: with small-integer data
+// every value stays exact. A 2-D tile applies the kinds of both axes (rows first).
+#if defined(TCONV_KERNELS_WINOGRAD_INL_H_) == defined(HWY_TARGET_TOGGLE)
+#ifdef TCONV_KERNELS_WINOGRAD_INL_H_
+#undef TCONV_KERNELS_WINOGRAD_INL_H_
+#else
+#define TCONV_KERNELS_WINOGRAD_INL_H_
+#endif
+
+#include <hwy/highway.h>
+
+HWY_BEFORE_NAMESPACE();
+namespace tconv::kernels::HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+namespace wino {
+constexpr int kAlpha[4] = {1, 3, 4, 4};
+constexpr int kM[4] = {1, 2, 3, 2};
+// B^T [kind][alpha][alpha] and A^T [kind][m][alpha] (unused entries zero).
+constexpr signed char kBT[4][4][4] = {
+    {{1}},
+    {{1, 1, 0}, {0, 1, 0}, {0, 1, 1}},
+    {{1, 0, -1, 0}, {0, 1, 1, 0}, {0, -1, 1, 0}, {0, -1, 0, 1}},
+    {{1, 0, -1, 0}, {0, 1, 1, 0}, {0, -1, 1, 0}, {0, -1, 0, 1}},
+};
+constexpr signed char kAT[4][3][4] = {
+    {{1}},
+    {{1, 1, 0}, {0, -1, 1}},
+    {{1, 1, 1, 0}, {0, 1, -1, 0}, {0, 1, 1, 1}},
+    {{1, 1, 1, 0}, {0, 1, -1, 1}},
+};
+
+// s (+)= c * x for a coefficient c in {-1, 0, 1} known after unrolling: additions only.
+template <class V>
+HWY_ATTR HWY_INLINE void Acc(int c, V x, V& s, bool& first) {
+    if (c == 0) return;
+    if (first) {
+        s = c > 0 ? x : hn::Neg(x);
+        first = false;
+    } else {
+        s = c > 0 ? hn::Add(s, x) : hn::Sub(s, x);
+    }
+}
+
+// One vector of channels: in[i][j] (alpha_h x alpha_w values) -> out[i][j] = (B_h^T in B_w)[i][j].
+template <int KH, int KW, class V, class D>
+HWY_ATTR HWY_INLINE void InTile(D d, const V (&x)[4][4], V (&v)[4][4]) {
+    constexpr int AH = kAlpha[KH], AW = kAlpha[KW];
+    V t[4][4];
+#pragma GCC unroll 4
+    for (int i = 0; i < AH; ++i)
+#pragma GCC unroll 4
+        for (int j = 0; j < AW; ++j) {
+            bool first = true;
+            t[i][j] = hn::Zero(d);
+#pragma GCC unroll 4
+            for (int l = 0; l < AH; ++l) Acc(kBT[KH][i][l], x[l][j], t[i][j], first);
+        }
+#pragma GCC unroll 4
+    for (int i = 0; i < AH; ++i)
+#pragma GCC unroll 4
+        for (int j = 0; j < AW; ++j) {
+            bool first = true;
+            v[i][j] = hn::Zero(d);
+#pragma GCC unroll 4
+            for (int l = 0; l < AW; ++l) Acc(kBT[KW][j][l], t[i][l], v[i][j], first);
+        }
+}
+
+// The input transform of one tile: px[i*alpha_w + j] points at the n channels of the tile's value (i, j) (a row
+// of zeros outside the source); v[(i*alpha_w + j)*ldv + c] = the transformed value of channel c < n.
+template <class T, int KH, int KW>
+HWY_ATTR void InT(const T* const* HWY_RESTRICT px, size_t n, T* HWY_RESTRICT v, size_t ldv) {
+    constexpr int AH = kAlpha[KH], AW = kAlpha[KW];
+    const hn::ScalableTag<T> d;
+    const size_t N = hn::Lanes(d);
+    using V = hn::Vec<decltype(d)>;
+    V x[4][4], o[4][4];
+    size_t c = 0;
+    for (; c + N <= n; c += N) {
+#pragma GCC unroll 4
+        for (int i = 0; i < AH; ++i)
+#pragma GCC unroll 4
+            for (int j = 0; j < AW; ++j) x[i][j] = hn::LoadU(d, px[i * AW + j] + c);
+        InTile<KH, KW>(d, x, o);
+#pragma GCC unroll 4
+        for (int i = 0; i < AH; ++i)
+#pragma GCC unroll 4
+            for (int j = 0; j < AW; ++j) hn::StoreU(o[i][j], d, v + (i * AW + j) * ldv + c);
+    }
+    if (c < n) {  // the last channels: through a buffer (nothing past channel n is read or written)
+        HWY_ALIGN T buf[hn::MaxLanes(d)];
+        const size_t r = n - c;
+        for (int i = 0; i < AH; ++i)
+            for (int j = 0; j < AW; ++j) {
+                hn::Store(hn::Zero(d), d, buf);
+                for (size_t e = 0; e < r; ++e) buf[e] = px[i * AW + j][c + e];
+                x[i][j] = hn::Load(d, buf);
+            }
+        InTile<KH, KW>(d, x, o);
+        for (int i = 0; i < AH; ++i)
+            for (int j = 0; j < AW; ++j) {
+                hn::Store(o[i][j], d, buf);
+                for (size_t e = 0; e < r; ++e) v[(i * AW + j) * ldv + c + e] = buf[e];
+            }
+    }
+}
+
+// One vector of channels: y = A_h^T m A_w plus the bias.
+template <int KH, int KW, class V, class D>
+HWY_ATTR HWY_INLINE void OutTile(D d, const V (&mv)[4][4], V b, V (&y)[3][3]) {
+    constexpr int AH = kAlpha[KH], AW = kAlpha[KW], MH = kM[KH], MW = kM[KW];
+    V t[3][4];
+#pragma GCC unroll 3
+    for (int i = 0; i < MH; ++i)
+#pragma GCC unroll 4
+        for (int j = 0; j < AW; ++j) {
+            bool first = true;
+            t[i][j] = hn::Zero(d);
+#pragma GCC unroll 4
+            for (int l = 0; l < AH; ++l) Acc(kAT[KH][i][l], mv[l][j], t[i][j], first);
+        }
+#pragma GCC unroll 3
+    for (int i = 0; i < MH; ++i)
+#pragma GCC unroll 3
+        for (int j = 0; j < MW; ++j) {
+            V s = b;
+#pragma GCC unroll 4
+            for (int l = 0; l < AW; ++l) {
+                const int c = kAT[KW][j][l];
+                if (c != 0) s = c > 0 ? hn::Add(s, t[i][l]) : hn::Sub(s, t[i][l]);
+            }
+            y[i][j] = s;
+        }
+}
+
+// The output transform of one tile: m[(i*alpha_w + j)*ldm + c] holds the tile's products, channel c < n;
+// out[i*m_w + j][c] = (A_h^T m A_w)[i][j] + bias[c] (out: the destination of output (i, j), or a sink row).
+template <class T, int KH, int KW>
+HWY_ATTR void OutT(const T* HWY_RESTRICT m, size_t ldm, size_t n, const T* HWY_RESTRICT bias, T* const* HWY_RESTRICT out) {
+    constexpr int AH = kAlpha[KH], AW = kAlpha[KW], MH = kM[KH], MW = kM[KW];
+    const hn::ScalableTag<T> d;
+    const size_t N = hn::Lanes(d);
+    using V = hn::Vec<decltype(d)>;
+    V x[4][4], y[3][3];
+    size_t c = 0;
+    for (; c + N <= n; c += N) {
+#pragma GCC unroll 4
+        for (int i = 0; i < AH; ++i)
+#pragma GCC unroll 4
+            for (int j = 0; j < AW; ++j) x[i][j] = hn::LoadU(d, m + (i * AW + j) * ldm + c);
+        OutTile<KH, KW>(d, x, hn::LoadU(d, bias + c), y);
+#pragma GCC unroll 3
+        for (int i = 0; i < MH; ++i)
+#pragma GCC unroll 3
+            for (int j = 0; j < MW; ++j) hn::StoreU(y[i][j], d, out[i * MW + j] + c);
+    }
+    if (c < n) {
+        HWY_ALIGN T buf[hn::MaxLanes(d)];
+        const size_t r = n - c;
+        for (int i = 0; i < AH; ++i)
+            for (int j = 0; j < AW; ++j) {
+                hn::Store(hn::Zero(d), d, buf);
+                for (size_t e = 0; e < r; ++e) buf[e] = m[(i * AW + j) * ldm + c + e];
+                x[i][j] = hn::Load(d, buf);
+            }
+        hn::Store(hn::Zero(d), d, buf);
+        for (size_t e = 0; e < r; ++e) buf[e] = bias[c + e];
+        OutTile<KH, KW>(d, x, hn::Load(d, buf), y);
+        for (int i = 0; i < MH; ++i)
+            for (int j = 0; j < MW; ++j) {
+                hn::Store(y[i][j], d, buf);
+                for (size_t e = 0; e < r; ++e) out[i * MW + j][c + e] = buf[e];
+            }
+    }
+}
+
+template <class T>
+HWY_ATTR void In(int kh, int kw, const T* const* px, size_t n, T* v, size_t ldv) {
+#define TCONV_WIN(A, B) \
+    if (kh == A && kw == B) return InT<T, A, B>(px, n, v, ldv);
+    TCONV_WIN(0, 0) TCONV_WIN(0, 1) TCONV_WIN(0, 2) TCONV_WIN(0, 3)
+    TCONV_WIN(1, 0) TCONV_WIN(1, 1) TCONV_WIN(1, 2) TCONV_WIN(1, 3)
+    TCONV_WIN(2, 0) TCONV_WIN(2, 1) TCONV_WIN(2, 2) TCONV_WIN(2, 3)
+    TCONV_WIN(3, 0) TCONV_WIN(3, 1) TCONV_WIN(3, 2) TCONV_WIN(3, 3)
+#undef TCONV_WIN
+}
+
+template <class T>
+HWY_ATTR void Out(int kh, int kw, const T* m, size_t ldm, size_t n, const T* bias, T* const* out) {
+#define TCONV_WOUT(A, B) \
+    if (kh == A && kw == B) return OutT<T, A, B>(m, ldm, n, bias, out);
+    TCONV_WOUT(0, 0) TCONV_WOUT(0, 1) TCONV_WOUT(0, 2) TCONV_WOUT(0, 3)
+    TCONV_WOUT(1, 0) TCONV_WOUT(1, 1) TCONV_WOUT(1, 2) TCONV_WOUT(1, 3)
+    TCONV_WOUT(2, 0) TCONV_WOUT(2, 1) TCONV_WOUT(2, 2) TCONV_WOUT(2, 3)
+    TCONV_WOUT(3, 0) TCONV_WOUT(3, 1) TCONV_WOUT(3, 2) TCONV_WOUT(3, 3)
+#undef TCONV_WOUT
+}
+}  // namespace wino
+
+}  // namespace tconv::kernels::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#endif  // include guard
