@@ -82,6 +82,9 @@ struct Algorithm {
     // It reads and writes channels_last data itself in every direction it implements (and in its prepared
     // plan); for the others, the operation converts channels_last data to channels_first around the call.
     bool channels_last = false;
+    // Optional: empty when "auto" should take it for a problem it supports; otherwise why not (speed, not
+    // capability: requested by name, it still runs).
+    std::string (*prefers)(const Problem& p, Direction dir) = nullptr;
 
     template <class T>
     const Kernels<T>& kernels() const {

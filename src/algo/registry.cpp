@@ -19,7 +19,8 @@ std::string_view direction_name(Direction dir) {
 
 namespace algo {
 
-// Preference order for "auto": the first entry that supports a problem runs it. The scatter reference
+// Preference order for "auto": the first entry that supports a problem (and prefers it, where the entry has a
+// preference) runs it. The scatter reference
 // supports everything and comes last.
 const std::vector<Algorithm>& registry() {
     static const std::vector<Algorithm> table = {
@@ -73,7 +74,11 @@ const Algorithm& find(const Problem& p, Direction dir, std::string_view requeste
     if (requested == "auto") {
         for (const Algorithm& a : table) {
             if (!log && !implements(a, dir)) continue;  // no reason to format when nobody reads it
-            const std::string why = refusal(a, p, dir);
+            std::string why = refusal(a, p, dir);
+            if (why.empty() && a.prefers) {
+                why = a.prefers(p, dir);
+                if (!why.empty()) why = "supports it, but auto passes: " + why;
+            }
             if (why.empty()) {
                 if (log) *log << "tconv: " << p.str() << " " << direction_name(dir) << ": using " << a.name << "\n";
                 return a;

@@ -100,30 +100,118 @@ std::vector<Res> residues(int64_t in, int64_t out, int64_t k, int64_t s, int64_t
 }
 
 std::string supports(const Problem& p, Direction) {
-    const int rank = p.rank();
-    // (Plain concatenation on the common refusals: "auto" asks on every call.)
+    // (Plain concatenation: "auto" asks on every call.)
     using std::to_string;
+    const int rank = p.rank();
     if (rank > 2) return "ranks 1 and 2 only (here " + to_string(rank) + ")";
     if (p.g != 1) return "groups = 1 only (here " + to_string(p.g) + ")";
     for (int a = 0; a < rank; ++a)
         if (p.d[a] != 1) return "dilation 1 only (here " + detail::at("d", a, p.d[a]) + ")";
+    const View2 v = view2(p);
+    if (residues(v.in[0], v.out[0], v.k[0], v.s[0], v.pb[0]).empty() || residues(v.in[1], v.out[1], v.k[1], v.s[1], v.pb[1]).empty())
+        return "a phase has more than 3 taps along an axis";
+    return {};
+}
+
+// How a plan cuts the work: tasks of nthr tile rows x qchunk positions along the last axis, tb tiles (a multiple
+// of MR) of scratch per phase; fill = real tiles / tiles computed (the GEMM's MR rows).
+struct Chunks {
+    int64_t nthr = 1, qchunk = 1, tb = 0, bytes = 0;
+    double fill = 1;
+};
+
+// The largest tasks whose scratch per thread (transformed values V and products M of one phase's tiles, plus the
+// channels-first staging of source and output rows) stays within max(448 KiB, 12% of the output): halving the
+// tile rows first, then the stretch along the last axis (a multiple of 6: whole tiles of every kind).
+Chunks plan_chunks(const View2& v, const std::vector<Res>& rh, const std::vector<Res>& rw, int64_t mb, int64_t ic,
+                   int64_t oc, int64_t tsz, bool cf, int64_t nr, int64_t mr) {
+    const int64_t icp = detail::round_up(ic, 16), np = detail::round_up(oc, nr);
+    int64_t xmax = 1, amax = 1, mmin = 3, qmax = 0, umin = v.in[1], umax = 0, hmax = 1, thn = 1;
+    for (const Res& x : rw) {
+        qmax = std::max(qmax, x.Q);
+        if (x.kk.empty() || x.Q == 0) continue;
+        amax = std::max<int64_t>(amax, kAlpha[x.kind]);
+        mmin = std::min<int64_t>(mmin, kM[x.kind]);
+        umin = std::min(umin, x.u), umax = std::max(umax, x.u);
+        for (const Res& h : rh)
+            if (!h.kk.empty() && h.Q > 0) xmax = std::max<int64_t>(xmax, kAlpha[h.kind] * kAlpha[x.kind]);
+    }
+    for (const Res& h : rh) hmax = std::max<int64_t>(hmax, kM[h.kind]), thn = std::max(thn, (h.Q + kM[h.kind] - 1) / kM[h.kind]);
+    const double out_bytes = static_cast<double>(mb * oc * v.out[0] * v.out[1] * tsz);
+    const double budget = std::max(448.0 * 1024, 0.12 * out_bytes);
+    auto ntw = [&](const Res& x, int64_t qc) { return std::min(x.tiles(), (qc + kM[x.kind] - 1) / kM[x.kind]); };
+    auto measure = [&](int64_t nthr, int64_t qc) {
+        int64_t tw = 1;
+        for (const Res& x : rw)
+            if (!x.kk.empty()) tw = std::max(tw, ntw(x, qc));
+        const int64_t tb = detail::round_up(nthr * tw, mr);
+        int64_t bytes = (xmax * (tb * (icp + np) + 32) + np) * tsz;
+        if (cf) {
+            int64_t rows_in = 1;
+            for (const Res& h : rh) rows_in = std::max<int64_t>(rows_in, (nthr - 1) * kM[h.kind] + kAlpha[h.kind]);
+            const int64_t cols_in = std::min(v.in[1], qc + amax + std::max<int64_t>(umax - umin, 0) + 3);
+            const int64_t ow = std::min(v.out[1], v.s[1] * qc);
+            bytes += (rows_in * cols_in * icp + nthr * hmax * ow * np + np * 16) * tsz;
+        }
+        return std::pair<int64_t, int64_t>(tb, bytes);
+    };
+    Chunks c;
+    c.nthr = thn;
+    c.qchunk = std::max<int64_t>(qmax, 1);
+    for (;;) {
+        const auto [tb, bytes] = measure(c.nthr, c.qchunk);
+        c.tb = tb, c.bytes = bytes;
+        if (static_cast<double>(bytes) <= budget) break;
+        if (c.nthr > 1)
+            c.nthr = (c.nthr + 1) / 2;
+        else if (c.qchunk > 6)
+            c.qchunk = std::max<int64_t>(6, c.qchunk / 2 / 6 * 6);
+        else
+            break;
+    }
+    // The share of real tiles among those the GEMM computes (per task and phase: rounded up to MR).
+    double real = 0, done = 0;
+    for (const Res& h : rh) {
+        if (h.kk.empty() || h.Q == 0) continue;
+        const int64_t rows = (h.Q + kM[h.kind] - 1) / kM[h.kind];
+        for (const Res& x : rw) {
+            if (x.kk.empty() || x.Q == 0) continue;
+            real += static_cast<double>(rows * x.tiles());
+            for (int64_t t0 = 0; t0 < rows; t0 += c.nthr)
+                for (int64_t q0 = 0; q0 < x.Q; q0 += c.qchunk) {
+                    const int64_t m = kM[x.kind], q1 = std::min(x.Q, q0 + c.qchunk);
+                    done += static_cast<double>(detail::round_up(std::min(rows - t0, c.nthr) * ((q1 + m - 1) / m - q0 / m), mr));
+                }
+        }
+    }
+    c.fill = done > 0 ? real / done : 1;
+    return c;
+}
+
+// "auto" takes it where it computes clearly fewer products than the direct phases: 1.4x (with the GEMM rows past
+// the tiles counted), channels enough that the transforms cost little (32 in and out), and at most 16 MiB of
+// transformed weights.
+std::string prefers(const Problem& p, Direction) {
+    using std::to_string;
     if (p.ic < kMinChannels || p.oc < kMinChannels)
         return "needs ic and oc >= " + to_string(kMinChannels) + " (here " + to_string(p.ic) + " and " + to_string(p.oc) + ")";
     const View2 v = view2(p);
     const auto rh = residues(v.in[0], v.out[0], v.k[0], v.s[0], v.pb[0]);
     const auto rw = residues(v.in[1], v.out[1], v.k[1], v.s[1], v.pb[1]);
-    if (rh.empty() || rw.empty()) return "a phase has more than 3 taps along an axis";
     double direct = 0, wino = 0, xis = 0;
     for (const Res& h : rh)
         for (const Res& w : rw) {
             direct += static_cast<double>(h.Q * w.Q) * static_cast<double>(h.kk.size() * w.kk.size());
             wino += static_cast<double>(h.tiles() * w.tiles()) * kAlpha[h.kind] * kAlpha[w.kind];
-            if (!h.kk.empty() && !w.kk.empty()) xis += kAlpha[h.kind] * kAlpha[w.kind];
+            if (!h.kk.empty() && !w.kk.empty() && h.Q > 0 && w.Q > 0) xis += kAlpha[h.kind] * kAlpha[w.kind];
         }
-    if (wino <= 0 || direct < kMinGain * wino)
-        return detail::cat("saves too few multiplications (", direct / std::max(wino, 1.0), "x < ", kMinGain, "x)");
     const double packed = xis * static_cast<double>(p.ic) * static_cast<double>(p.oc) * sizeof(float);
     if (packed > kMaxPackedBytes) return detail::cat("transformed weights of ", packed / 1048576, " MiB > 16 MiB");
+    const auto& k = kernels::kernel_set().f32;
+    const Chunks c = plan_chunks(v, rh, rw, p.mb, p.ic, p.oc, 4, true, static_cast<int64_t>(k.seg[0].nr),
+                                 static_cast<int64_t>(k.mr));
+    const double gain = wino > 0 ? direct * c.fill / wino : 0;
+    if (gain < kMinGain) return detail::cat("saves too few multiplications (", gain, "x < ", kMinGain, "x)");
     return {};
 }
 
@@ -160,7 +248,7 @@ private:
     Epilogue epi_;
     bool last_ = false;
     View2 v_{};
-    int64_t mb_ = 0, ic_ = 0, oc_ = 0, icp_ = 0, np_ = 0, nr_ = 0, mr_ = 0, tbmax_ = 0, xmax_ = 0;
+    int64_t mb_ = 0, ic_ = 0, oc_ = 0, icp_ = 0, np_ = 0, nr_ = 0, mr_ = 0, xmax_ = 0;
     std::vector<Res> rh_, rw_;
     std::vector<Phase> ph_;  // [rh][rw]
     std::vector<Task> tasks_;
@@ -238,21 +326,13 @@ WinoPlan<T>::WinoPlan(const Problem& p, const T* wei, const T* bia, const Epilog
         }
     });
 
-    // Tiles per task: the transformed values and products of a phase's tiles (xi x tiles x (icp + np)) within
-    // about 512 KiB, a whole number of kernel calls (MR tiles).
-    const double per_tile = static_cast<double>(std::max<int64_t>(xmax_, 1)) * static_cast<double>(icp_ + np_) * sizeof(T);
-    tbmax_ = std::max<int64_t>(mr_, static_cast<int64_t>(512.0 * 1024 / per_tile) / mr_ * mr_);
     // A task: a residue of the rows, an image, tile rows [th0, th1) and positions [q0, q1) along the last axis
-    // (a multiple of 6: a whole number of tiles of every kind).
-    int64_t twmax = 1, mmin = 3, qmax = 0;
-    for (const Res& x : rw_)
-        if (!x.kk.empty() && x.Q > 0) twmax = std::max(twmax, x.tiles()), mmin = std::min<int64_t>(mmin, kM[x.kind]);
+    // (plan_chunks: the scratch of a task within the budget).
+    const Chunks ch = plan_chunks(v_, rh_, rw_, mb_, ic_, oc_, sizeof(T), !last_, nr_, mr_);
+    const int64_t nthr = ch.nthr, qchunk = ch.qchunk;
+    tb_ = ch.tb;
+    int64_t qmax = 0;
     for (const Res& x : rw_) qmax = std::max(qmax, x.Q);
-    int64_t qchunk = qmax, nthr = 1;
-    if (twmax > tbmax_)
-        qchunk = std::max<int64_t>(6, tbmax_ * mmin / 6 * 6);
-    else
-        nthr = std::max<int64_t>(1, tbmax_ / twmax);
     for (size_t a = 0; a < rh_.size(); ++a) {
         const Res& h = rh_[a];
         if (h.Q == 0) continue;
@@ -272,8 +352,7 @@ WinoPlan<T>::WinoPlan(const Problem& p, const T* wei, const T* bia, const Epilog
         }
         tcost_.push_back(tcost_.back() + c);
     }
-    // Scratch: tb_ tiles; channels-first staging of the task's source rows and output rows.
-    tb_ = detail::round_up(nthr * std::min(twmax, (qchunk + mmin - 1) / mmin), mr_);
+    // Channels-first staging: the task's source rows and columns, and its output rows.
     if (!last_) {
         int64_t amax = 1, hmax = 1, rows_in = 0, umin = v_.in[1], umax = 0;
         for (const Res& x : rw_) {
@@ -288,21 +367,21 @@ WinoPlan<T>::WinoPlan(const Problem& p, const T* wei, const T* bia, const Epilog
         sin_ = rows_in * cols_in * icp_;
         const int64_t ow = std::min(v_.out[1], v_.s[1] * qchunk);
         sout_ = nthr * hmax * ow * np_;
-        tmp_ = np_ * detail::round_up(ow, 16);
+        tmp_ = np_ * 16;
     }
 }
 
 template <class T>
 size_t WinoPlan<T>::workspace_bytes() const {
-    return static_cast<size_t>(xmax_ * tb_ * (icp_ + np_) + sin_ + sout_ + tmp_ + np_) * sizeof(T);
+    return static_cast<size_t>(xmax_ * (tb_ * (icp_ + np_) + 32) + sin_ + sout_ + tmp_ + np_) * sizeof(T);
 }
 
 template <class T>
 void WinoPlan<T>::run(const T* src, T* dst) const {
     parallel::parallel_for(tcost_, [&](int64_t b, int64_t e, int) {
         thread_local Scratch ws;  // per thread, only grows: the plan stays reentrant
-        ws.v.resize(static_cast<size_t>(xmax_ * tb_ * icp_));
-        ws.m.resize(static_cast<size_t>(xmax_ * tb_ * np_ + np_));
+        ws.v.resize(static_cast<size_t>(xmax_ * (tb_ * icp_ + 16)));
+        ws.m.resize(static_cast<size_t>(xmax_ * (tb_ * np_ + 16) + np_));
         ws.sin.resize(static_cast<size_t>(sin_));
         ws.sout.resize(static_cast<size_t>(sout_ + np_));
         ws.tmp.resize(static_cast<size_t>(tmp_));
@@ -341,7 +420,7 @@ void WinoPlan<T>::task(const T* src, T* dst, const Task& tk, Scratch& ws) const 
         if (last_) return src + ((tk.n * Hin + ih) * Win + iw) * ic_;
         return ws.sin.data() + ((ih - ih0) * swid + (iw - iw0)) * icp_;
     };
-    T* const sink = ws.m.data() + xmax_ * tb_ * np_;  // (past every product: a row no output reads)
+    T* const sink = ws.m.data() + xmax_ * (tb_ * np_ + 16);  // (past every product: a row no output reads)
     auto dest = [&](int64_t row, int64_t q, const Res& x) -> T* {  // row: of the task's; q: of phase x
         if (tk.th0 * mh + row >= h.Q || q >= x.Q) return sink;
         const int64_t oh = h.o0 + sh * (tk.th0 * mh + row), ow = x.o0 + sw * q;
@@ -367,7 +446,9 @@ void WinoPlan<T>::task(const T* src, T* dst, const Task& tk, Scratch& ws) const 
         const int64_t mw = kM[x.kind], aw = kAlpha[x.kind];
         const int64_t tw0 = tk.q0 / mw, tw1 = (q1 + mw - 1) / mw, ntw = tw1 - tw0;
         const int64_t ntiles = (tk.th1 - tk.th0) * ntw, tbp = detail::round_up(ntiles, mr_);
-        const size_t ldv = static_cast<size_t>(tbp * icp_), ldm = static_cast<size_t>(tbp * np_);
+        // (A line more per transformed position: the xi rows of a tile would lie a multiple of 4 KiB apart, in one
+        // L1 set.)
+        const size_t ldv = static_cast<size_t>(tbp * icp_ + 16), ldm = static_cast<size_t>(tbp * np_ + 16);
         // Input transforms: V[xi][tile][icp].
         for (int64_t th = tk.th0; th < tk.th1; ++th)
             for (int64_t tw = tw0; tw < tw1; ++tw) {
@@ -405,17 +486,28 @@ void WinoPlan<T>::task(const T* src, T* dst, const Task& tk, Scratch& ws) const 
             }
     }
     if (last_) return;
-    // Channels-first: each staged row [position][channel] transposed into whole destination rows.
-    const int64_t oplane = Hout * Wout, ldt = detail::round_up(sow, 16);
+    // Channels-first: each staged row [position][channel] transposed into the destination rows, 16 positions at a
+    // time (a whole transposed block per channel); the last few through a buffer.
+    const int64_t oplane = Hout * Wout;
     for (int64_t row = 0; row < nrows && sow > 0; ++row) {
         if (tk.th0 * mh + row >= h.Q) break;
         const int64_t oh = h.o0 + sh * (tk.th0 * mh + row);
-        gemm_.transpose(ws.sout.data() + row * sow * np_, static_cast<size_t>(np_), static_cast<size_t>(sow),
-                        static_cast<size_t>(oc_), ws.tmp.data(), static_cast<size_t>(ldt));
-        if (epi)
-            for (int64_t c = 0; c < oc_; ++c) apply_epilogue(epi_, ws.tmp.data() + c * ldt, sow);
-        gemm_.copy_block(ws.tmp.data(), static_cast<size_t>(ldt), static_cast<size_t>(oc_), static_cast<size_t>(sow),
-                         dst + tk.n * oc_ * oplane + oh * Wout + ow0, static_cast<size_t>(oplane));
+        T* const drow = dst + tk.n * oc_ * oplane + oh * Wout + ow0;
+        const T* const srow = ws.sout.data() + row * sow * np_;
+        for (int64_t i0 = 0; i0 < sow; i0 += 16) {
+            const int64_t len = std::min<int64_t>(16, sow - i0);
+            if (len == 16 && !epi) {
+                gemm_.transpose(srow + i0 * np_, static_cast<size_t>(np_), 16, static_cast<size_t>(oc_), drow + i0,
+                                static_cast<size_t>(oplane));
+                continue;
+            }
+            gemm_.transpose(srow + i0 * np_, static_cast<size_t>(np_), static_cast<size_t>(len), static_cast<size_t>(oc_),
+                            ws.tmp.data(), 16);
+            if (epi)
+                for (int64_t c = 0; c < oc_; ++c) apply_epilogue(epi_, ws.tmp.data() + c * 16, len);
+            gemm_.copy_block(ws.tmp.data(), 16, static_cast<size_t>(oc_), static_cast<size_t>(len), drow + i0,
+                             static_cast<size_t>(oplane));
+        }
     }
 }
 
@@ -434,6 +526,7 @@ Algorithm winograd() {
     a.summary = "sub-pixel phases with Winograd's minimal filtering F(2,2), F(3,2), F(2,3) per axis: up to 2.25x "
                 "fewer multiplications (forward, ranks 1-2, 1-3 taps per phase and axis)";
     a.supports = supports;
+    a.prefers = prefers;
     a.fused_epilogue = true;
     a.simd = true;
     a.channels_last = true;
