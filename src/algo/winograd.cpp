@@ -218,9 +218,12 @@ std::string prefers(const Problem& p, Direction) {
 template <class T>
 class WinoPlan {
 public:
-    WinoPlan(const Problem& p, const T* wei, const T* bia, const Epilogue& epi, const std::string& target, Layout layout);
+    // `storage` is reused for the packed weights when large enough (the one-call path keeps one per thread).
+    WinoPlan(const Problem& p, const T* wei, const T* bia, const Epilogue& epi, const std::string& target, Layout layout,
+             detail::HugeVector<T> storage = {});
+    detail::HugeVector<T> release() { return std::move(u_); }
     void run(const T* src, T* dst) const;
-    size_t packed_bytes() const { return u_.size() * sizeof(T); }
+    size_t packed_bytes() const { return static_cast<size_t>(utotal_) * sizeof(T); }
     size_t workspace_bytes() const;
     const std::string& target() const { return target_; }
 
@@ -248,7 +251,7 @@ private:
     Epilogue epi_;
     bool last_ = false;
     View2 v_{};
-    int64_t mb_ = 0, ic_ = 0, oc_ = 0, icp_ = 0, np_ = 0, nr_ = 0, mr_ = 0, xmax_ = 0;
+    int64_t mb_ = 0, ic_ = 0, oc_ = 0, icp_ = 0, np_ = 0, nr_ = 0, mr_ = 0, xmax_ = 0, utotal_ = 0;
     std::vector<Res> rh_, rw_;
     std::vector<Phase> ph_;  // [rh][rw]
     std::vector<Task> tasks_;
@@ -260,7 +263,7 @@ private:
 
 template <class T>
 WinoPlan<T>::WinoPlan(const Problem& p, const T* wei, const T* bia, const Epilogue& epi, const std::string& target,
-                      Layout layout)
+                      Layout layout, detail::HugeVector<T> storage)
     : epi_(epi), last_(layout == Layout::channels_last), v_(view2(p)), mb_(p.mb), ic_(p.ic), oc_(p.oc) {
     if (const std::string why = supports(p, Direction::forward); !why.empty())
         throw Error(detail::cat("algorithm 'winograd' refuses ", p.str(), ": ", why));
@@ -293,36 +296,58 @@ WinoPlan<T>::WinoPlan(const Problem& p, const T* wei, const T* bia, const Epilog
             if (!f.empty) total += f.xi * nnb * ic_ * nr_, xmax_ = std::max(xmax_, f.xi);
             ph_.push_back(f);
         }
-    u_.assign(static_cast<size_t>(total), T(0));
+    // (Every element is written below: the one-call path reuses its buffer, so nothing is zeroed or faulted in.)
+    utotal_ = total;
+    u_ = std::move(storage);
+    if (u_.size() < static_cast<size_t>(total)) u_.resize(static_cast<size_t>(total));
     parallel::parallel_for(ic_, [&](int64_t c0, int64_t c1, int) {
-        double w[3][3], t[4][3];
-        for (const Phase& f : ph_) {
-            if (f.empty) continue;
-            const Res& h = rh_[static_cast<size_t>(f.rh)];
-            const Res& x = rw_[static_cast<size_t>(f.rw)];
-            const int ah = kAlpha[f.kh], aw = kAlpha[f.kw], th = kR[f.kh], tw = kR[f.kw];
-            for (int64_t c = c0; c < c1; ++c)
-                for (int64_t n = 0; n < oc_; ++n) {
-                    const T* wc = wei + (c * oc_ + n) * ksz;
-                    for (int i = 0; i < 3; ++i)
-                        for (int j = 0; j < 3; ++j) w[i][j] = 0;
-                    for (size_t i = 0; i < h.kk.size(); ++i)
-                        for (size_t j = 0; j < x.kk.size(); ++j)
-                            w[i][j] = static_cast<double>(wc[h.kk[i] * v_.k[1] + x.kk[j]]);
-                    for (int i = 0; i < ah; ++i)
-                        for (int j = 0; j < tw; ++j) {
-                            double s = 0;
-                            for (int l = 0; l < th; ++l) s += kG[f.kh][i][l] * w[l][j];
-                            t[i][j] = s;
+        // Per source channel c: its weights transposed, wt[k][n] (zeros past oc), then per phase the rows of G_h h
+        // (t[i][j][n]) and of G_h h G_w^T (u[xi][n]) along the output channels, copied to the panels NR at a time.
+        // (wt rows: the transpose writes zeros up to a multiple of 16 past oc, NR may be less)
+        const int64_t ldw = std::max(np_, detail::round_up(oc_, 16));
+        std::vector<T> wt(static_cast<size_t>(ksz * ldw), T(0)), t(static_cast<size_t>(12 * np_)), u(static_cast<size_t>(16 * np_));
+        auto axpy = [&](T* d, const T* x, double g, bool first) {
+            const T gg = static_cast<T>(g);
+            if (first)
+                for (int64_t n = 0; n < np_; ++n) d[n] = gg * x[n];
+            else
+                for (int64_t n = 0; n < np_; ++n) d[n] += gg * x[n];
+        };
+        for (int64_t c = c0; c < c1; ++c) {
+            const T* wc = wei + c * oc_ * ksz;
+            gemm_.transpose(wc, static_cast<size_t>(ksz), static_cast<size_t>(oc_), static_cast<size_t>(ksz), wt.data(),
+                            static_cast<size_t>(ldw));
+            for (const Phase& f : ph_) {
+                if (f.empty) continue;
+                const Res& h = rh_[static_cast<size_t>(f.rh)];
+                const Res& x = rw_[static_cast<size_t>(f.rw)];
+                const int ah = kAlpha[f.kh], aw = kAlpha[f.kw], th = kR[f.kh], tw = kR[f.kw];
+                for (int i = 0; i < ah; ++i)
+                    for (int j = 0; j < tw; ++j) {
+                        bool first = true;
+                        for (int l = 0; l < th; ++l) {
+                            if (kG[f.kh][i][l] == 0) continue;
+                            axpy(t.data() + (i * 3 + j) * np_, wt.data() + (h.kk[static_cast<size_t>(l)] * v_.k[1] + x.kk[static_cast<size_t>(j)]) * ldw,
+                                 kG[f.kh][i][l], first);
+                            first = false;
                         }
-                    T* un = u_.data() + f.uofs + ((n / nr_) * ic_ + c) * nr_ + n % nr_;
-                    for (int i = 0; i < ah; ++i)
-                        for (int j = 0; j < aw; ++j) {
-                            double s = 0;
-                            for (int l = 0; l < tw; ++l) s += t[i][l] * kG[f.kw][j][l];
-                            un[(i * aw + j) * nnb * ic_ * nr_] = static_cast<T>(s);
+                    }
+                for (int i = 0; i < ah; ++i)
+                    for (int j = 0; j < aw; ++j) {
+                        bool first = true;
+                        for (int l = 0; l < tw; ++l) {
+                            if (kG[f.kw][j][l] == 0) continue;
+                            axpy(u.data() + (i * aw + j) * np_, t.data() + (i * 3 + l) * np_, kG[f.kw][j][l], first);
+                            first = false;
                         }
-                }
+                    }
+                for (int64_t xi = 0; xi < f.xi; ++xi)
+                    for (int64_t nb = 0; nb < nnb; ++nb) {
+                        const T* us = u.data() + xi * np_ + nb * nr_;
+                        T* ud = u_.data() + f.uofs + ((xi * nnb + nb) * ic_ + c) * nr_;
+                        for (int64_t n = 0; n < nr_; ++n) ud[n] = us[n];
+                    }
+            }
         }
     });
 
@@ -514,8 +539,10 @@ void WinoPlan<T>::task(const T* src, T* dst, const Task& tk, Scratch& ws) const 
 template <class T>
 void forward(const Problem& p, const T* src, const T* wei, const T* bia, T* dst) {
     const CallContext& ctx = call_context();
-    WinoPlan<T> plan(p, wei, bia, ctx.epilogue ? *ctx.epilogue : Epilogue{}, ctx.simd, ctx.layout);
+    thread_local detail::HugeVector<T> storage;  // the packed weights' buffer, kept between calls (no page faults)
+    WinoPlan<T> plan(p, wei, bia, ctx.epilogue ? *ctx.epilogue : Epilogue{}, ctx.simd, ctx.layout, std::move(storage));
     plan.run(src, dst);
+    storage = plan.release();
 }
 
 }  // namespace
