@@ -35,7 +35,7 @@ constexpr double kG[4][4][3] = {
 
 // Below these the transforms cost more than the products they save.
 constexpr int64_t kMinChannels = 32;
-constexpr double kMinGain = 1.4;
+constexpr double kMinGain = 1.5;
 constexpr double kMaxPackedBytes = 16.0 * 1024 * 1024;
 
 // One residue of the stride along one axis: outputs o0 + s*q (q < Q); tap t reads source q + u + t through kernel
@@ -188,7 +188,7 @@ Chunks plan_chunks(const View2& v, const std::vector<Res>& rh, const std::vector
     return c;
 }
 
-// "auto" takes it where it computes clearly fewer products than the direct phases: 1.4x (with the GEMM rows past
+// "auto" takes it where it computes clearly fewer products than the direct phases: 1.5x (with the GEMM rows past
 // the tiles counted), channels enough that the transforms cost little (32 in and out), and at most 16 MiB of
 // transformed weights.
 std::string prefers(const Problem& p, Direction) {
@@ -453,6 +453,9 @@ void WinoPlan<T>::task(const T* src, T* dst, const Task& tk, Scratch& ws) const 
         return ws.sout.data() + (row * sow + (ow - ow0)) * np_;
     };
     const bool epi = epi_.kind != Epilogue::Kind::none;
+    // Strides between a tile's values: source rows and columns, destination (or staged) rows and columns.
+    const size_t irs = static_cast<size_t>(last_ ? Win * ic_ : swid * icp_), ics = static_cast<size_t>(last_ ? ic_ : icp_);
+    const size_t ors = static_cast<size_t>(last_ ? sh * Wout * oc_ : sow * np_), ocs = static_cast<size_t>(last_ ? sw * oc_ : sw * np_);
     for (size_t b = 0; b < rw_.size(); ++b) {
         const Res& x = rw_[b];
         if (tk.q0 >= x.Q) continue;
@@ -478,9 +481,14 @@ void WinoPlan<T>::task(const T* src, T* dst, const Task& tk, Scratch& ws) const 
         for (int64_t th = tk.th0; th < tk.th1; ++th)
             for (int64_t tw = tw0; tw < tw1; ++tw) {
                 const int64_t tile = (th - tk.th0) * ntw + (tw - tw0);
+                const int64_t r0 = th * mh + h.u, c0 = tw * mw + x.u;
+                if (r0 >= 0 && r0 + ah <= Hin && c0 >= 0 && c0 + aw <= Win) {  // wholly inside: strided
+                    gemm_.wino_in_s(f.kh, f.kw, source(r0, c0), irs, ics, static_cast<size_t>(ic_), ws.v.data() + tile * icp_, ldv);
+                    continue;
+                }
                 for (int64_t i = 0; i < ah; ++i)
                     for (int64_t j = 0; j < aw; ++j)
-                        ws.px[static_cast<size_t>(i * aw + j)] = source(th * mh + h.u + i, tw * mw + x.u + j);
+                        ws.px[static_cast<size_t>(i * aw + j)] = source(r0 + i, c0 + j);
                 gemm_.wino_in(f.kh, f.kw, ws.px.data(), static_cast<size_t>(ic_), ws.v.data() + tile * icp_, ldv);
             }
         // The products: per xi, M[xi][tile][np] = V[xi] U[xi], MR tiles x NR channels per call.
@@ -500,6 +508,11 @@ void WinoPlan<T>::task(const T* src, T* dst, const Task& tk, Scratch& ws) const 
         for (int64_t th = tk.th0; th < tk.th1; ++th)
             for (int64_t tw = tw0; tw < tw1; ++tw) {
                 const int64_t tile = (th - tk.th0) * ntw + (tw - tw0);
+                if (th * mh + mh <= h.Q && tw * mw + mw <= x.Q && !(epi && last_)) {  // every output inside: strided
+                    gemm_.wino_out_s(f.kh, f.kw, ws.m.data() + tile * np_, ldm, static_cast<size_t>(oc_), bias_.data(),
+                                     dest((th - tk.th0) * mh, tw * mw, x), ors, ocs);
+                    continue;
+                }
                 for (int64_t i = 0; i < mh; ++i)
                     for (int64_t j = 0; j < mw; ++j)
                         ws.out[static_cast<size_t>(i * mw + j)] = dest((th - tk.th0) * mh + i, tw * mw + j, x);

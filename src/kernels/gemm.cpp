@@ -1004,16 +1004,30 @@ TCONV_SEG_DIRECT(GemmSegDirectF64_2, double, (GemmSegBody<double, true, 2, true,
 TCONV_SEG_DIRECT(GemmSegWideDirectF64, double, (GemmSegWideBody<double, true, kWideRows, kWideVecs, true, true>))
 #undef TCONV_SEG_DIRECT
 HWY_ATTR void WinoInF32(int kh, int kw, const float* const* px, size_t n, float* v, size_t ldv) {
-    wino::In<float>(kh, kw, px, n, v, ldv);
+    wino::In<float, false>(kh, kw, px, n, v, ldv, nullptr, 0, 0);
 }
 HWY_ATTR void WinoInF64(int kh, int kw, const double* const* px, size_t n, double* v, size_t ldv) {
-    wino::In<double>(kh, kw, px, n, v, ldv);
+    wino::In<double, false>(kh, kw, px, n, v, ldv, nullptr, 0, 0);
+}
+HWY_ATTR void WinoInSF32(int kh, int kw, const float* base, size_t rs, size_t cs, size_t n, float* v, size_t ldv) {
+    wino::In<float, true>(kh, kw, nullptr, n, v, ldv, base, rs, cs);
+}
+HWY_ATTR void WinoInSF64(int kh, int kw, const double* base, size_t rs, size_t cs, size_t n, double* v, size_t ldv) {
+    wino::In<double, true>(kh, kw, nullptr, n, v, ldv, base, rs, cs);
 }
 HWY_ATTR void WinoOutF32(int kh, int kw, const float* m, size_t ldm, size_t n, const float* bias, float* const* out) {
-    wino::Out<float>(kh, kw, m, ldm, n, bias, out);
+    wino::Out<float, false>(kh, kw, m, ldm, n, bias, out, nullptr, 0, 0);
 }
 HWY_ATTR void WinoOutF64(int kh, int kw, const double* m, size_t ldm, size_t n, const double* bias, double* const* out) {
-    wino::Out<double>(kh, kw, m, ldm, n, bias, out);
+    wino::Out<double, false>(kh, kw, m, ldm, n, bias, out, nullptr, 0, 0);
+}
+HWY_ATTR void WinoOutSF32(int kh, int kw, const float* m, size_t ldm, size_t n, const float* bias, float* base,
+                          size_t rs, size_t cs) {
+    wino::Out<float, true>(kh, kw, m, ldm, n, bias, nullptr, base, rs, cs);
+}
+HWY_ATTR void WinoOutSF64(int kh, int kw, const double* m, size_t ldm, size_t n, const double* bias, double* base,
+                          size_t rs, size_t cs) {
+    wino::Out<double, true>(kh, kw, m, ldm, n, bias, nullptr, base, rs, cs);
 }
 size_t LanesF32() { return hn::Lanes(hn::ScalableTag<float>()); }
 size_t LanesF64() { return hn::Lanes(hn::ScalableTag<double>()); }
@@ -1102,6 +1116,10 @@ HWY_EXPORT(WinoInF32);
 HWY_EXPORT(WinoInF64);
 HWY_EXPORT(WinoOutF32);
 HWY_EXPORT(WinoOutF64);
+HWY_EXPORT(WinoInSF32);
+HWY_EXPORT(WinoInSF64);
+HWY_EXPORT(WinoOutSF32);
+HWY_EXPORT(WinoOutSF64);
 HWY_EXPORT(LanesF32);
 HWY_EXPORT(LanesF64);
 HWY_EXPORT(MR);
@@ -1200,6 +1218,10 @@ const std::vector<KernelSet>& kernel_targets() {
             k.f64.wino_in = &HWY_DYNAMIC_DISPATCH(WinoInF64);
             k.f32.wino_out = &HWY_DYNAMIC_DISPATCH(WinoOutF32);
             k.f64.wino_out = &HWY_DYNAMIC_DISPATCH(WinoOutF64);
+            k.f32.wino_in_s = &HWY_DYNAMIC_DISPATCH(WinoInSF32);
+            k.f64.wino_in_s = &HWY_DYNAMIC_DISPATCH(WinoInSF64);
+            k.f32.wino_out_s = &HWY_DYNAMIC_DISPATCH(WinoOutSF32);
+            k.f64.wino_out_s = &HWY_DYNAMIC_DISPATCH(WinoOutSF64);
             k.f32.mr = k.f64.mr = HWY_DYNAMIC_DISPATCH(MR)();
             k.f32.nr = 2 * HWY_DYNAMIC_DISPATCH(LanesF32)();
             k.f64.nr = 2 * HWY_DYNAMIC_DISPATCH(LanesF64)();

@@ -113,6 +113,12 @@ template <class T>
 using WinoInFn = void (*)(int kh, int kw, const T* const* px, size_t n, T* v, size_t ldv);
 template <class T>
 using WinoOutFn = void (*)(int kh, int kw, const T* m, size_t ldm, size_t n, const T* bias, T* const* out);
+// The same with value (i, j) at base + i*rs + j*cs (a tile wholly inside: no table of pointers).
+template <class T>
+using WinoInSFn = void (*)(int kh, int kw, const T* base, size_t rs, size_t cs, size_t n, T* v, size_t ldv);
+template <class T>
+using WinoOutSFn = void (*)(int kh, int kw, const T* m, size_t ldm, size_t n, const T* bias, T* base, size_t rs,
+                            size_t cs);
 
 template <class T>
 struct Gemm {
@@ -155,6 +161,8 @@ struct Gemm {
     } pair;
     WinoInFn<T> wino_in = nullptr;
     WinoOutFn<T> wino_out = nullptr;
+    WinoInSFn<T> wino_in_s = nullptr;
+    WinoOutSFn<T> wino_out_s = nullptr;
     size_t mr = 0, nr = 0;
 };
 

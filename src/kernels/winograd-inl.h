@@ -75,8 +75,10 @@ HWY_ATTR HWY_INLINE void InTile(D d, const V (&x)[4][4], V (&v)[4][4]) {
 
 // The input transform of one tile: px[i*alpha_w + j] points at the n channels of the tile's value (i, j) (a row
 // of zeros outside the source); v[(i*alpha_w + j)*ldv + c] = the transformed value of channel c < n.
-template <class T, int KH, int KW>
-HWY_ATTR void InT(const T* const* HWY_RESTRICT px, size_t n, T* HWY_RESTRICT v, size_t ldv) {
+// kStrided: value (i, j) at base + i*rs + j*cs instead (a tile wholly inside the source: no pointer table).
+template <class T, int KH, int KW, bool kStrided = false>
+HWY_ATTR void InT(const T* const* HWY_RESTRICT px, size_t n, T* HWY_RESTRICT v, size_t ldv, const T* base = nullptr,
+                  size_t rs = 0, size_t cs = 0) {
     constexpr int AH = kAlpha[KH], AW = kAlpha[KW];
     const hn::ScalableTag<T> d;
     const size_t N = hn::Lanes(d);
@@ -87,7 +89,8 @@ HWY_ATTR void InT(const T* const* HWY_RESTRICT px, size_t n, T* HWY_RESTRICT v, 
 #pragma GCC unroll 4
         for (int i = 0; i < AH; ++i)
 #pragma GCC unroll 4
-            for (int j = 0; j < AW; ++j) x[i][j] = hn::LoadU(d, px[i * AW + j] + c);
+            for (int j = 0; j < AW; ++j)
+                x[i][j] = hn::LoadU(d, (kStrided ? base + i * rs + j * cs : px[i * AW + j]) + c);
         InTile<KH, KW>(d, x, o);
 #pragma GCC unroll 4
         for (int i = 0; i < AH; ++i)
@@ -100,7 +103,8 @@ HWY_ATTR void InT(const T* const* HWY_RESTRICT px, size_t n, T* HWY_RESTRICT v, 
         for (int i = 0; i < AH; ++i)
             for (int j = 0; j < AW; ++j) {
                 hn::Store(hn::Zero(d), d, buf);
-                for (size_t e = 0; e < r; ++e) buf[e] = px[i * AW + j][c + e];
+                const T* p = kStrided ? base + i * rs + j * cs : px[i * AW + j];
+                for (size_t e = 0; e < r; ++e) buf[e] = p[c + e];
                 x[i][j] = hn::Load(d, buf);
             }
         InTile<KH, KW>(d, x, o);
@@ -142,8 +146,10 @@ HWY_ATTR HWY_INLINE void OutTile(D d, const V (&mv)[4][4], V b, V (&y)[3][3]) {
 
 // The output transform of one tile: m[(i*alpha_w + j)*ldm + c] holds the tile's products, channel c < n;
 // out[i*m_w + j][c] = (A_h^T m A_w)[i][j] + bias[c] (out: the destination of output (i, j), or a sink row).
-template <class T, int KH, int KW>
-HWY_ATTR void OutT(const T* HWY_RESTRICT m, size_t ldm, size_t n, const T* HWY_RESTRICT bias, T* const* HWY_RESTRICT out) {
+// kStrided: output (i, j) at base + i*rs + j*cs instead (every output of the tile inside the destination).
+template <class T, int KH, int KW, bool kStrided = false>
+HWY_ATTR void OutT(const T* HWY_RESTRICT m, size_t ldm, size_t n, const T* HWY_RESTRICT bias, T* const* HWY_RESTRICT out,
+                   T* base = nullptr, size_t rs = 0, size_t cs = 0) {
     constexpr int AH = kAlpha[KH], AW = kAlpha[KW], MH = kM[KH], MW = kM[KW];
     const hn::ScalableTag<T> d;
     const size_t N = hn::Lanes(d);
@@ -159,7 +165,7 @@ HWY_ATTR void OutT(const T* HWY_RESTRICT m, size_t ldm, size_t n, const T* HWY_R
 #pragma GCC unroll 3
         for (int i = 0; i < MH; ++i)
 #pragma GCC unroll 3
-            for (int j = 0; j < MW; ++j) hn::StoreU(y[i][j], d, out[i * MW + j] + c);
+            for (int j = 0; j < MW; ++j) hn::StoreU(y[i][j], d, (kStrided ? base + i * rs + j * cs : out[i * MW + j]) + c);
     }
     if (c < n) {
         HWY_ALIGN T buf[hn::MaxLanes(d)];
@@ -176,15 +182,16 @@ HWY_ATTR void OutT(const T* HWY_RESTRICT m, size_t ldm, size_t n, const T* HWY_R
         for (int i = 0; i < MH; ++i)
             for (int j = 0; j < MW; ++j) {
                 hn::Store(y[i][j], d, buf);
-                for (size_t e = 0; e < r; ++e) out[i * MW + j][c + e] = buf[e];
+                T* p = kStrided ? base + i * rs + j * cs : out[i * MW + j];
+                for (size_t e = 0; e < r; ++e) p[c + e] = buf[e];
             }
     }
 }
 
-template <class T>
-HWY_ATTR void In(int kh, int kw, const T* const* px, size_t n, T* v, size_t ldv) {
+template <class T, bool kStrided>
+HWY_ATTR void In(int kh, int kw, const T* const* px, size_t n, T* v, size_t ldv, const T* base, size_t rs, size_t cs) {
 #define TCONV_WIN(A, B) \
-    if (kh == A && kw == B) return InT<T, A, B>(px, n, v, ldv);
+    if (kh == A && kw == B) return InT<T, A, B, kStrided>(px, n, v, ldv, base, rs, cs);
     TCONV_WIN(0, 0) TCONV_WIN(0, 1) TCONV_WIN(0, 2) TCONV_WIN(0, 3)
     TCONV_WIN(1, 0) TCONV_WIN(1, 1) TCONV_WIN(1, 2) TCONV_WIN(1, 3)
     TCONV_WIN(2, 0) TCONV_WIN(2, 1) TCONV_WIN(2, 2) TCONV_WIN(2, 3)
@@ -192,10 +199,11 @@ HWY_ATTR void In(int kh, int kw, const T* const* px, size_t n, T* v, size_t ldv)
 #undef TCONV_WIN
 }
 
-template <class T>
-HWY_ATTR void Out(int kh, int kw, const T* m, size_t ldm, size_t n, const T* bias, T* const* out) {
+template <class T, bool kStrided>
+HWY_ATTR void Out(int kh, int kw, const T* m, size_t ldm, size_t n, const T* bias, T* const* out, T* base, size_t rs,
+                  size_t cs) {
 #define TCONV_WOUT(A, B) \
-    if (kh == A && kw == B) return OutT<T, A, B>(m, ldm, n, bias, out);
+    if (kh == A && kw == B) return OutT<T, A, B, kStrided>(m, ldm, n, bias, out, base, rs, cs);
     TCONV_WOUT(0, 0) TCONV_WOUT(0, 1) TCONV_WOUT(0, 2) TCONV_WOUT(0, 3)
     TCONV_WOUT(1, 0) TCONV_WOUT(1, 1) TCONV_WOUT(1, 2) TCONV_WOUT(1, 3)
     TCONV_WOUT(2, 0) TCONV_WOUT(2, 1) TCONV_WOUT(2, 2) TCONV_WOUT(2, 3)
