@@ -1,12 +1,15 @@
 // winograd: the sub-pixel phases (phase.cpp) computed with Winograd's minimal filtering. Along each axis a phase
-// is a stride-1 correlation of the source with its 1, 2 or 3 taps; a tile of m outputs reads alpha = m + r - 1
-// source values, and F(m, r) computes it with alpha products instead of m * r: y = A^T [(G h) . (B^T x)].
-// In 2-D the tile is alpha_h x alpha_w transformed values per channel, and the products over the channels are
-// alpha_h * alpha_w independent GEMMs: M_xi[tile][oc] = sum_ic V_xi[tile][ic] U_xi[ic][oc], with U = G h G^T
-// packed once per plan. F(2,3) and F(3,2) take 16 products for 4 and 6 outputs of 9 and 4 taps (2.25x fewer
+// (with dilation: a class of outputs reading every g-th source value) is a dense correlation of the source with
+// its 1, 2 or 3 taps; a tile of m outputs reads alpha = m + r - 1 source values, and F(m, r) computes it with
+// alpha products instead of m * r: y = A^T [(G h) . (B^T x)]. In 2-D the tile is alpha_h x alpha_w transformed
+// values per channel, and the products over the channels are alpha_h * alpha_w independent GEMMs:
+// M_xi[tile][oc] = sum_ic V_xi[tile][ic] U_xi[ic][oc], with U = G h G^T packed once per plan. In 2-D, F(2,3)
+// takes 16 products for 4 outputs of 9 taps and F(3,2) 16 for 9 outputs of 4 taps (2.25x fewer
 // multiplications), F(2,2) 9 for 4 of 4 (1.78x). Tasks (row residue, image, tile rows, a stretch of positions
 // along the last axis) own their outputs: results do not depend on the thread count. See docs/algorithms.md.
 #include <algorithm>
+#include <array>
+#include <numeric>
 #include <cstring>
 #include <memory>
 
@@ -48,8 +51,10 @@ struct Res {
 };
 
 // The 2-D view of a rank-1 or rank-2 problem: axis 0 rows (extent 1 for rank 1), axis 1 the last axis.
+// A residue class of the outputs along an axis takes every S-th output (S = s*g) and reads every g-th source
+// value (g = d / gcd(s, d): with dilation, a phase's taps read sources g apart; dense within the class).
 struct View2 {
-    int64_t in[2], out[2], k[2], s[2], pb[2];
+    int64_t in[2], out[2], k[2], s[2], d[2], pb[2], g[2], S[2];
 };
 
 View2 view2(const Problem& p) {
@@ -62,28 +67,35 @@ View2 view2(const Problem& p) {
         v.out[a] = pa < 0 ? 1 : o[pa];
         v.k[a] = pa < 0 ? 1 : p.k[pa];
         v.s[a] = pa < 0 ? 1 : p.s[pa];
+        v.d[a] = pa < 0 ? 1 : p.d[pa];
         v.pb[a] = pa < 0 ? 0 : p.pb[pa];
+        v.g[a] = v.d[a] / std::gcd(v.s[a], v.d[a]);
+        v.S[a] = v.s[a] * v.g[a];
     }
     return v;
 }
 
-// The residues of one axis (dilation 1), or an empty list when one has more than 3 taps.
-std::vector<Res> residues(int64_t in, int64_t out, int64_t k, int64_t s, int64_t pb) {
+// The residue classes of axis a: outputs o0 + S*q; tap t reads source g*(q + t) + u. An empty list when one
+// has more than 3 taps.
+std::vector<Res> residues(const View2& v, int a) {
+    const int64_t in = v.in[a], out = v.out[a], k = v.k[a], s = v.s[a], d = v.d[a], pb = v.pb[a], g = v.g[a], S = v.S[a];
     std::vector<Res> r;
-    for (int64_t res = 0; res < s; ++res) {
+    for (int64_t res = 0; res < S; ++res) {
         Res x;
-        x.o0 = ((res - pb) % s + s) % s;
-        x.Q = x.o0 < out ? (out - x.o0 + s - 1) / s : 0;
+        x.o0 = ((res - pb) % S + S) % S;
+        x.Q = x.o0 < out ? (out - x.o0 + S - 1) / S : 0;
         std::vector<std::pair<int64_t, int64_t>> taps;  // (base, kernel index)
-        for (int64_t kk = res; kk < k; kk += s) {
-            const int64_t base = (x.o0 + pb - kk) / s;  // exact: both sides are = res (mod s)
-            if (base < in && base + x.Q - 1 >= 0) taps.emplace_back(base, kk);
+        for (int64_t kk = 0; kk < k; ++kk) {
+            const int64_t f = x.o0 + pb - kk * d;
+            if (((f % s) + s) % s != 0) continue;
+            const int64_t base = f / s;  // exact; output o0 + S*q reads source base + g*q
+            if (base < in && base + g * (x.Q - 1) >= 0) taps.emplace_back(base, kk);
         }
         if (taps.size() > 3) return {};
         std::sort(taps.begin(), taps.end());
         if (!taps.empty()) {
             x.u = taps.front().first;
-            for (const auto& t : taps) x.kk.push_back(t.second);  // bases u, u + 1, ... (consecutive)
+            for (const auto& t : taps) x.kk.push_back(t.second);  // bases u, u + g, u + 2g, ...
         }
         const int64_t nt = static_cast<int64_t>(x.kk.size());
         if (nt <= 1) {
@@ -105,10 +117,8 @@ std::string supports(const Problem& p, Direction) {
     const int rank = p.rank();
     if (rank > 2) return "ranks 1 and 2 only (here " + to_string(rank) + ")";
     if (p.g != 1) return "groups = 1 only (here " + to_string(p.g) + ")";
-    for (int a = 0; a < rank; ++a)
-        if (p.d[a] != 1) return "dilation 1 only (here " + detail::at("d", a, p.d[a]) + ")";
     const View2 v = view2(p);
-    if (residues(v.in[0], v.out[0], v.k[0], v.s[0], v.pb[0]).empty() || residues(v.in[1], v.out[1], v.k[1], v.s[1], v.pb[1]).empty())
+    if (residues(v, 0).empty() || residues(v, 1).empty())
         return "a phase has more than 3 taps along an axis";
     return {};
 }
@@ -117,6 +127,7 @@ std::string supports(const Problem& p, Direction) {
 // of MR) of scratch per phase; fill = real tiles / tiles computed (the GEMM's MR rows).
 struct Chunks {
     int64_t nthr = 1, qchunk = 1, tb = 0, bytes = 0;
+    int64_t sin = 0, sout = 0;  // channels-first staging (elements): source rows x columns x icp, output rows
     double fill = 1;
 };
 
@@ -145,22 +156,25 @@ Chunks plan_chunks(const View2& v, const std::vector<Res>& rh, const std::vector
         for (const Res& x : rw)
             if (!x.kk.empty()) tw = std::max(tw, ntw(x, qc));
         const int64_t tb = detail::round_up(nthr * tw, mr);
-        int64_t bytes = (xmax * (tb * (icp + np) + 32) + np) * tsz;
+        int64_t bytes = (xmax * (tb * (icp + np) + 32) + np) * tsz, sin = 0, sout = 0;
         if (cf) {
+            // (a task's source rows and columns: g apart within a tile, the span between staged whole)
             int64_t rows_in = 1;
-            for (const Res& h : rh) rows_in = std::max<int64_t>(rows_in, (nthr - 1) * kM[h.kind] + kAlpha[h.kind]);
-            const int64_t cols_in = std::min(v.in[1], qc + amax + std::max<int64_t>(umax - umin, 0) + 3);
-            const int64_t ow = std::min(v.out[1], v.s[1] * qc);
-            bytes += (rows_in * cols_in * icp + nthr * hmax * ow * np + np * 16) * tsz;
+            for (const Res& h : rh) rows_in = std::max<int64_t>(rows_in, v.g[0] * ((nthr - 1) * kM[h.kind] + kAlpha[h.kind] - 1) + 1);
+            const int64_t cols_in = std::min(v.in[1], v.g[1] * (qc + amax) + std::max<int64_t>(umax - umin, 0) + 3);
+            const int64_t ow = std::min(v.out[1], v.S[1] * qc);
+            sin = rows_in * cols_in * icp;
+            sout = nthr * hmax * ow * np;
+            bytes += (sin + sout + np * 16) * tsz;
         }
-        return std::pair<int64_t, int64_t>(tb, bytes);
+        return std::array<int64_t, 4>{tb, bytes, sin, sout};
     };
     Chunks c;
     c.nthr = thn;
     c.qchunk = std::max<int64_t>(qmax, 1);
     for (;;) {
-        const auto [tb, bytes] = measure(c.nthr, c.qchunk);
-        c.tb = tb, c.bytes = bytes;
+        const auto [tb, bytes, sin, sout] = measure(c.nthr, c.qchunk);
+        c.tb = tb, c.bytes = bytes, c.sin = sin, c.sout = sout;
         if (static_cast<double>(bytes) <= budget) break;
         if (c.nthr > 1)
             c.nthr = (c.nthr + 1) / 2;
@@ -196,8 +210,8 @@ std::string prefers(const Problem& p, Direction) {
     if (p.ic < kMinChannels || p.oc < kMinChannels)
         return "needs ic and oc >= " + to_string(kMinChannels) + " (here " + to_string(p.ic) + " and " + to_string(p.oc) + ")";
     const View2 v = view2(p);
-    const auto rh = residues(v.in[0], v.out[0], v.k[0], v.s[0], v.pb[0]);
-    const auto rw = residues(v.in[1], v.out[1], v.k[1], v.s[1], v.pb[1]);
+    const auto rh = residues(v, 0);
+    const auto rw = residues(v, 1);
     double direct = 0, wino = 0, xis = 0;
     for (const Res& h : rh)
         for (const Res& w : rw) {
@@ -274,8 +288,8 @@ WinoPlan<T>::WinoPlan(const Problem& p, const T* wei, const T* bia, const Epilog
     mr_ = static_cast<int64_t>(gemm_.mr);
     icp_ = detail::round_up(ic_, 16);
     np_ = detail::round_up(oc_, nr_);
-    rh_ = residues(v_.in[0], v_.out[0], v_.k[0], v_.s[0], v_.pb[0]);
-    rw_ = residues(v_.in[1], v_.out[1], v_.k[1], v_.s[1], v_.pb[1]);
+    rh_ = residues(v_, 0);
+    rw_ = residues(v_, 1);
     bias_.assign(static_cast<size_t>(np_ + 16), T(0));
     if (bia) std::copy(bia, bia + oc_, bias_.begin());
     zeros_.assign(static_cast<size_t>(icp_), T(0));
@@ -379,19 +393,8 @@ WinoPlan<T>::WinoPlan(const Problem& p, const T* wei, const T* bia, const Epilog
     }
     // Channels-first staging: the task's source rows and columns, and its output rows.
     if (!last_) {
-        int64_t amax = 1, hmax = 1, rows_in = 0, umin = v_.in[1], umax = 0;
-        for (const Res& x : rw_) {
-            amax = std::max<int64_t>(amax, kAlpha[x.kind]);
-            if (!x.kk.empty()) umin = std::min(umin, x.u), umax = std::max(umax, x.u);
-        }
-        for (const Res& h : rh_) {
-            hmax = std::max<int64_t>(hmax, kM[h.kind]);
-            rows_in = std::max<int64_t>(rows_in, (nthr - 1) * kM[h.kind] + kAlpha[h.kind]);
-        }
-        const int64_t cols_in = std::min(v_.in[1], qchunk + amax + std::max<int64_t>(umax - umin, 0) + 3);
-        sin_ = rows_in * cols_in * icp_;
-        const int64_t ow = std::min(v_.out[1], v_.s[1] * qchunk);
-        sout_ = nthr * hmax * ow * np_;
+        sin_ = ch.sin;
+        sout_ = ch.sout;
         tmp_ = np_ * 16;
     }
 }
@@ -420,17 +423,18 @@ template <class T>
 void WinoPlan<T>::task(const T* src, T* dst, const Task& tk, Scratch& ws) const {
     const Res& h = rh_[static_cast<size_t>(tk.rh)];
     const int64_t Hin = v_.in[0], Win = v_.in[1], Hout = v_.out[0], Wout = v_.out[1];
-    const int64_t mh = kM[h.kind], ah = kAlpha[h.kind], sh = v_.s[0], sw = v_.s[1];
+    const int64_t mh = kM[h.kind], ah = kAlpha[h.kind], sh = v_.S[0], sw = v_.S[1], gh = v_.g[0], gw = v_.g[1];
     const int64_t nrows = (tk.th1 - tk.th0) * mh;  // output rows of the residue (some past Q)
     const int64_t ow0 = sw * tk.q0, ow1 = std::min(Wout, sw * tk.q1), sow = ow1 - ow0;
-    // Channels-first: the task's source rows and columns, channels-last in scratch.
-    const int64_t ih0 = tk.th0 * mh + h.u, ih1 = (tk.th1 - 1) * mh + h.u + ah;
+    // Channels-first: the task's source rows and columns, channels-last in scratch. (Tile (th, tw) of a class
+    // reads rows gh*(th*mh + i) + u_h, columns gw*(tw*mw + j) + u_w.)
+    const int64_t ih0 = gh * tk.th0 * mh + h.u, ih1 = gh * ((tk.th1 - 1) * mh + ah - 1) + h.u + 1;
     int64_t iw0 = Win, iw1 = 0;
     for (const Res& x : rw_) {
         if (x.kk.empty() || tk.q0 >= x.Q) continue;
         const int64_t m = kM[x.kind], q1 = std::min(tk.q1, x.Q);
-        iw0 = std::min(iw0, tk.q0 + x.u);
-        iw1 = std::max(iw1, (q1 + m - 1) / m * m + x.u + kAlpha[x.kind] - m);
+        iw0 = std::min(iw0, gw * tk.q0 + x.u);
+        iw1 = std::max(iw1, gw * ((q1 + m - 1) / m * m - m + kAlpha[x.kind] - 1) + x.u + 1);
     }
     iw0 = std::max<int64_t>(iw0, 0);
     iw1 = std::min(iw1, Win);
@@ -454,7 +458,7 @@ void WinoPlan<T>::task(const T* src, T* dst, const Task& tk, Scratch& ws) const 
     };
     const bool epi = epi_.kind != Epilogue::Kind::none;
     // Strides between a tile's values: source rows and columns, destination (or staged) rows and columns.
-    const size_t irs = static_cast<size_t>(last_ ? Win * ic_ : swid * icp_), ics = static_cast<size_t>(last_ ? ic_ : icp_);
+    const size_t irs = static_cast<size_t>(gh * (last_ ? Win * ic_ : swid * icp_)), ics = static_cast<size_t>(gw * (last_ ? ic_ : icp_));
     const size_t ors = static_cast<size_t>(last_ ? sh * Wout * oc_ : sow * np_), ocs = static_cast<size_t>(last_ ? sw * oc_ : sw * np_);
     for (size_t b = 0; b < rw_.size(); ++b) {
         const Res& x = rw_[b];
@@ -481,14 +485,14 @@ void WinoPlan<T>::task(const T* src, T* dst, const Task& tk, Scratch& ws) const 
         for (int64_t th = tk.th0; th < tk.th1; ++th)
             for (int64_t tw = tw0; tw < tw1; ++tw) {
                 const int64_t tile = (th - tk.th0) * ntw + (tw - tw0);
-                const int64_t r0 = th * mh + h.u, c0 = tw * mw + x.u;
-                if (r0 >= 0 && r0 + ah <= Hin && c0 >= 0 && c0 + aw <= Win) {  // wholly inside: strided
+                const int64_t r0 = gh * th * mh + h.u, c0 = gw * tw * mw + x.u;
+                if (r0 >= 0 && r0 + gh * (ah - 1) < Hin && c0 >= 0 && c0 + gw * (aw - 1) < Win) {  // wholly inside: strided
                     gemm_.wino_in_s(f.kh, f.kw, source(r0, c0), irs, ics, static_cast<size_t>(ic_), ws.v.data() + tile * icp_, ldv);
                     continue;
                 }
                 for (int64_t i = 0; i < ah; ++i)
                     for (int64_t j = 0; j < aw; ++j)
-                        ws.px[static_cast<size_t>(i * aw + j)] = source(r0 + i, c0 + j);
+                        ws.px[static_cast<size_t>(i * aw + j)] = source(r0 + gh * i, c0 + gw * j);
                 gemm_.wino_in(f.kh, f.kw, ws.px.data(), static_cast<size_t>(ic_), ws.v.data() + tile * icp_, ldv);
             }
         // The products: per xi, M[xi][tile][np] = V[xi] U[xi], MR tiles x NR channels per call.
@@ -564,7 +568,7 @@ Algorithm winograd() {
     Algorithm a;
     a.name = "winograd";
     a.summary = "sub-pixel phases with Winograd's minimal filtering F(2,2), F(3,2), F(2,3) per axis: up to 2.25x "
-                "fewer multiplications (forward, ranks 1-2, 1-3 taps per phase and axis)";
+                "fewer multiplications (forward, ranks 1-2, groups 1, 1-3 taps per phase and axis, any dilation)";
     a.supports = supports;
     a.prefers = prefers;
     a.fused_epilogue = true;
