@@ -314,52 +314,59 @@ WinoPlan<T>::WinoPlan(const Problem& p, const T* wei, const T* bia, const Epilog
     utotal_ = total;
     u_ = std::move(storage);
     if (u_.size() < static_cast<size_t>(total)) u_.resize(static_cast<size_t>(total));
-    parallel::parallel_for(ic_, [&](int64_t c0, int64_t c1, int) {
-        // Per source channel c: its weights transposed, wt[k][n] (zeros past oc), then per phase the rows of G_h h
-        // (t[i][j][n]) and of G_h h G_w^T (u[xi][n]) along the output channels, copied to the panels NR at a time.
+    // Blocks of CB source channels: per channel its weights transposed, wt[c][k][n] (zeros past oc), then per
+    // phase the rows of G_h h (t[i][j][n]) and of G_h h G_w^T (ub[c][xi][n]) along the output channels; then each
+    // (xi, NR block) panel receives the block's CB rows as one contiguous run.
+    constexpr int64_t CB = 16;
+    const int64_t nblk = (ic_ + CB - 1) / CB;
+    parallel::parallel_for(nblk, [&](int64_t b0, int64_t b1, int) {
         // (wt rows: the transpose writes zeros up to a multiple of 16 past oc, NR may be less)
         const int64_t ldw = std::max(np_, detail::round_up(oc_, 16));
-        std::vector<T> wt(static_cast<size_t>(ksz * ldw), T(0)), t(static_cast<size_t>(12 * np_)), u(static_cast<size_t>(16 * np_));
+        std::vector<T> wt(static_cast<size_t>(CB * ksz * ldw), T(0)), t(static_cast<size_t>(12 * np_)),
+            ub(static_cast<size_t>(CB * 16 * np_));
         auto axpy = [&](T* d, const T* x, double g, bool first) {
-            const T gg = static_cast<T>(g);
-            if (first)
-                for (int64_t n = 0; n < np_; ++n) d[n] = gg * x[n];
-            else
-                for (int64_t n = 0; n < np_; ++n) d[n] += gg * x[n];
+            gemm_.axpy(d, x, static_cast<T>(g), static_cast<size_t>(np_), !first);
         };
-        for (int64_t c = c0; c < c1; ++c) {
-            const T* wc = wei + c * oc_ * ksz;
-            gemm_.transpose(wc, static_cast<size_t>(ksz), static_cast<size_t>(oc_), static_cast<size_t>(ksz), wt.data(),
-                            static_cast<size_t>(ldw));
+        for (int64_t blk = b0; blk < b1; ++blk) {
+            const int64_t c0 = blk * CB, c1 = std::min(ic_, c0 + CB);
+            for (int64_t c = c0; c < c1; ++c)
+                gemm_.transpose(wei + c * oc_ * ksz, static_cast<size_t>(ksz), static_cast<size_t>(oc_), static_cast<size_t>(ksz),
+                                wt.data() + (c - c0) * ksz * ldw, static_cast<size_t>(ldw));
             for (const Phase& f : ph_) {
                 if (f.empty) continue;
                 const Res& h = rh_[static_cast<size_t>(f.rh)];
                 const Res& x = rw_[static_cast<size_t>(f.rw)];
                 const int ah = kAlpha[f.kh], aw = kAlpha[f.kw], th = kR[f.kh], tw = kR[f.kw];
-                for (int i = 0; i < ah; ++i)
-                    for (int j = 0; j < tw; ++j) {
-                        bool first = true;
-                        for (int l = 0; l < th; ++l) {
-                            if (kG[f.kh][i][l] == 0) continue;
-                            axpy(t.data() + (i * 3 + j) * np_, wt.data() + (h.kk[static_cast<size_t>(l)] * v_.k[1] + x.kk[static_cast<size_t>(j)]) * ldw,
-                                 kG[f.kh][i][l], first);
-                            first = false;
+                for (int64_t c = c0; c < c1; ++c) {
+                    const T* wc = wt.data() + (c - c0) * ksz * ldw;
+                    T* uc = ub.data() + (c - c0) * 16 * np_;
+                    for (int i = 0; i < ah; ++i)
+                        for (int j = 0; j < tw; ++j) {
+                            bool first = true;
+                            for (int l = 0; l < th; ++l) {
+                                if (kG[f.kh][i][l] == 0) continue;
+                                axpy(t.data() + (i * 3 + j) * np_, wc + (h.kk[static_cast<size_t>(l)] * v_.k[1] + x.kk[static_cast<size_t>(j)]) * ldw,
+                                     kG[f.kh][i][l], first);
+                                first = false;
+                            }
                         }
-                    }
-                for (int i = 0; i < ah; ++i)
-                    for (int j = 0; j < aw; ++j) {
-                        bool first = true;
-                        for (int l = 0; l < tw; ++l) {
-                            if (kG[f.kw][j][l] == 0) continue;
-                            axpy(u.data() + (i * aw + j) * np_, t.data() + (i * 3 + l) * np_, kG[f.kw][j][l], first);
-                            first = false;
+                    for (int i = 0; i < ah; ++i)
+                        for (int j = 0; j < aw; ++j) {
+                            bool first = true;
+                            for (int l = 0; l < tw; ++l) {
+                                if (kG[f.kw][j][l] == 0) continue;
+                                axpy(uc + (i * aw + j) * np_, t.data() + (i * 3 + l) * np_, kG[f.kw][j][l], first);
+                                first = false;
+                            }
                         }
-                    }
+                }
                 for (int64_t xi = 0; xi < f.xi; ++xi)
                     for (int64_t nb = 0; nb < nnb; ++nb) {
-                        const T* us = u.data() + xi * np_ + nb * nr_;
-                        T* ud = u_.data() + f.uofs + ((xi * nnb + nb) * ic_ + c) * nr_;
-                        for (int64_t n = 0; n < nr_; ++n) ud[n] = us[n];
+                        T* ud = u_.data() + f.uofs + ((xi * nnb + nb) * ic_ + c0) * nr_;
+                        for (int64_t c = c0; c < c1; ++c, ud += nr_) {
+                            const T* us = ub.data() + ((c - c0) * 16 + xi) * np_ + nb * nr_;
+                            for (int64_t n = 0; n < nr_; ++n) ud[n] = us[n];
+                        }
                     }
             }
         }

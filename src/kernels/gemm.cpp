@@ -1029,6 +1029,21 @@ HWY_ATTR void WinoOutSF64(int kh, int kw, const double* m, size_t ldm, size_t n,
                           size_t rs, size_t cs) {
     wino::Out<double, true>(kh, kw, m, ldm, n, bias, nullptr, base, rs, cs);
 }
+// d[i] = (add ? d[i] : 0) + g * x[i] for i < n (n a multiple of the vector length, or a scalar tail).
+template <class T>
+HWY_ATTR void AxpyT(T* HWY_RESTRICT d, const T* HWY_RESTRICT x, T g, size_t n, bool add) {
+    const hn::ScalableTag<T> dt;
+    const size_t N = hn::Lanes(dt);
+    const auto gv = hn::Set(dt, g);
+    size_t i = 0;
+    if (add)
+        for (; i + N <= n; i += N) hn::StoreU(hn::MulAdd(gv, hn::LoadU(dt, x + i), hn::LoadU(dt, d + i)), dt, d + i);
+    else
+        for (; i + N <= n; i += N) hn::StoreU(hn::Mul(gv, hn::LoadU(dt, x + i)), dt, d + i);
+    for (; i < n; ++i) d[i] = add ? d[i] + g * x[i] : g * x[i];
+}
+HWY_ATTR void AxpyF32(float* d, const float* x, float g, size_t n, bool add) { AxpyT<float>(d, x, g, n, add); }
+HWY_ATTR void AxpyF64(double* d, const double* x, double g, size_t n, bool add) { AxpyT<double>(d, x, g, n, add); }
 size_t LanesF32() { return hn::Lanes(hn::ScalableTag<float>()); }
 size_t LanesF64() { return hn::Lanes(hn::ScalableTag<double>()); }
 size_t MR() { return kMR; }
@@ -1116,6 +1131,8 @@ HWY_EXPORT(WinoInF32);
 HWY_EXPORT(WinoInF64);
 HWY_EXPORT(WinoOutF32);
 HWY_EXPORT(WinoOutF64);
+HWY_EXPORT(AxpyF32);
+HWY_EXPORT(AxpyF64);
 HWY_EXPORT(WinoInSF32);
 HWY_EXPORT(WinoInSF64);
 HWY_EXPORT(WinoOutSF32);
@@ -1218,6 +1235,8 @@ const std::vector<KernelSet>& kernel_targets() {
             k.f64.wino_in = &HWY_DYNAMIC_DISPATCH(WinoInF64);
             k.f32.wino_out = &HWY_DYNAMIC_DISPATCH(WinoOutF32);
             k.f64.wino_out = &HWY_DYNAMIC_DISPATCH(WinoOutF64);
+            k.f32.axpy = &HWY_DYNAMIC_DISPATCH(AxpyF32);
+            k.f64.axpy = &HWY_DYNAMIC_DISPATCH(AxpyF64);
             k.f32.wino_in_s = &HWY_DYNAMIC_DISPATCH(WinoInSF32);
             k.f64.wino_in_s = &HWY_DYNAMIC_DISPATCH(WinoInSF64);
             k.f32.wino_out_s = &HWY_DYNAMIC_DISPATCH(WinoOutSF32);

@@ -120,6 +120,10 @@ template <class T>
 using WinoOutSFn = void (*)(int kh, int kw, const T* m, size_t ldm, size_t n, const T* bias, T* base, size_t rs,
                             size_t cs);
 
+// d[i] = (add ? d[i] : 0) + g * x[i] for i < n (the winograd path's weight transforms).
+template <class T>
+using AxpyFn = void (*)(T* d, const T* x, T g, size_t n, bool add);
+
 template <class T>
 struct Gemm {
     GemmFn<T> fn = nullptr;
@@ -161,6 +165,7 @@ struct Gemm {
     } pair;
     WinoInFn<T> wino_in = nullptr;
     WinoOutFn<T> wino_out = nullptr;
+    AxpyFn<T> axpy = nullptr;
     WinoInSFn<T> wino_in_s = nullptr;
     WinoOutSFn<T> wino_out_s = nullptr;
     size_t mr = 0, nr = 0;
