@@ -10,10 +10,6 @@
 #include <algorithm>
 #include <array>
 #include <numeric>
-#include <cstring>
-#include <memory>
-
-#include <hwy/cache_control.h>
 
 #include "../kernels/gemm.hpp"
 #include "../parallel/parallel.hpp"
