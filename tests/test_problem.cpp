@@ -156,6 +156,17 @@ TEST(Problem, OperationErrors) {
     Tensor<float> dw(dil.wei_shape());
     EXPECT_ERROR(conv_transpose_backward_weights<float>(dil, s1.view(), d1.view(), dw.view(), {}, o),
                  "algorithm 'gather' refuses mb1_ic1_oc1_i4_k3_d2_op1 (backward_weights): does not implement backward_weights");
+    // winograd, requested by name, refuses what it cannot compute with the rule it breaks (a speed preference
+    // only steers auto: the 1-channel layer above runs when requested).
+    o.algorithm = "winograd";
+    const Problem grp = pytorch_problem(1, 4, 4, {5, 5}, {3}, {2}, {1}, {0}, 2);
+    Tensor<float> sg(grp.src_shape()), wg(grp.wei_shape()), dg(grp.dst_shape());
+    EXPECT_ERROR(conv_transpose<float>(grp, sg.view(), wg.view(), {}, dg.view(), o),
+                 "algorithm 'winograd' refuses mb1_g2_ic4_oc4_i5x5_k3_s2_p1 (forward): groups = 1 only (here 2)");
+    const Problem five = pytorch_problem(1, 1, 1, {9}, {5}, {1}, {2});
+    Tensor<float> sb(five.src_shape()), wb(five.wei_shape()), db(five.dst_shape());
+    EXPECT_ERROR(conv_transpose<float>(five, sb.view(), wb.view(), {}, db.view(), o), "a phase has more than 3 taps along an axis");
+    EXPECT_NO_THROW(conv_transpose<float>(dil, s1.view(), w1.view(), {}, d1.view(), o));
     EXPECT_ERROR(conv<float>(dil, s1.view(), w1.view(), {}, d1.view()), "is a transposed convolution; use tconv::conv_transpose");
     // explain_choice names every algorithm with its verdict; the reference takes everything.
     const auto verdicts = explain_choice(dil, Direction::forward);
