@@ -268,3 +268,33 @@ def test_output_mask_errors():
     wc = np.ones((1, 2, 3, 3))
     gx, gw, gb = tconv.conv_backward(tconv.conv(x, wc), x, wc, output_mask=(False, False, True))
     assert gx is None and gw is None and gb.shape == (1,) and gb[0] == 18
+
+
+@pytest.mark.parametrize("kw", [dict(stride=1, padding=1), dict(stride=2, padding=1), dict(stride=1, padding=2, dilation=2)],
+                         ids=["k3s1", "k4s2", "k3d2"])
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_winograd_float32_accuracy(kw, channels_last):
+    """The layers auto gives to winograd (its rounding differs from the direct sum's): float32 results against
+    PyTorch's float64, with an error of the order of the direct sum's (phase's) and within PyTorch's own float32
+    tolerance, in both layouts and for any thread count."""
+    rng = np.random.default_rng(7)
+    k = 4 if kw["stride"] == 2 else 3
+    size = (10, 12) if kw["stride"] == 2 else (16, 20)  # (where auto prefers winograd: enough products saved)
+    x = rng.standard_normal((2, 48, *size)).astype(np.float32)
+    w = rng.standard_normal((48, 40, k, k)).astype(np.float32)
+    b = rng.standard_normal(40).astype(np.float32)
+    plan = tconv.Plan(x.shape, w, b, **kw)
+    assert plan.algorithm == "winograd"
+    ref = F.conv_transpose2d(torch.tensor(x, dtype=torch.float64), torch.tensor(w, dtype=torch.float64),
+                             torch.tensor(b, dtype=torch.float64), **kw).numpy()
+    xx = np.ascontiguousarray(np.moveaxis(x, 1, -1)) if channels_last else x
+    back = (lambda y: np.moveaxis(y, -1, 1)) if channels_last else (lambda y: y)
+    wino = [back(tconv.conv_transpose(xx, w, b, threads=t, channels_last=channels_last, **kw)) for t in (1, 2, 3)]
+    for other in wino[1:]:
+        assert np.array_equal(wino[0], other)
+    direct = back(tconv.conv_transpose(xx, w, b, algorithm="phase", channels_last=channels_last, **kw))
+    err_w, err_d = np.abs(wino[0] - ref).max(), np.abs(direct - ref).max()
+    assert err_w <= 8 * err_d + 1e-6, (err_w, err_d)
+    np.testing.assert_allclose(wino[0], ref, rtol=1e-4, atol=1e-4)
+    torch32 = F.conv_transpose2d(torch.tensor(x), torch.tensor(w), torch.tensor(b), **kw).numpy()
+    np.testing.assert_allclose(wino[0], torch32, rtol=1e-4, atol=1e-4)
