@@ -122,7 +122,7 @@ std::string supports(const Problem& p, Direction) {
 // How a plan cuts the work: tasks of nthr tile rows x qchunk positions along the last axis, tb tiles (a multiple
 // of MR) of scratch per phase; fill = real tiles / tiles computed (the GEMM's MR rows).
 struct Chunks {
-    int64_t nthr = 1, qchunk = 1, tb = 0, bytes = 0;
+    int64_t nthr = 1, qchunk = 1, tb = 0;
     int64_t sin = 0, sout = 0;  // channels-first staging (elements): source rows x columns x icp, output rows
     double fill = 1;
 };
@@ -170,7 +170,7 @@ Chunks plan_chunks(const View2& v, const std::vector<Res>& rh, const std::vector
     c.qchunk = std::max<int64_t>(qmax, 1);
     for (;;) {
         const auto [tb, bytes, sin, sout] = measure(c.nthr, c.qchunk);
-        c.tb = tb, c.bytes = bytes, c.sin = sin, c.sout = sout;
+        c.tb = tb, c.sin = sin, c.sout = sout;
         if (static_cast<double>(bytes) <= budget) break;
         if (c.nthr > 1)
             c.nthr = (c.nthr + 1) / 2;
