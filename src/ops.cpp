@@ -153,7 +153,7 @@ public:
     Scope(const Options& opt, const Epilogue* epi) : threads_(opt.threads) {
         if (opt.threads < 0) throw Error(cat("threads=", opt.threads, " must be 0 (every core) or positive"));
         saved_ = algo::call_context();
-        algo::call_context() = {opt.simd, epi, Layout::channels_first};
+        algo::call_context() = {opt.simd, epi, Layout::channels_first, opt.layout};
     }
     ~Scope() { algo::call_context() = saved_; }
 

@@ -83,7 +83,7 @@ struct Algorithm {
     // plan); for the others, the operation converts channels_last data to channels_first around the call.
     bool channels_last = false;
     // Optional: empty when "auto" should take it for a problem it supports; otherwise why not (speed, not
-    // capability: requested by name, it still runs).
+    // capability: requested by name, it still runs). It may read call_context().data (the caller's layout).
     std::string (*prefers)(const Problem& p, Direction dir) = nullptr;
 
     template <class T>
@@ -111,6 +111,7 @@ struct CallContext {
     std::string simd;
     const Epilogue* epilogue = nullptr;
     Layout layout = Layout::channels_first;  // channels_last only reaches drivers with Algorithm::channels_last
+    Layout data = Layout::channels_first;    // the caller's layout (for Algorithm::prefers, which runs before)
 };
 CallContext& call_context();
 const Algorithm& find(const Problem& p, Direction dir, std::string_view requested, std::ostream* log);

@@ -1016,18 +1016,18 @@ HWY_ATTR void WinoInSF64(int kh, int kw, const double* base, size_t rs, size_t c
     wino::In<double, true>(kh, kw, nullptr, n, v, ldv, base, rs, cs);
 }
 HWY_ATTR void WinoOutF32(int kh, int kw, const float* m, size_t ldm, size_t n, const float* bias, float* const* out) {
-    wino::Out<float, false>(kh, kw, m, ldm, n, bias, out, nullptr, 0, 0);
+    wino::Out<float, false>(kh, kw, m, ldm, n, bias, out, nullptr, 0, 0, false);
 }
 HWY_ATTR void WinoOutF64(int kh, int kw, const double* m, size_t ldm, size_t n, const double* bias, double* const* out) {
-    wino::Out<double, false>(kh, kw, m, ldm, n, bias, out, nullptr, 0, 0);
+    wino::Out<double, false>(kh, kw, m, ldm, n, bias, out, nullptr, 0, 0, false);
 }
 HWY_ATTR void WinoOutSF32(int kh, int kw, const float* m, size_t ldm, size_t n, const float* bias, float* base,
-                          size_t rs, size_t cs) {
-    wino::Out<float, true>(kh, kw, m, ldm, n, bias, nullptr, base, rs, cs);
+                          size_t rs, size_t cs, bool stream) {
+    wino::Out<float, true>(kh, kw, m, ldm, n, bias, nullptr, base, rs, cs, stream);
 }
 HWY_ATTR void WinoOutSF64(int kh, int kw, const double* m, size_t ldm, size_t n, const double* bias, double* base,
-                          size_t rs, size_t cs) {
-    wino::Out<double, true>(kh, kw, m, ldm, n, bias, nullptr, base, rs, cs);
+                          size_t rs, size_t cs, bool stream) {
+    wino::Out<double, true>(kh, kw, m, ldm, n, bias, nullptr, base, rs, cs, stream);
 }
 // d[i] = (add ? d[i] : 0) + g * x[i] for i < n (n a multiple of the vector length, or a scalar tail).
 template <class T>

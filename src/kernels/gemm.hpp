@@ -113,12 +113,13 @@ template <class T>
 using WinoInFn = void (*)(int kh, int kw, const T* const* px, size_t n, T* v, size_t ldv);
 template <class T>
 using WinoOutFn = void (*)(int kh, int kw, const T* m, size_t ldm, size_t n, const T* bias, T* const* out);
-// The same with value (i, j) at base + i*rs + j*cs (a tile wholly inside: no table of pointers).
+// The same with value (i, j) at base + i*rs + j*cs (a tile wholly inside: no table of pointers); for the output,
+// stream: vector-aligned whole vectors are streamed (no read of the destination lines; the caller fences).
 template <class T>
 using WinoInSFn = void (*)(int kh, int kw, const T* base, size_t rs, size_t cs, size_t n, T* v, size_t ldv);
 template <class T>
 using WinoOutSFn = void (*)(int kh, int kw, const T* m, size_t ldm, size_t n, const T* bias, T* base, size_t rs,
-                            size_t cs);
+                            size_t cs, bool stream);
 
 // d[i] = (add ? d[i] : 0) + g * x[i] for i < n (the winograd path's weight transforms).
 template <class T>

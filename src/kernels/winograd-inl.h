@@ -146,10 +146,11 @@ HWY_ATTR HWY_INLINE void OutTile(D d, const V (&mv)[4][4], V b, V (&y)[3][3]) {
 
 // The output transform of one tile: m[(i*alpha_w + j)*ldm + c] holds the tile's products, channel c < n;
 // out[i*m_w + j][c] = (A_h^T m A_w)[i][j] + bias[c] (out: the destination of output (i, j), or a sink row).
-// kStrided: output (i, j) at base + i*rs + j*cs instead (every output of the tile inside the destination).
+// kStrided: output (i, j) at base + i*rs + j*cs instead (every output of the tile inside the destination); stream:
+// its whole vectors that start on a vector boundary are streamed (no read of the destination lines).
 template <class T, int KH, int KW, bool kStrided = false>
 HWY_ATTR void OutT(const T* HWY_RESTRICT m, size_t ldm, size_t n, const T* HWY_RESTRICT bias, T* const* HWY_RESTRICT out,
-                   T* base = nullptr, size_t rs = 0, size_t cs = 0) {
+                   T* base = nullptr, size_t rs = 0, size_t cs = 0, bool stream = false) {
     constexpr int AH = kAlpha[KH], AW = kAlpha[KW], MH = kM[KH], MW = kM[KW];
     const hn::ScalableTag<T> d;
     const size_t N = hn::Lanes(d);
@@ -165,7 +166,13 @@ HWY_ATTR void OutT(const T* HWY_RESTRICT m, size_t ldm, size_t n, const T* HWY_R
 #pragma GCC unroll 3
         for (int i = 0; i < MH; ++i)
 #pragma GCC unroll 3
-            for (int j = 0; j < MW; ++j) hn::StoreU(y[i][j], d, (kStrided ? base + i * rs + j * cs : out[i * MW + j]) + c);
+            for (int j = 0; j < MW; ++j) {
+                T* const p = (kStrided ? base + i * rs + j * cs : out[i * MW + j]) + c;
+                if (kStrided && stream && reinterpret_cast<uintptr_t>(p) % (N * sizeof(T)) == 0)
+                    hn::Stream(y[i][j], d, p);
+                else
+                    hn::StoreU(y[i][j], d, p);
+            }
     }
     if (c < n) {
         HWY_ALIGN T buf[hn::MaxLanes(d)];
@@ -201,9 +208,9 @@ HWY_ATTR void In(int kh, int kw, const T* const* px, size_t n, T* v, size_t ldv,
 
 template <class T, bool kStrided>
 HWY_ATTR void Out(int kh, int kw, const T* m, size_t ldm, size_t n, const T* bias, T* const* out, T* base, size_t rs,
-                  size_t cs) {
+                  size_t cs, bool stream) {
 #define TCONV_WOUT(A, B) \
-    if (kh == A && kw == B) return OutT<T, A, B, kStrided>(m, ldm, n, bias, out, base, rs, cs);
+    if (kh == A && kw == B) return OutT<T, A, B, kStrided>(m, ldm, n, bias, out, base, rs, cs, stream);
     TCONV_WOUT(0, 0) TCONV_WOUT(0, 1) TCONV_WOUT(0, 2) TCONV_WOUT(0, 3)
     TCONV_WOUT(1, 0) TCONV_WOUT(1, 1) TCONV_WOUT(1, 2) TCONV_WOUT(1, 3)
     TCONV_WOUT(2, 0) TCONV_WOUT(2, 1) TCONV_WOUT(2, 2) TCONV_WOUT(2, 3)

@@ -298,3 +298,27 @@ def test_winograd_float32_accuracy(kw, channels_last):
     np.testing.assert_allclose(wino[0], ref, rtol=1e-4, atol=1e-4)
     torch32 = F.conv_transpose2d(torch.tensor(x), torch.tensor(w), torch.tensor(b), **kw).numpy()
     np.testing.assert_allclose(wino[0], torch32, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("oc", [64, 40], ids=["oc64", "oc40"])
+def test_winograd_streamed_output(oc):
+    """A channels-last output of 2 MiB or more, which winograd streams (whole aligned vectors around the caches;
+    with 40 channels a position's vectors are aligned only at some positions, and each has a tail): auto takes
+    winograd for this 1-D layer channels-last and the direct phases channels-first; on small integers its result
+    equals PyTorch's float64 exactly, for 1 and 2 threads, and so does the plan's."""
+    rng = np.random.default_rng(11)
+    kw = dict(stride=2, padding=1)
+    x = rng.integers(-3, 4, (1, 40, 8192)).astype(np.float32)
+    w = rng.integers(-3, 4, (40, oc, 4)).astype(np.float32)
+    b = rng.integers(-3, 4, oc).astype(np.float32)
+    ref = F.conv_transpose1d(torch.tensor(x, dtype=torch.float64), torch.tensor(w, dtype=torch.float64),
+                             torch.tensor(b, dtype=torch.float64), **kw).numpy()
+    assert ref.size * 4 >= 2 * 1024 * 1024
+    xl = np.ascontiguousarray(np.moveaxis(x, 1, -1))
+    plan = tconv.Plan(xl.shape, w, b, channels_last=True, **kw)
+    assert plan.algorithm == "winograd"
+    assert tconv.Plan(x.shape, w, b, **kw).algorithm == "phase"
+    for t in (1, 2):
+        y = tconv.conv_transpose(xl, w, b, threads=t, channels_last=True, **kw)
+        assert np.array_equal(np.moveaxis(y, -1, 1), ref.astype(np.float32))
+    assert np.array_equal(np.moveaxis(plan(xl), -1, 1), ref.astype(np.float32))
