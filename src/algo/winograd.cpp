@@ -261,7 +261,13 @@ private:
         std::vector<const T*> px;
         std::vector<T*> out;
     };
-    void task(const T* src, T* dst, const Task& t, Scratch& ws) const;
+    // The source a task reads: rows [ih0, ih1) (not clamped: tiles at the border read zeros) and columns
+    // [iw0, iw1) (clamped).
+    struct Box {
+        int64_t ih0, ih1, iw0, iw1;
+    };
+    Box box(const Task& t) const;
+    void task(const T* src, T* dst, const Task& t, const Task* next, Scratch& ws) const;
 
     std::string target_;
     kernels::Gemm<T> gemm_;
@@ -429,32 +435,86 @@ void WinoPlan<T>::run(const T* src, T* dst) const {
         ws.tmp.resize(static_cast<size_t>(tmp_));
         ws.px.resize(16);
         ws.out.resize(9);
-        for (int64_t t = b; t < e; ++t) task(src, dst, tasks_[static_cast<size_t>(t)], ws);
+        for (int64_t t = b; t < e; ++t)
+            task(src, dst, tasks_[static_cast<size_t>(t)], t + 1 < e ? &tasks_[static_cast<size_t>(t + 1)] : nullptr, ws);
         if (stream_) hwy::FlushStream();
     });
 }
 
 template <class T>
-void WinoPlan<T>::task(const T* src, T* dst, const Task& tk, Scratch& ws) const {
+typename WinoPlan<T>::Box WinoPlan<T>::box(const Task& tk) const {
+    // (Tile (th, tw) of a class reads rows gh*(th*mh + i) + u_h, columns gw*(tw*mw + j) + u_w.)
+    const Res& h = rh_[static_cast<size_t>(tk.rh)];
+    const int64_t mh = kM[h.kind], ah = kAlpha[h.kind], gh = v_.g[0], gw = v_.g[1];
+    Box b{gh * tk.th0 * mh + h.u, gh * ((tk.th1 - 1) * mh + ah - 1) + h.u + 1, v_.in[1], 0};
+    for (const Res& x : rw_) {
+        if (x.kk.empty() || tk.q0 >= x.Q) continue;
+        const int64_t m = kM[x.kind], q1 = std::min(tk.q1, x.Q);
+        b.iw0 = std::min(b.iw0, gw * tk.q0 + x.u);
+        b.iw1 = std::max(b.iw1, gw * ((q1 + m - 1) / m * m - m + kAlpha[x.kind] - 1) + x.u + 1);
+    }
+    b.iw0 = std::max<int64_t>(b.iw0, 0);
+    b.iw1 = std::min(b.iw1, v_.in[1]);
+    return b;
+}
+
+// Software prefetch of the next task's source, a few lines after each of this task's GEMM calls: its input
+// transforms then read the caches, not memory. Segments: no x ni runs of len bytes (so, si bytes apart).
+// (Measured against none in one process: channels-last style_up, hifigan_up3, sr_dilated 5-6% faster, srgan 3%,
+// dcgan_g3 2%; channels-first level.)
+struct Ahead {
+    const char* base = nullptr;
+    int64_t no = 0, so = 0, ni = 0, si = 0, len = 0, per = 0;
+    int64_t o = 0, i = 0, off = 0;
+    void step() {
+        for (int64_t l = 0; l < per && o < no; ++l) {
+            __builtin_prefetch(base + o * so + i * si + std::min(off, len - 1), 0, 3);
+            off += 64;
+            if (off >= len + 63) {
+                off = 0;
+                if (++i == ni) i = 0, ++o;
+            }
+        }
+    }
+};
+
+template <class T>
+void WinoPlan<T>::task(const T* src, T* dst, const Task& tk, const Task* next, Scratch& ws) const {
     const Res& h = rh_[static_cast<size_t>(tk.rh)];
     const int64_t Hin = v_.in[0], Win = v_.in[1], Hout = v_.out[0], Wout = v_.out[1];
     const int64_t mh = kM[h.kind], ah = kAlpha[h.kind], sh = v_.S[0], sw = v_.S[1], gh = v_.g[0], gw = v_.g[1];
     const int64_t nrows = (tk.th1 - tk.th0) * mh;  // output rows of the residue (some past Q)
     const int64_t ow0 = sw * tk.q0, ow1 = std::min(Wout, sw * tk.q1), sow = ow1 - ow0;
-    // Channels-first: the task's source rows and columns, channels-last in scratch. (Tile (th, tw) of a class
-    // reads rows gh*(th*mh + i) + u_h, columns gw*(tw*mw + j) + u_w.)
-    const int64_t ih0 = gh * tk.th0 * mh + h.u, ih1 = gh * ((tk.th1 - 1) * mh + ah - 1) + h.u + 1;
-    int64_t iw0 = Win, iw1 = 0;
-    for (const Res& x : rw_) {
-        if (x.kk.empty() || tk.q0 >= x.Q) continue;
-        const int64_t m = kM[x.kind], q1 = std::min(tk.q1, x.Q);
-        iw0 = std::min(iw0, gw * tk.q0 + x.u);
-        iw1 = std::max(iw1, gw * ((q1 + m - 1) / m * m - m + kAlpha[x.kind] - 1) + x.u + 1);
-    }
-    iw0 = std::max<int64_t>(iw0, 0);
-    iw1 = std::min(iw1, Win);
-    const int64_t swid = std::max<int64_t>(iw1 - iw0, 0);
+    // Channels-first: the task's source rows and columns, channels-last in scratch.
+    const Box bx = box(tk);
+    const int64_t ih0 = bx.ih0, ih1 = bx.ih1, iw0 = bx.iw0;
+    const int64_t swid = std::max<int64_t>(bx.iw1 - bx.iw0, 0);
     const int64_t plane = Hin * Win;
+    const int64_t nnb = np_ / nr_;
+    Ahead ahead;
+    if (next && !rh_[static_cast<size_t>(next->rh)].kk.empty()) {
+        const Box nb = box(*next);
+        const int64_t r0 = std::max<int64_t>(nb.ih0, 0), r1 = std::min(nb.ih1, Hin), w = nb.iw1 - nb.iw0;
+        if (r1 > r0 && w > 0) {
+            const int64_t sz = static_cast<int64_t>(sizeof(T));
+            if (last_)
+                ahead = {reinterpret_cast<const char*>(src + ((next->n * Hin + r0) * Win + nb.iw0) * ic_), 1, 0, r1 - r0,
+                         Win * ic_ * sz, w * ic_ * sz};
+            else
+                ahead = {reinterpret_cast<const char*>(src + next->n * ic_ * plane + r0 * Win + nb.iw0), ic_, plane * sz,
+                         r1 - r0, Win * sz, w * sz};
+            int64_t calls = 0;
+            for (size_t b = 0; b < rw_.size(); ++b) {
+                const Phase& f = ph_[static_cast<size_t>(tk.rh) * rw_.size() + b];
+                const Res& x = rw_[b];
+                if (f.empty || tk.q0 >= x.Q) continue;
+                const int64_t m = kM[x.kind], ntw = (std::min(tk.q1, x.Q) + m - 1) / m - tk.q0 / m;
+                calls += f.xi * nnb * ((tk.th1 - tk.th0) * ntw + mr_ - 1) / mr_;
+            }
+            const int64_t lines = ahead.no * ahead.ni * ((ahead.len + 63) / 64 + 1);
+            ahead.per = calls > 0 ? (lines + calls - 1) / calls : 0;
+        }
+    }
     if (!last_ && !h.kk.empty() && swid > 0)
         for (int64_t ih = std::max<int64_t>(ih0, 0); ih < std::min(ih1, Hin); ++ih)
             gemm_.transpose(src + tk.n * ic_ * plane + ih * Win + iw0, static_cast<size_t>(plane), static_cast<size_t>(ic_),
@@ -512,7 +572,6 @@ void WinoPlan<T>::task(const T* src, T* dst, const Task& tk, Scratch& ws) const 
             }
         // The products: per xi, M[xi][tile][np] = V[xi] U[xi], MR tiles x NR channels per call.
         const size_t lda = static_cast<size_t>(icp_), zero = 0;
-        const int64_t nnb = np_ / nr_;
         for (int64_t xi = 0; xi < f.xi; ++xi)
             for (int64_t nb = 0; nb < nnb; ++nb) {
                 const T* B = u_.data() + f.uofs + (xi * nnb + nb) * ic_ * nr_;
@@ -521,6 +580,7 @@ void WinoPlan<T>::task(const T* src, T* dst, const Task& tk, Scratch& ws) const 
                     gemm_.seg[0].fn_rows(&A, &lda, B, &zero, 1, static_cast<size_t>(ic_),
                                          ws.m.data() + xi * static_cast<int64_t>(ldm) + t0 * np_ + nb * nr_,
                                          static_cast<size_t>(np_), false);
+                    ahead.step();
                 }
             }
         // Output transforms plus the bias, to the destination (channels-last) or the staged rows.
