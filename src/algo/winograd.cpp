@@ -38,6 +38,7 @@ constexpr double kG[4][4][3] = {
 constexpr int64_t kMinChannels = 32;
 constexpr double kMinGain = 1.5, kMinGainLast = 1.3;
 constexpr double kMaxPackedBytes = 16.0 * 1024 * 1024;
+constexpr int64_t kSplitBytes = 1024 * 1024;
 
 // One residue of the stride along one axis: outputs o0 + s*q (q < Q); tap t reads source q + u + t through kernel
 // index kk[t] (at most 3 taps; none: the outputs are the bias).
@@ -255,6 +256,7 @@ private:
     struct Task {
         int rh;
         int64_t n, th0, th1, q0, q1;
+        size_t b0, b1;  // the column residues it computes
     };
     struct Scratch {
         std::vector<T> v, m, sin, sout, tmp;
@@ -388,19 +390,31 @@ WinoPlan<T>::WinoPlan(const Problem& p, const T* wei, const T* bia, const Epilog
     tb_ = ch.tb;
     int64_t qmax = 0;
     for (const Res& x : rw_) qmax = std::max(qmax, x.Q);
+    // Channels-last, where a row residue's transformed weights are larger than a core's L2: a task per column
+    // residue, the residues outermost, so that the next tasks reuse its weights from L3 (all of them in every
+    // task, hifigan_up1's 16 MiB came from memory each time). Channels-first tasks share their staged rows.
+    size_t group = rw_.size();
+    for (size_t a = 0; a < rh_.size() && last_; ++a) {
+        int64_t bytes = 0;
+        for (size_t b = 0; b < rw_.size(); ++b)
+            if (!ph_[a * rw_.size() + b].empty) bytes += ph_[a * rw_.size() + b].xi * ic_ * np_ * static_cast<int64_t>(sizeof(T));
+        if (bytes > kSplitBytes) group = 1;
+    }
     for (size_t a = 0; a < rh_.size(); ++a) {
         const Res& h = rh_[a];
         if (h.Q == 0) continue;
         const int64_t mh = kM[h.kind], thn = (h.Q + mh - 1) / mh;
-        for (int64_t n = 0; n < mb_; ++n)
-            for (int64_t t0 = 0; t0 < thn; t0 += nthr)
-                for (int64_t q0 = 0; q0 < qmax; q0 += qchunk)
-                    tasks_.push_back({static_cast<int>(a), n, t0, std::min(thn, t0 + nthr), q0, std::min(qmax, q0 + qchunk)});
+        for (size_t b0 = 0; b0 < rw_.size(); b0 += group)
+            for (int64_t n = 0; n < mb_; ++n)
+                for (int64_t t0 = 0; t0 < thn; t0 += nthr)
+                    for (int64_t q0 = 0; q0 < qmax; q0 += qchunk)
+                        tasks_.push_back({static_cast<int>(a), n, t0, std::min(thn, t0 + nthr), q0, std::min(qmax, q0 + qchunk),
+                                          b0, std::min(rw_.size(), b0 + group)});
     }
     tcost_.assign(1, 0.0);
     for (const Task& t : tasks_) {
         double c = 0;
-        for (size_t b = 0; b < rw_.size(); ++b) {
+        for (size_t b = t.b0; b < t.b1; ++b) {
             const Phase& f = ph_[static_cast<size_t>(t.rh) * rw_.size() + b];
             c += static_cast<double>((t.th1 - t.th0) * std::max<int64_t>(1, std::min(t.q1, rw_[b].Q) - t.q0)) *
                  (f.empty ? 0.05 : static_cast<double>(f.xi) / (kM[f.kh] * kM[f.kw]));
@@ -447,7 +461,8 @@ typename WinoPlan<T>::Box WinoPlan<T>::box(const Task& tk) const {
     const Res& h = rh_[static_cast<size_t>(tk.rh)];
     const int64_t mh = kM[h.kind], ah = kAlpha[h.kind], gh = v_.g[0], gw = v_.g[1];
     Box b{gh * tk.th0 * mh + h.u, gh * ((tk.th1 - 1) * mh + ah - 1) + h.u + 1, v_.in[1], 0};
-    for (const Res& x : rw_) {
+    for (size_t c = tk.b0; c < tk.b1; ++c) {
+        const Res& x = rw_[c];
         if (x.kk.empty() || tk.q0 >= x.Q) continue;
         const int64_t m = kM[x.kind], q1 = std::min(tk.q1, x.Q);
         b.iw0 = std::min(b.iw0, gw * tk.q0 + x.u);
@@ -504,7 +519,7 @@ void WinoPlan<T>::task(const T* src, T* dst, const Task& tk, const Task* next, S
                 ahead = {reinterpret_cast<const char*>(src + next->n * ic_ * plane + r0 * Win + nb.iw0), ic_, plane * sz,
                          r1 - r0, Win * sz, w * sz};
             int64_t calls = 0;
-            for (size_t b = 0; b < rw_.size(); ++b) {
+            for (size_t b = tk.b0; b < tk.b1; ++b) {
                 const Phase& f = ph_[static_cast<size_t>(tk.rh) * rw_.size() + b];
                 const Res& x = rw_[b];
                 if (f.empty || tk.q0 >= x.Q) continue;
@@ -535,7 +550,7 @@ void WinoPlan<T>::task(const T* src, T* dst, const Task& tk, const Task* next, S
     // Strides between a tile's values: source rows and columns, destination (or staged) rows and columns.
     const size_t irs = static_cast<size_t>(gh * (last_ ? Win * ic_ : swid * icp_)), ics = static_cast<size_t>(gw * (last_ ? ic_ : icp_));
     const size_t ors = static_cast<size_t>(last_ ? sh * Wout * oc_ : sow * np_), ocs = static_cast<size_t>(last_ ? sw * oc_ : sw * np_);
-    for (size_t b = 0; b < rw_.size(); ++b) {
+    for (size_t b = tk.b0; b < tk.b1; ++b) {
         const Res& x = rw_[b];
         if (tk.q0 >= x.Q) continue;
         const Phase& f = ph_[static_cast<size_t>(tk.rh) * rw_.size() + b];

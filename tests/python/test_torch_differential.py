@@ -322,3 +322,22 @@ def test_winograd_streamed_output(oc):
         y = tconv.conv_transpose(xl, w, b, threads=t, channels_last=True, **kw)
         assert np.array_equal(np.moveaxis(y, -1, 1), ref.astype(np.float32))
     assert np.array_equal(np.moveaxis(plan(xl), -1, 1), ref.astype(np.float32))
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_winograd_phase_tasks(threads):
+    """Channels-last with more than 1 MiB of transformed weights per row of phases (here 8 phases x 4 x 256 x 96
+    values): winograd's tasks take one phase each, phases outermost. On small integers the result equals
+    PyTorch's float64 exactly, the plan's too."""
+    rng = np.random.default_rng(12)
+    kw = dict(stride=8, padding=4)
+    x = rng.integers(-3, 4, (2, 256, 50)).astype(np.float32)
+    w = rng.integers(-3, 4, (256, 96, 16)).astype(np.float32)
+    b = rng.integers(-3, 4, 96).astype(np.float32)
+    ref = F.conv_transpose1d(torch.tensor(x, dtype=torch.float64), torch.tensor(w, dtype=torch.float64),
+                             torch.tensor(b, dtype=torch.float64), **kw).numpy().astype(np.float32)
+    xl = np.ascontiguousarray(np.moveaxis(x, 1, -1))
+    plan = tconv.Plan(xl.shape, w, b, channels_last=True, threads=threads, algorithm="winograd", **kw)
+    assert np.array_equal(np.moveaxis(plan(xl), -1, 1), ref)
+    y = tconv.conv_transpose(xl, w, b, threads=threads, channels_last=True, algorithm="winograd", **kw)
+    assert np.array_equal(np.moveaxis(y, -1, 1), ref)
