@@ -411,13 +411,14 @@ WinoPlan<T>::WinoPlan(const Problem& p, const T* wei, const T* bia, const Epilog
                         tasks_.push_back({static_cast<int>(a), n, t0, std::min(thn, t0 + nthr), q0, std::min(qmax, q0 + qchunk),
                                           b0, std::min(rw_.size(), b0 + group)});
     }
+    // A task's cost: its products, alpha_h * alpha_w per tile (of m_h tile rows x m_w positions).
     tcost_.assign(1, 0.0);
     for (const Task& t : tasks_) {
         double c = 0;
         for (size_t b = t.b0; b < t.b1; ++b) {
             const Phase& f = ph_[static_cast<size_t>(t.rh) * rw_.size() + b];
             c += static_cast<double>((t.th1 - t.th0) * std::max<int64_t>(1, std::min(t.q1, rw_[b].Q) - t.q0)) *
-                 (f.empty ? 0.05 : static_cast<double>(f.xi) / (kM[f.kh] * kM[f.kw]));
+                 (f.empty ? 0.05 : static_cast<double>(f.xi) / kM[f.kw]);
         }
         tcost_.push_back(tcost_.back() + c);
     }
