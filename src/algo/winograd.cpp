@@ -425,7 +425,7 @@ WinoPlan<T>::WinoPlan(const Problem& p, const T* wei, const T* bia, const Epilog
     // Channels-last outputs far larger than the caches: the whole tiles' whole aligned vectors are streamed (no
     // read of the destination lines). (Measured: hifigan_up3's 3.2 MiB output, winograd 0.9x phase before, 1.15x
     // after.)
-    stream_ = last_ && static_cast<double>(mb_ * oc_ * v_.out[0] * v_.out[1]) * sizeof(T) >= detail::kStreamOutBytes;
+    stream_ = static_cast<double>(mb_ * oc_ * v_.out[0] * v_.out[1]) * sizeof(T) >= detail::kStreamOutBytes;
     // Channels-first staging: the task's source rows and columns, and its output rows.
     if (!last_) {
         sin_ = ch.sin;
@@ -605,7 +605,7 @@ void WinoPlan<T>::task(const T* src, T* dst, const Task& tk, const Task* next, S
                 const int64_t tile = (th - tk.th0) * ntw + (tw - tw0);
                 if (th * mh + mh <= h.Q && tw * mw + mw <= x.Q && !(epi && last_)) {  // every output inside: strided
                     gemm_.wino_out_s(f.kh, f.kw, ws.m.data() + tile * np_, ldm, static_cast<size_t>(oc_), bias_.data(),
-                                     dest((th - tk.th0) * mh, tw * mw, x), ors, ocs, stream_);
+                                     dest((th - tk.th0) * mh, tw * mw, x), ors, ocs, stream_ && last_);
                     continue;
                 }
                 for (int64_t i = 0; i < mh; ++i)
@@ -630,7 +630,7 @@ void WinoPlan<T>::task(const T* src, T* dst, const Task& tk, const Task* next, S
         for (int64_t i0 = 0; i0 < sow; i0 += 16) {
             const int64_t len = std::min<int64_t>(16, sow - i0);
             if (len == 16 && !epi) {
-                gemm_.transpose(srow + i0 * np_, static_cast<size_t>(np_), 16, static_cast<size_t>(oc_), drow + i0,
+                (stream_ ? gemm_.transpose_stream : gemm_.transpose)(srow + i0 * np_, static_cast<size_t>(np_), 16, static_cast<size_t>(oc_), drow + i0,
                                 static_cast<size_t>(oplane));
                 continue;
             }

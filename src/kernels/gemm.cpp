@@ -717,7 +717,7 @@ HWY_INLINE HWY_ATTR void PackFullBlock(D dt, const T* HWY_RESTRICT s, const T* H
 }
 #endif
 
-template <class T>
+template <class T, bool kStream = false>
 HWY_ATTR void TransposeT(const T* HWY_RESTRICT src, size_t ld, size_t rows, size_t cols, T* HWY_RESTRICT dst,
                          size_t ldd) {
     const hn::ScalableTag<T> dt;
@@ -735,7 +735,7 @@ HWY_ATTR void TransposeT(const T* HWY_RESTRICT src, size_t ld, size_t rows, size
                 if (nrow == M && ncol == M && (i0 + M - 1) * ld + j0 + M <= end) {
                     T* d[M];
                     for (size_t j = 0; j < M; ++j) d[j] = dst + (j0 + j) * ldd;
-                    PackFullBlock<M>(dt, src + i0 * ld + j0, src, ld, d, i0, false);
+                    PackFullBlock<M>(dt, src + i0 * ld + j0, src, ld, d, i0, kStream);
                     continue;
                 }
                 V v[M], w[M];
@@ -887,6 +887,12 @@ HWY_ATTR void TransposeF32(const float* src, size_t ld, size_t rows, size_t cols
 }
 HWY_ATTR void TransposeF64(const double* src, size_t ld, size_t rows, size_t cols, double* dst, size_t ldd) {
     TransposeT(src, ld, rows, cols, dst, ldd);
+}
+HWY_ATTR void TransposeStreamF32(const float* src, size_t ld, size_t rows, size_t cols, float* dst, size_t ldd) {
+    TransposeT<float, true>(src, ld, rows, cols, dst, ldd);
+}
+HWY_ATTR void TransposeStreamF64(const double* src, size_t ld, size_t rows, size_t cols, double* dst, size_t ldd) {
+    TransposeT<double, true>(src, ld, rows, cols, dst, ldd);
 }
 HWY_ATTR void CopyF32(const float* s, size_t n, float* d, bool stream) { CopyT(s, n, d, stream); }
 HWY_ATTR void CopyF64(const double* s, size_t n, double* d, bool stream) { CopyT(s, n, d, stream); }
@@ -1121,6 +1127,8 @@ HWY_EXPORT(PackF64);
 HWY_EXPORT(PackPairF32);
 HWY_EXPORT(PackPairF64);
 HWY_EXPORT(TransposeF64);
+HWY_EXPORT(TransposeStreamF32);
+HWY_EXPORT(TransposeStreamF64);
 HWY_EXPORT(CopyF32);
 HWY_EXPORT(CopyF64);
 HWY_EXPORT(CopyBlockF32);
@@ -1221,6 +1229,8 @@ const std::vector<KernelSet>& kernel_targets() {
             }
             k.f32.transpose = &HWY_DYNAMIC_DISPATCH(TransposeF32);
             k.f64.transpose = &HWY_DYNAMIC_DISPATCH(TransposeF64);
+            k.f32.transpose_stream = &HWY_DYNAMIC_DISPATCH(TransposeStreamF32);
+            k.f64.transpose_stream = &HWY_DYNAMIC_DISPATCH(TransposeStreamF64);
             k.f32.pack = &HWY_DYNAMIC_DISPATCH(PackF32);
             k.f64.pack = &HWY_DYNAMIC_DISPATCH(PackF64);
             k.f32.pack_pair = &HWY_DYNAMIC_DISPATCH(PackPairF32);

@@ -143,6 +143,9 @@ struct Gemm {
     } seg[4];  // [3]: the wide shape, 6 rows x 4 vectors (AVX-512 only)
     BiasStoreFn<T> bias_store = nullptr;
     TransposeFn<T> transpose = nullptr;  // for packing weights
+    // The same where whole blocks' vector-aligned rows are streamed (no read of the destination lines; the
+    // caller fences).
+    TransposeFn<T> transpose_stream = nullptr;
     PackFn<T> pack = nullptr;            // the same, straight into panel rows
     PackPairFn<T> pack_pair = nullptr;   // two source channels' panel rows of half a vector at once
     CopyFn<T> copy = nullptr;

@@ -305,7 +305,7 @@ def test_winograd_streamed_output(oc):
     """A channels-last output of 2 MiB or more, which winograd streams (whole aligned vectors around the caches;
     with 40 channels a position's vectors are aligned only at some positions, and each has a tail): auto takes
     winograd for this 1-D layer channels-last and the direct phases channels-first; on small integers its result
-    equals PyTorch's float64 exactly, for 1 and 2 threads, and so does the plan's."""
+    equals PyTorch's float64 exactly, for 1 and 2 threads, and so does the plan's; channels-first too."""
     rng = np.random.default_rng(11)
     kw = dict(stride=2, padding=1)
     x = rng.integers(-3, 4, (1, 40, 8192)).astype(np.float32)
@@ -322,6 +322,10 @@ def test_winograd_streamed_output(oc):
         y = tconv.conv_transpose(xl, w, b, threads=t, channels_last=True, **kw)
         assert np.array_equal(np.moveaxis(y, -1, 1), ref.astype(np.float32))
     assert np.array_equal(np.moveaxis(plan(xl), -1, 1), ref.astype(np.float32))
+    # channels-first (requested by name): the staged output rows go to the destination by streaming transposes
+    for t in (1, 2):
+        y = tconv.conv_transpose(x, w, b, threads=t, algorithm="winograd", **kw)
+        assert np.array_equal(y, ref.astype(np.float32))
 
 
 @pytest.mark.parametrize("threads", [1, 2])
