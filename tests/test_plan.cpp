@@ -155,7 +155,7 @@ TEST(Plan, Errors) {
 }
 
 // The fast engine's memory rule on the benchmark suite: what a run needs beyond the packed weights (scratch
-// on each of 2 threads) stays within max(1 MiB, 25% of the output tensor).
+// on each of 2 threads) stays within max(1 MiB, 25% of the output tensor), in both layouts.
 TEST(Plan, ExtraMemoryWithinBudgetOnTheSuite) {
     std::ifstream in(TCONV_TEST_DATA "/../bench/suite.txt");
     ASSERT_TRUE(in) << "bench/suite.txt";
@@ -168,10 +168,15 @@ TEST(Plan, ExtraMemoryWithinBudgetOnTheSuite) {
         ss >> name >> prob;
         const Problem p = Problem::parse(prob);
         Tensor<float> wei(p.wei_shape());
-        const Plan<float> plan(p, wei.view(), {});
         const double out_bytes = 4.0 * static_cast<double>(elems(p.dst_shape()));
         const double budget = std::max(1024.0 * 1024.0, 0.25 * out_bytes);
-        EXPECT_LE(2.0 * static_cast<double>(plan.workspace_bytes()), budget) << name << " (" << plan.algorithm() << ")";
+        for (const Layout layout : {Layout::channels_first, Layout::channels_last}) {  // (auto may choose per layout)
+            Options o;
+            o.layout = layout;
+            const Plan<float> plan(p, wei.view(), {}, o);
+            EXPECT_LE(2.0 * static_cast<double>(plan.workspace_bytes()), budget)
+                << name << " (" << plan.algorithm() << (layout == Layout::channels_last ? ", channels-last" : "") << ")";
+        }
         ++n;
     }
     EXPECT_EQ(n, 14);
