@@ -49,19 +49,20 @@ struct Res {
     int64_t tiles() const { return kk.empty() ? 0 : (Q + kM[kind] - 1) / kM[kind]; }
 };
 
-// The 2-D view of a rank-1 or rank-2 problem: axis 0 rows (extent 1 for rank 1), axis 1 the last axis.
+// The view of a problem of rank 1 to 3: axis 0 rows (extent 1 for rank 1), axis 1 the last axis, axis 2 the
+// depth (extent 1 below rank 3; the tiles are 2-D, a depth tap is a segment of the GEMM: see task()).
 // A residue class of the outputs along an axis takes every S-th output (S = s*g) and reads every g-th source
 // value (g = d / gcd(s, d): with dilation, a phase's taps read sources g apart; dense within the class).
 struct View2 {
-    int64_t in[2], out[2], k[2], s[2], d[2], pb[2], g[2], S[2];
+    int64_t in[3], out[3], k[3], s[3], d[3], pb[3], g[3], S[3];
 };
 
 View2 view2(const Problem& p) {
     const Dims o = p.o();
     View2 v{};
     const int rank = p.rank();
-    for (int a = 0; a < 2; ++a) {
-        const int pa = rank == 1 ? a - 1 : a;
+    for (int a = 0; a < 3; ++a) {
+        const int pa = a == 2 ? (rank == 3 ? 0 : -1) : a + rank - 2;
         v.in[a] = pa < 0 ? 1 : p.i[pa];
         v.out[a] = pa < 0 ? 1 : o[pa];
         v.k[a] = pa < 0 ? 1 : p.k[pa];
@@ -75,7 +76,7 @@ View2 view2(const Problem& p) {
 }
 
 // The residue classes of axis a: outputs o0 + S*q; tap t reads source g*(q + t) + u. An empty list when one
-// has more than 3 taps.
+// has more than 3 taps. (Along the depth only the taps count, not the kind.)
 std::vector<Res> residues(const View2& v, int a) {
     const int64_t in = v.in[a], out = v.out[a], k = v.k[a], s = v.s[a], d = v.d[a], pb = v.pb[a], g = v.g[a], S = v.S[a];
     std::vector<Res> r;
@@ -114,10 +115,10 @@ std::string supports(const Problem& p, Direction) {
     // (Plain concatenation: "auto" asks on every call.)
     using std::to_string;
     const int rank = p.rank();
-    if (rank > 2) return "ranks 1 and 2 only (here " + to_string(rank) + ")";
+    if (rank > 3) return "ranks 1 to 3 only (here " + to_string(rank) + ")";
     if (p.g != 1) return "groups = 1 only (here " + to_string(p.g) + ")";
     const View2 v = view2(p);
-    if (residues(v, 0).empty() || residues(v, 1).empty())
+    if (residues(v, 0).empty() || residues(v, 1).empty() || residues(v, 2).empty())
         return "a phase has more than 3 taps along an axis";
     return {};
 }
@@ -126,15 +127,16 @@ std::string supports(const Problem& p, Direction) {
 // of MR) of scratch per phase; fill = real tiles / tiles computed (the GEMM's MR rows).
 struct Chunks {
     int64_t nthr = 1, qchunk = 1, tb = 0;
-    int64_t sin = 0, sout = 0;  // channels-first staging (elements): source rows x columns x icp, output rows
+    int64_t sin = 0, sout = 0;  // channels-first staging (elements): source rows x columns x icp (per depth tap), output rows
     double fill = 1;
 };
 
-// The largest tasks whose scratch per thread (transformed values V and products M of one phase's tiles, plus the
-// channels-first staging of source and output rows) stays within max(448 KiB, 12% of the output): halving the
-// tile rows first, then the stretch along the last axis (a multiple of 6: whole tiles of every kind).
+// The largest tasks whose scratch per thread (transformed values V of each of up to nd depth taps and products M
+// of one phase's tiles, plus the channels-first staging of source and output rows) stays within max(448 KiB, 12%
+// of the output): halving the tile rows first, then the stretch along the last axis (a multiple of 6: whole tiles
+// of every kind).
 Chunks plan_chunks(const View2& v, const std::vector<Res>& rh, const std::vector<Res>& rw, int64_t mb, int64_t ic,
-                   int64_t oc, int64_t tsz, bool cf, int64_t nr, int64_t mr) {
+                   int64_t oc, int64_t tsz, bool cf, int64_t nr, int64_t mr, int64_t nd) {
     const int64_t icp = detail::round_up(ic, 16), np = detail::round_up(oc, nr);
     int64_t xmax = 1, amax = 1, mmin = 3, qmax = 0, umin = v.in[1], umax = 0, hmax = 1, thn = 1;
     for (const Res& x : rw) {
@@ -147,7 +149,7 @@ Chunks plan_chunks(const View2& v, const std::vector<Res>& rh, const std::vector
             if (!h.kk.empty() && h.Q > 0) xmax = std::max<int64_t>(xmax, kAlpha[h.kind] * kAlpha[x.kind]);
     }
     for (const Res& h : rh) hmax = std::max<int64_t>(hmax, kM[h.kind]), thn = std::max(thn, (h.Q + kM[h.kind] - 1) / kM[h.kind]);
-    const double out_bytes = static_cast<double>(mb * oc * v.out[0] * v.out[1] * tsz);
+    const double out_bytes = static_cast<double>(mb * oc * v.out[0] * v.out[1] * v.out[2] * tsz);
     const double budget = std::max(448.0 * 1024, 0.12 * out_bytes);
     auto ntw = [&](const Res& x, int64_t qc) { return std::min(x.tiles(), (qc + kM[x.kind] - 1) / kM[x.kind]); };
     auto measure = [&](int64_t nthr, int64_t qc) {
@@ -155,7 +157,7 @@ Chunks plan_chunks(const View2& v, const std::vector<Res>& rh, const std::vector
         for (const Res& x : rw)
             if (!x.kk.empty()) tw = std::max(tw, ntw(x, qc));
         const int64_t tb = detail::round_up(nthr * tw, mr);
-        int64_t bytes = (xmax * (tb * (icp + np) + 32) + np) * tsz, sin = 0, sout = 0;
+        int64_t bytes = (xmax * (tb * (icp * nd + np) + 16 * nd + 16) + np) * tsz, sin = 0, sout = 0;
         if (cf) {
             // (a task's source rows and columns: g apart within a tile, the span between staged whole)
             int64_t rows_in = 1;
@@ -164,7 +166,7 @@ Chunks plan_chunks(const View2& v, const std::vector<Res>& rh, const std::vector
             const int64_t ow = std::min(v.out[1], v.S[1] * qc);
             sin = rows_in * cols_in * icp;
             sout = nthr * hmax * ow * np;
-            bytes += (sin + sout + np * 16) * tsz;
+            bytes += (sin * nd + sout + np * 16) * tsz;
         }
         return std::array<int64_t, 4>{tb, bytes, sin, sout};
     };
@@ -220,16 +222,22 @@ std::string prefers(const Problem& p, Direction) {
             wino += static_cast<double>(h.tiles() * w.tiles()) * kAlpha[h.kind] * kAlpha[w.kind];
             if (!h.kk.empty() && !w.kk.empty() && h.Q > 0 && w.Q > 0) xis += kAlpha[h.kind] * kAlpha[w.kind];
         }
-    const double packed = xis * static_cast<double>(p.ic) * static_cast<double>(p.oc) * sizeof(float);
+    // (Along the depth a tap is a segment of the same GEMM: the gain is the 2-D one, each tap has its weights.)
+    int64_t dtaps = 0, nd = 1;
+    for (const Res& r : residues(v, 2))
+        if (r.Q > 0) dtaps += static_cast<int64_t>(r.kk.size()), nd = std::max<int64_t>(nd, static_cast<int64_t>(r.kk.size()));
+    const double packed = xis * static_cast<double>(dtaps) * static_cast<double>(p.ic) * static_cast<double>(p.oc) * sizeof(float);
     if (packed > kMaxPackedBytes) return detail::cat("transformed weights of ", packed / 1048576, " MiB > 16 MiB");
     const auto& k = kernels::kernel_set().f32;
     const bool cf = call_context().data != Layout::channels_last;
     const Chunks c = plan_chunks(v, rh, rw, p.mb, p.ic, p.oc, 4, cf, static_cast<int64_t>(k.seg[0].nr),
-                                 static_cast<int64_t>(k.mr));
+                                 static_cast<int64_t>(k.mr), nd);
     const double gain = wino > 0 ? direct * c.fill / wino : 0;
-    const double need = cf ? kMinGain : kMinGainLast;
+    // (Rank 3: each depth tap transforms its source slice again, so the channels-first margin in both layouts.)
+    const bool full = cf || p.rank() == 3;
+    const double need = full ? kMinGain : kMinGainLast;
     if (gain < need)
-        return detail::cat("saves too few multiplications (", gain, "x < ", need, "x", cf ? "" : " channels-last", ")");
+        return detail::cat("saves too few multiplications (", gain, "x < ", need, "x", full ? "" : " channels-last", ")");
     return {};
 }
 
@@ -247,17 +255,23 @@ public:
 
 private:
     struct Phase {
-        int rh, rw;        // residue indices
+        int rd, rh, rw;    // residue indices (depth, rows, last axis)
         int kh, kw;        // kinds
         int64_t xi = 0;    // alpha_h * alpha_w
-        int64_t uofs = 0;  // its packed weights in u_: [xi][nb][ic][NR]
+        int64_t uofs = 0;  // its packed weights in u_: [depth tap][xi][nb][ic][NR]
+        int64_t usz = 0;   // the weights of one depth tap
         bool empty = true;
     };
     struct Task {
-        int rh;
-        int64_t n, th0, th1, q0, q1;
-        size_t b0, b1;  // the column residues it computes
+        int rd, rh;
+        int64_t n, qd, th0, th1, q0, q1;  // qd: the output slice qd of depth residue rd
+        size_t b0, b1;                    // the column residues it computes
     };
+    const Phase& phase(const Task& t, size_t b) const {
+        return ph_[(static_cast<size_t>(t.rd) * rh_.size() + static_cast<size_t>(t.rh)) * rw_.size() + b];
+    }
+    // The depth taps of task t whose source slice exists: tap index and slice, at most 3.
+    int depth_taps(const Task& t, int64_t (&tap)[3], int64_t (&slice)[3]) const;
     struct Scratch {
         std::vector<T> v, m, sin, sout, tmp;
         std::vector<const T*> px;
@@ -277,8 +291,9 @@ private:
     bool last_ = false, stream_ = false;
     View2 v_{};
     int64_t mb_ = 0, ic_ = 0, oc_ = 0, icp_ = 0, np_ = 0, nr_ = 0, mr_ = 0, xmax_ = 0, utotal_ = 0;
-    std::vector<Res> rh_, rw_;
-    std::vector<Phase> ph_;  // [rh][rw]
+    std::vector<Res> rh_, rw_, rd_;
+    std::vector<Phase> ph_;  // [rd][rh][rw]
+    int64_t nd_ = 1;         // the most depth taps of a residue
     std::vector<Task> tasks_;
     std::vector<double> tcost_;
     detail::HugeVector<T> u_;
@@ -301,26 +316,33 @@ WinoPlan<T>::WinoPlan(const Problem& p, const T* wei, const T* bia, const Epilog
     np_ = detail::round_up(oc_, nr_);
     rh_ = residues(v_, 0);
     rw_ = residues(v_, 1);
+    rd_ = residues(v_, 2);
+    for (const Res& r : rd_) nd_ = std::max<int64_t>(nd_, static_cast<int64_t>(r.kk.size()));
     bias_.assign(static_cast<size_t>(np_ + 16), T(0));
     if (bia) std::copy(bia, bia + oc_, bias_.begin());
     zeros_.assign(static_cast<size_t>(icp_), T(0));
 
-    // Phases and their packed weights U_xi[ic][oc] = (G_h h G_w^T)[xi], [xi][nb][ic][NR], zeros past oc.
-    const int64_t nnb = np_ / nr_, ksz = v_.k[0] * v_.k[1];
+    // Phases and their packed weights U_xi[ic][oc] = (G_h h G_w^T)[xi] per depth tap, [td][xi][nb][ic][NR], zeros
+    // past oc.
+    const int64_t nnb = np_ / nr_, ksz = v_.k[0] * v_.k[1] * v_.k[2];
     int64_t total = 0;
-    for (size_t a = 0; a < rh_.size(); ++a)
-        for (size_t b = 0; b < rw_.size(); ++b) {
-            Phase f;
-            f.rh = static_cast<int>(a);
-            f.rw = static_cast<int>(b);
-            f.kh = rh_[a].kind;
-            f.kw = rw_[b].kind;
-            f.empty = rh_[a].kk.empty() || rw_[b].kk.empty() || rh_[a].Q == 0 || rw_[b].Q == 0;
-            f.xi = kAlpha[f.kh] * kAlpha[f.kw];
-            f.uofs = total;
-            if (!f.empty) total += f.xi * nnb * ic_ * nr_, xmax_ = std::max(xmax_, f.xi);
-            ph_.push_back(f);
-        }
+    for (size_t e = 0; e < rd_.size(); ++e)
+        for (size_t a = 0; a < rh_.size(); ++a)
+            for (size_t b = 0; b < rw_.size(); ++b) {
+                Phase f;
+                f.rd = static_cast<int>(e);
+                f.rh = static_cast<int>(a);
+                f.rw = static_cast<int>(b);
+                f.kh = rh_[a].kind;
+                f.kw = rw_[b].kind;
+                f.empty = rd_[e].kk.empty() || rh_[a].kk.empty() || rw_[b].kk.empty() || rd_[e].Q == 0 || rh_[a].Q == 0 ||
+                          rw_[b].Q == 0;
+                f.xi = kAlpha[f.kh] * kAlpha[f.kw];
+                f.uofs = total;
+                f.usz = f.xi * nnb * ic_ * nr_;
+                if (!f.empty) total += f.usz * static_cast<int64_t>(rd_[e].kk.size()), xmax_ = std::max(xmax_, f.xi);
+                ph_.push_back(f);
+            }
     // (Every element is written below: the one-call path reuses its buffer, so nothing is zeroed or faulted in.)
     utotal_ = total;
     u_ = std::move(storage);
@@ -345,11 +367,13 @@ WinoPlan<T>::WinoPlan(const Problem& p, const T* wei, const T* bia, const Epilog
                                 wt.data() + (c - c0) * ksz * ldw, static_cast<size_t>(ldw));
             for (const Phase& f : ph_) {
                 if (f.empty) continue;
+              const Res& dr = rd_[static_cast<size_t>(f.rd)];
+              for (size_t td = 0; td < dr.kk.size(); ++td) {
                 const Res& h = rh_[static_cast<size_t>(f.rh)];
                 const Res& x = rw_[static_cast<size_t>(f.rw)];
                 const int ah = kAlpha[f.kh], aw = kAlpha[f.kw], th = kR[f.kh], tw = kR[f.kw];
                 for (int64_t c = c0; c < c1; ++c) {
-                    const T* wc = wt.data() + (c - c0) * ksz * ldw;
+                    const T* wc = wt.data() + ((c - c0) * ksz + dr.kk[td] * v_.k[0] * v_.k[1]) * ldw;
                     T* uc = ub.data() + (c - c0) * 16 * np_;
                     for (int i = 0; i < ah; ++i)
                         for (int j = 0; j < tw; ++j) {
@@ -373,19 +397,20 @@ WinoPlan<T>::WinoPlan(const Problem& p, const T* wei, const T* bia, const Epilog
                 }
                 for (int64_t xi = 0; xi < f.xi; ++xi)
                     for (int64_t nb = 0; nb < nnb; ++nb) {
-                        T* ud = u_.data() + f.uofs + ((xi * nnb + nb) * ic_ + c0) * nr_;
+                        T* ud = u_.data() + f.uofs + static_cast<int64_t>(td) * f.usz + ((xi * nnb + nb) * ic_ + c0) * nr_;
                         for (int64_t c = c0; c < c1; ++c, ud += nr_) {
                             const T* us = ub.data() + ((c - c0) * 16 + xi) * np_ + nb * nr_;
                             for (int64_t n = 0; n < nr_; ++n) ud[n] = us[n];
                         }
                     }
+              }
             }
         }
     });
 
-    // A task: a residue of the rows, an image, tile rows [th0, th1) and positions [q0, q1) along the last axis
-    // (plan_chunks: the scratch of a task within the budget).
-    const Chunks ch = plan_chunks(v_, rh_, rw_, mb_, ic_, oc_, sizeof(T), !last_, nr_, mr_);
+    // A task: a residue of the rows, an image, an output slice along the depth, tile rows [th0, th1) and positions
+    // [q0, q1) along the last axis (plan_chunks: the scratch of a task within the budget).
+    const Chunks ch = plan_chunks(v_, rh_, rw_, mb_, ic_, oc_, sizeof(T), !last_, nr_, mr_, nd_);
     const int64_t nthr = ch.nthr, qchunk = ch.qchunk;
     tb_ = ch.tb;
     int64_t qmax = 0;
@@ -394,38 +419,45 @@ WinoPlan<T>::WinoPlan(const Problem& p, const T* wei, const T* bia, const Epilog
     // residue, the residues outermost, so that the next tasks reuse its weights from L3 (all of them in every
     // task, hifigan_up1's 16 MiB came from memory each time). Channels-first tasks share their staged rows.
     size_t group = rw_.size();
-    for (size_t a = 0; a < rh_.size() && last_; ++a) {
-        int64_t bytes = 0;
-        for (size_t b = 0; b < rw_.size(); ++b)
-            if (!ph_[a * rw_.size() + b].empty) bytes += ph_[a * rw_.size() + b].xi * ic_ * np_ * static_cast<int64_t>(sizeof(T));
-        if (bytes > kSplitBytes) group = 1;
-    }
-    for (size_t a = 0; a < rh_.size(); ++a) {
-        const Res& h = rh_[a];
-        if (h.Q == 0) continue;
-        const int64_t mh = kM[h.kind], thn = (h.Q + mh - 1) / mh;
-        for (size_t b0 = 0; b0 < rw_.size(); b0 += group)
-            for (int64_t n = 0; n < mb_; ++n)
-                for (int64_t t0 = 0; t0 < thn; t0 += nthr)
-                    for (int64_t q0 = 0; q0 < qmax; q0 += qchunk)
-                        tasks_.push_back({static_cast<int>(a), n, t0, std::min(thn, t0 + nthr), q0, std::min(qmax, q0 + qchunk),
-                                          b0, std::min(rw_.size(), b0 + group)});
-    }
-    // A task's cost: its products, alpha_h * alpha_w per tile (of m_h tile rows x m_w positions).
+    for (size_t e = 0; e < rd_.size(); ++e)
+        for (size_t a = 0; a < rh_.size() && last_; ++a) {
+            int64_t bytes = 0;
+            for (size_t b = 0; b < rw_.size(); ++b) {
+                const Phase& f = ph_[(e * rh_.size() + a) * rw_.size() + b];
+                if (!f.empty) bytes += f.usz * static_cast<int64_t>(rd_[e].kk.size() * sizeof(T));
+            }
+            if (bytes > kSplitBytes) group = 1;
+        }
+    for (size_t e = 0; e < rd_.size(); ++e)
+        for (size_t a = 0; a < rh_.size(); ++a) {
+            const Res& h = rh_[a];
+            if (h.Q == 0 || rd_[e].Q == 0) continue;
+            const int64_t mh = kM[h.kind], thn = (h.Q + mh - 1) / mh;
+            for (size_t b0 = 0; b0 < rw_.size(); b0 += group)
+                for (int64_t n = 0; n < mb_; ++n)
+                    for (int64_t qd = 0; qd < rd_[e].Q; ++qd)
+                        for (int64_t t0 = 0; t0 < thn; t0 += nthr)
+                            for (int64_t q0 = 0; q0 < qmax; q0 += qchunk)
+                                tasks_.push_back({static_cast<int>(e), static_cast<int>(a), n, qd, t0, std::min(thn, t0 + nthr), q0,
+                                                  std::min(qmax, q0 + qchunk), b0, std::min(rw_.size(), b0 + group)});
+        }
+    // A task's cost: its products, alpha_h * alpha_w per tile (of m_h tile rows x m_w positions) and depth tap.
     tcost_.assign(1, 0.0);
     for (const Task& t : tasks_) {
         double c = 0;
+        int64_t tap[3], slice[3];
+        const int nt = depth_taps(t, tap, slice);
         for (size_t b = t.b0; b < t.b1; ++b) {
-            const Phase& f = ph_[static_cast<size_t>(t.rh) * rw_.size() + b];
+            const Phase& f = phase(t, b);
             c += static_cast<double>((t.th1 - t.th0) * std::max<int64_t>(1, std::min(t.q1, rw_[b].Q) - t.q0)) *
-                 (f.empty ? 0.05 : static_cast<double>(f.xi) / kM[f.kw]);
+                 (f.empty || nt == 0 ? 0.05 : static_cast<double>(f.xi * nt) / kM[f.kw]);
         }
         tcost_.push_back(tcost_.back() + c);
     }
     // Outputs far larger than the caches are streamed (no read of the destination lines): channels-last, the
     // whole aligned vectors of the tiles wholly inside; channels-first, the transposes of the staged rows.
     // (Measured: hifigan_up3's 3.2 MiB output channels-last, winograd 0.9x phase before, 1.15x after.)
-    stream_ = static_cast<double>(mb_ * oc_ * v_.out[0] * v_.out[1]) * sizeof(T) >= detail::kStreamOutBytes;
+    stream_ = static_cast<double>(mb_ * oc_ * v_.out[0] * v_.out[1] * v_.out[2]) * sizeof(T) >= detail::kStreamOutBytes;
     // Channels-first staging: the task's source rows and columns, and its output rows.
     if (!last_) {
         sin_ = ch.sin;
@@ -436,16 +468,16 @@ WinoPlan<T>::WinoPlan(const Problem& p, const T* wei, const T* bia, const Epilog
 
 template <class T>
 size_t WinoPlan<T>::workspace_bytes() const {
-    return static_cast<size_t>(xmax_ * (tb_ * (icp_ + np_) + 32) + sin_ + sout_ + tmp_ + np_) * sizeof(T);
+    return static_cast<size_t>(xmax_ * (tb_ * (icp_ * nd_ + np_) + 16 * nd_ + 16) + sin_ * nd_ + sout_ + tmp_ + np_) * sizeof(T);
 }
 
 template <class T>
 void WinoPlan<T>::run(const T* src, T* dst) const {
     parallel::parallel_for(tcost_, [&](int64_t b, int64_t e, int) {
         thread_local Scratch ws;  // per thread, only grows: the plan stays reentrant
-        ws.v.resize(static_cast<size_t>(xmax_ * (tb_ * icp_ + 16)));
+        ws.v.resize(static_cast<size_t>(xmax_ * (tb_ * icp_ + 16) * nd_));
         ws.m.resize(static_cast<size_t>(xmax_ * (tb_ * np_ + 16) + np_));
-        ws.sin.resize(static_cast<size_t>(sin_));
+        ws.sin.resize(static_cast<size_t>(sin_ * nd_));
         ws.sout.resize(static_cast<size_t>(sout_ + np_));
         ws.tmp.resize(static_cast<size_t>(tmp_));
         ws.px.resize(16);
@@ -495,33 +527,51 @@ struct Ahead {
 };
 
 template <class T>
+int WinoPlan<T>::depth_taps(const Task& t, int64_t (&tap)[3], int64_t (&slice)[3]) const {
+    // (Tap td of a depth residue reads source slice g*(qd + td) + u.)
+    const Res& dr = rd_[static_cast<size_t>(t.rd)];
+    int n = 0;
+    for (size_t td = 0; td < dr.kk.size(); ++td) {
+        const int64_t id = v_.g[2] * (t.qd + static_cast<int64_t>(td)) + dr.u;
+        if (id < 0 || id >= v_.in[2]) continue;
+        tap[n] = static_cast<int64_t>(td), slice[n] = id, ++n;
+    }
+    return n;
+}
+
+template <class T>
 void WinoPlan<T>::task(const T* src, T* dst, const Task& tk, const Task* next, Scratch& ws) const {
     const Res& h = rh_[static_cast<size_t>(tk.rh)];
-    const int64_t Hin = v_.in[0], Win = v_.in[1], Hout = v_.out[0], Wout = v_.out[1];
+    const int64_t Hin = v_.in[0], Win = v_.in[1], Hout = v_.out[0], Wout = v_.out[1], Din = v_.in[2], Dout = v_.out[2];
     const int64_t mh = kM[h.kind], ah = kAlpha[h.kind], sh = v_.S[0], sw = v_.S[1], gh = v_.g[0], gw = v_.g[1];
     const int64_t nrows = (tk.th1 - tk.th0) * mh;  // output rows of the residue (some past Q)
     const int64_t ow0 = sw * tk.q0, ow1 = std::min(Wout, sw * tk.q1), sow = ow1 - ow0;
-    // Channels-first: the task's source rows and columns, channels-last in scratch.
+    const int64_t od = rd_[static_cast<size_t>(tk.rd)].o0 + v_.S[2] * tk.qd;  // the output slice
+    // The depth taps that read a source slice: segments of each GEMM call (none: the outputs are the bias).
+    int64_t tap[3], slice[3];
+    const int nseg = depth_taps(tk, tap, slice);
+    // Channels-first: the task's source rows and columns of each tap's slice, channels-last in scratch.
     const Box bx = box(tk);
     const int64_t ih0 = bx.ih0, ih1 = bx.ih1, iw0 = bx.iw0;
     const int64_t swid = std::max<int64_t>(bx.iw1 - bx.iw0, 0);
-    const int64_t plane = Hin * Win;
+    const int64_t plane = Hin * Win, volume = Din * plane;
     const int64_t nnb = np_ / nr_;
     Ahead ahead;
-    if (next && !rh_[static_cast<size_t>(next->rh)].kk.empty()) {
+    int64_t ntap[3], nslice[3];
+    if (next && !rh_[static_cast<size_t>(next->rh)].kk.empty() && depth_taps(*next, ntap, nslice) > 0) {
         const Box nb = box(*next);
         const int64_t r0 = std::max<int64_t>(nb.ih0, 0), r1 = std::min(nb.ih1, Hin), w = nb.iw1 - nb.iw0;
-        if (r1 > r0 && w > 0) {
+        if (r1 > r0 && w > 0) {  // (the first tap's slice)
             const int64_t sz = static_cast<int64_t>(sizeof(T));
             if (last_)
-                ahead = {reinterpret_cast<const char*>(src + ((next->n * Hin + r0) * Win + nb.iw0) * ic_), 1, 0, r1 - r0,
-                         Win * ic_ * sz, w * ic_ * sz};
+                ahead = {reinterpret_cast<const char*>(src + (((next->n * Din + nslice[0]) * Hin + r0) * Win + nb.iw0) * ic_), 1,
+                         0, r1 - r0, Win * ic_ * sz, w * ic_ * sz};
             else
-                ahead = {reinterpret_cast<const char*>(src + next->n * ic_ * plane + r0 * Win + nb.iw0), ic_, plane * sz,
-                         r1 - r0, Win * sz, w * sz};
+                ahead = {reinterpret_cast<const char*>(src + next->n * ic_ * volume + nslice[0] * plane + r0 * Win + nb.iw0), ic_,
+                         volume * sz, r1 - r0, Win * sz, w * sz};
             int64_t calls = 0;
             for (size_t b = tk.b0; b < tk.b1; ++b) {
-                const Phase& f = ph_[static_cast<size_t>(tk.rh) * rw_.size() + b];
+                const Phase& f = phase(tk, b);
                 const Res& x = rw_[b];
                 if (f.empty || tk.q0 >= x.Q) continue;
                 const int64_t m = kM[x.kind], ntw = (std::min(tk.q1, x.Q) + m - 1) / m - tk.q0 / m;
@@ -532,19 +582,21 @@ void WinoPlan<T>::task(const T* src, T* dst, const Task& tk, const Task* next, S
         }
     }
     if (!last_ && !h.kk.empty() && swid > 0)
-        for (int64_t ih = std::max<int64_t>(ih0, 0); ih < std::min(ih1, Hin); ++ih)
-            gemm_.transpose(src + tk.n * ic_ * plane + ih * Win + iw0, static_cast<size_t>(plane), static_cast<size_t>(ic_),
-                            static_cast<size_t>(swid), ws.sin.data() + (ih - ih0) * swid * icp_, static_cast<size_t>(icp_));
-    auto source = [&](int64_t ih, int64_t iw) -> const T* {
+        for (int sg = 0; sg < nseg; ++sg)
+            for (int64_t ih = std::max<int64_t>(ih0, 0); ih < std::min(ih1, Hin); ++ih)
+                gemm_.transpose(src + tk.n * ic_ * volume + slice[sg] * plane + ih * Win + iw0, static_cast<size_t>(volume),
+                                static_cast<size_t>(ic_), static_cast<size_t>(swid),
+                                ws.sin.data() + sg * sin_ + (ih - ih0) * swid * icp_, static_cast<size_t>(icp_));
+    auto source = [&](int sg, int64_t ih, int64_t iw) -> const T* {
         if (ih < 0 || ih >= Hin || iw < 0 || iw >= Win) return zeros_.data();
-        if (last_) return src + ((tk.n * Hin + ih) * Win + iw) * ic_;
-        return ws.sin.data() + ((ih - ih0) * swid + (iw - iw0)) * icp_;
+        if (last_) return src + (((tk.n * Din + slice[sg]) * Hin + ih) * Win + iw) * ic_;
+        return ws.sin.data() + sg * sin_ + ((ih - ih0) * swid + (iw - iw0)) * icp_;
     };
     T* const sink = ws.m.data() + xmax_ * (tb_ * np_ + 16);  // (past every product: a row no output reads)
     auto dest = [&](int64_t row, int64_t q, const Res& x) -> T* {  // row: of the task's; q: of phase x
         if (tk.th0 * mh + row >= h.Q || q >= x.Q) return sink;
         const int64_t oh = h.o0 + sh * (tk.th0 * mh + row), ow = x.o0 + sw * q;
-        if (last_) return dst + ((tk.n * Hout + oh) * Wout + ow) * oc_;
+        if (last_) return dst + (((tk.n * Dout + od) * Hout + oh) * Wout + ow) * oc_;
         return ws.sout.data() + (row * sow + (ow - ow0)) * np_;
     };
     const bool epi = epi_.kind != Epilogue::Kind::none;
@@ -554,9 +606,9 @@ void WinoPlan<T>::task(const T* src, T* dst, const Task& tk, const Task* next, S
     for (size_t b = tk.b0; b < tk.b1; ++b) {
         const Res& x = rw_[b];
         if (tk.q0 >= x.Q) continue;
-        const Phase& f = ph_[static_cast<size_t>(tk.rh) * rw_.size() + b];
+        const Phase& f = phase(tk, b);
         const int64_t q1 = std::min(tk.q1, x.Q);
-        if (f.empty) {  // no tap reaches these outputs: the bias
+        if (f.empty || nseg == 0) {  // no tap reaches these outputs: the bias
             for (int64_t row = 0; row < nrows; ++row)
                 for (int64_t q = tk.q0; q < q1; ++q) {
                     T* d = dest(row, q, x);
@@ -572,28 +624,35 @@ void WinoPlan<T>::task(const T* src, T* dst, const Task& tk, const Task* next, S
         // (A line more per transformed position: the xi rows of a tile would lie a multiple of 4 KiB apart, in one
         // L1 set.)
         const size_t ldv = static_cast<size_t>(tbp * icp_ + 16), ldm = static_cast<size_t>(tbp * np_ + 16);
-        // Input transforms: V[xi][tile][icp].
-        for (int64_t th = tk.th0; th < tk.th1; ++th)
-            for (int64_t tw = tw0; tw < tw1; ++tw) {
-                const int64_t tile = (th - tk.th0) * ntw + (tw - tw0);
-                const int64_t r0 = gh * th * mh + h.u, c0 = gw * tw * mw + x.u;
-                if (r0 >= 0 && r0 + gh * (ah - 1) < Hin && c0 >= 0 && c0 + gw * (aw - 1) < Win) {  // wholly inside: strided
-                    gemm_.wino_in_s(f.kh, f.kw, source(r0, c0), irs, ics, static_cast<size_t>(ic_), ws.v.data() + tile * icp_, ldv);
-                    continue;
+        const int64_t vtap = xmax_ * (tb_ * icp_ + 16);  // V of one depth tap
+        // Input transforms: V[tap][xi][tile][icp].
+        for (int sg = 0; sg < nseg; ++sg)
+            for (int64_t th = tk.th0; th < tk.th1; ++th)
+                for (int64_t tw = tw0; tw < tw1; ++tw) {
+                    const int64_t tile = (th - tk.th0) * ntw + (tw - tw0);
+                    const int64_t r0 = gh * th * mh + h.u, c0 = gw * tw * mw + x.u;
+                    T* const vt = ws.v.data() + sg * vtap + tile * icp_;
+                    if (r0 >= 0 && r0 + gh * (ah - 1) < Hin && c0 >= 0 && c0 + gw * (aw - 1) < Win) {  // wholly inside: strided
+                        gemm_.wino_in_s(f.kh, f.kw, source(sg, r0, c0), irs, ics, static_cast<size_t>(ic_), vt, ldv);
+                        continue;
+                    }
+                    for (int64_t i = 0; i < ah; ++i)
+                        for (int64_t j = 0; j < aw; ++j)
+                            ws.px[static_cast<size_t>(i * aw + j)] = source(sg, r0 + gh * i, c0 + gw * j);
+                    gemm_.wino_in(f.kh, f.kw, ws.px.data(), static_cast<size_t>(ic_), vt, ldv);
                 }
-                for (int64_t i = 0; i < ah; ++i)
-                    for (int64_t j = 0; j < aw; ++j)
-                        ws.px[static_cast<size_t>(i * aw + j)] = source(r0 + gh * i, c0 + gw * j);
-                gemm_.wino_in(f.kh, f.kw, ws.px.data(), static_cast<size_t>(ic_), ws.v.data() + tile * icp_, ldv);
-            }
-        // The products: per xi, M[xi][tile][np] = V[xi] U[xi], MR tiles x NR channels per call.
-        const size_t lda = static_cast<size_t>(icp_), zero = 0;
+        // The products: per xi, M[xi][tile][np] = sum over the depth taps of V[tap][xi] U[tap][xi], MR tiles x NR
+        // channels per call (a tap per segment).
+        const T* A[3];
+        size_t lda[3], boff[3];
+        for (int sg = 0; sg < nseg; ++sg)
+            lda[sg] = static_cast<size_t>(icp_), boff[sg] = static_cast<size_t>(tap[sg] * f.usz);
         for (int64_t xi = 0; xi < f.xi; ++xi)
             for (int64_t nb = 0; nb < nnb; ++nb) {
                 const T* B = u_.data() + f.uofs + (xi * nnb + nb) * ic_ * nr_;
                 for (int64_t t0 = 0; t0 < tbp; t0 += mr_) {
-                    const T* A = ws.v.data() + xi * static_cast<int64_t>(ldv) + t0 * icp_;
-                    gemm_.seg[0].fn_rows(&A, &lda, B, &zero, 1, static_cast<size_t>(ic_),
+                    for (int sg = 0; sg < nseg; ++sg) A[sg] = ws.v.data() + sg * vtap + xi * static_cast<int64_t>(ldv) + t0 * icp_;
+                    gemm_.seg[0].fn_rows(A, lda, B, boff, static_cast<size_t>(nseg), static_cast<size_t>(ic_),
                                          ws.m.data() + xi * static_cast<int64_t>(ldm) + t0 * np_ + nb * nr_,
                                          static_cast<size_t>(np_), false);
                     ahead.step();
@@ -621,17 +680,18 @@ void WinoPlan<T>::task(const T* src, T* dst, const Task& tk, const Task* next, S
     if (last_) return;
     // Channels-first: each staged row [position][channel] transposed into the destination rows, 16 positions at a
     // time (a whole transposed block per channel); the last few through a buffer.
-    const int64_t oplane = Hout * Wout;
+    const int64_t oplane = Hout * Wout, ovolume = Dout * oplane;
     for (int64_t row = 0; row < nrows && sow > 0; ++row) {
         if (tk.th0 * mh + row >= h.Q) break;
         const int64_t oh = h.o0 + sh * (tk.th0 * mh + row);
-        T* const drow = dst + tk.n * oc_ * oplane + oh * Wout + ow0;
+        T* const drow = dst + tk.n * oc_ * ovolume + od * oplane + oh * Wout + ow0;
         const T* const srow = ws.sout.data() + row * sow * np_;
         for (int64_t i0 = 0; i0 < sow; i0 += 16) {
             const int64_t len = std::min<int64_t>(16, sow - i0);
             if (len == 16 && !epi) {
-                (stream_ ? gemm_.transpose_stream : gemm_.transpose)(srow + i0 * np_, static_cast<size_t>(np_), 16, static_cast<size_t>(oc_), drow + i0,
-                                static_cast<size_t>(oplane));
+                (stream_ ? gemm_.transpose_stream : gemm_.transpose)(srow + i0 * np_, static_cast<size_t>(np_), 16,
+                                                                     static_cast<size_t>(oc_), drow + i0,
+                                                                     static_cast<size_t>(ovolume));
                 continue;
             }
             gemm_.transpose(srow + i0 * np_, static_cast<size_t>(np_), static_cast<size_t>(len), static_cast<size_t>(oc_),
@@ -639,7 +699,7 @@ void WinoPlan<T>::task(const T* src, T* dst, const Task& tk, const Task* next, S
             if (epi)
                 for (int64_t c = 0; c < oc_; ++c) apply_epilogue(epi_, ws.tmp.data() + c * 16, len);
             gemm_.copy_block(ws.tmp.data(), 16, static_cast<size_t>(oc_), static_cast<size_t>(len), drow + i0,
-                             static_cast<size_t>(oplane));
+                             static_cast<size_t>(ovolume));
         }
     }
 }
@@ -659,7 +719,7 @@ Algorithm winograd() {
     Algorithm a;
     a.name = "winograd";
     a.summary = "sub-pixel phases with Winograd's minimal filtering F(2,2), F(3,2), F(2,3) per axis: up to 2.25x "
-                "fewer multiplications (forward, ranks 1-2, groups 1, 1-3 taps per phase and axis, any dilation)";
+                "fewer multiplications (forward, ranks 1-3, groups 1, 1-3 taps per phase and axis, any dilation)";
     a.supports = supports;
     a.prefers = prefers;
     a.fused_epilogue = true;

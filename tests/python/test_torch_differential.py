@@ -345,3 +345,22 @@ def test_winograd_phase_tasks(threads):
     assert np.array_equal(np.moveaxis(plan(xl), -1, 1), ref)
     y = tconv.conv_transpose(xl, w, b, threads=threads, channels_last=True, algorithm="winograd", **kw)
     assert np.array_equal(np.moveaxis(y, -1, 1), ref)
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+@pytest.mark.parametrize("kw", [dict(stride=2, padding=1, output_padding=1), dict(stride=1, padding=2, dilation=2)],
+                         ids=["k3s2", "k3d2"])
+def test_winograd_rank3(kw, channels_last):
+    """Rank 3: 2-D tiles, each depth tap a segment of the same GEMM (its own transformed weights). Requested by
+    name, on small integers, the result equals PyTorch's float64 exactly, for 1 and 2 threads."""
+    rng = np.random.default_rng(13)
+    x = rng.integers(-3, 4, (2, 40, 5, 9, 11)).astype(np.float32)
+    w = rng.integers(-3, 4, (40, 36, 3, 3, 3)).astype(np.float32)
+    b = rng.integers(-3, 4, 36).astype(np.float32)
+    ref = F.conv_transpose3d(torch.tensor(x, dtype=torch.float64), torch.tensor(w, dtype=torch.float64),
+                             torch.tensor(b, dtype=torch.float64), **kw).numpy().astype(np.float32)
+    xx = np.ascontiguousarray(np.moveaxis(x, 1, -1)) if channels_last else x
+    back = (lambda y: np.moveaxis(y, -1, 1)) if channels_last else (lambda y: y)
+    for t in (1, 2):
+        y = tconv.conv_transpose(xx, w, b, threads=t, channels_last=channels_last, algorithm="winograd", **kw)
+        assert np.array_equal(back(y), ref)
