@@ -367,43 +367,44 @@ WinoPlan<T>::WinoPlan(const Problem& p, const T* wei, const T* bia, const Epilog
                                 wt.data() + (c - c0) * ksz * ldw, static_cast<size_t>(ldw));
             for (const Phase& f : ph_) {
                 if (f.empty) continue;
-              const Res& dr = rd_[static_cast<size_t>(f.rd)];
-              for (size_t td = 0; td < dr.kk.size(); ++td) {
+                const Res& dr = rd_[static_cast<size_t>(f.rd)];
                 const Res& h = rh_[static_cast<size_t>(f.rh)];
                 const Res& x = rw_[static_cast<size_t>(f.rw)];
                 const int ah = kAlpha[f.kh], aw = kAlpha[f.kw], th = kR[f.kh], tw = kR[f.kw];
-                for (int64_t c = c0; c < c1; ++c) {
-                    const T* wc = wt.data() + ((c - c0) * ksz + dr.kk[td] * v_.k[0] * v_.k[1]) * ldw;
-                    T* uc = ub.data() + (c - c0) * 16 * np_;
-                    for (int i = 0; i < ah; ++i)
-                        for (int j = 0; j < tw; ++j) {
-                            bool first = true;
-                            for (int l = 0; l < th; ++l) {
-                                if (kG[f.kh][i][l] == 0) continue;
-                                axpy(t.data() + (i * 3 + j) * np_, wc + (h.kk[static_cast<size_t>(l)] * v_.k[1] + x.kk[static_cast<size_t>(j)]) * ldw,
-                                     kG[f.kh][i][l], first);
-                                first = false;
+                for (size_t td = 0; td < dr.kk.size(); ++td) {  // (the weights of depth tap td: kernel slice kk[td])
+                    for (int64_t c = c0; c < c1; ++c) {
+                        const T* wc = wt.data() + ((c - c0) * ksz + dr.kk[td] * v_.k[0] * v_.k[1]) * ldw;
+                        T* uc = ub.data() + (c - c0) * 16 * np_;
+                        for (int i = 0; i < ah; ++i)
+                            for (int j = 0; j < tw; ++j) {
+                                bool first = true;
+                                for (int l = 0; l < th; ++l) {
+                                    if (kG[f.kh][i][l] == 0) continue;
+                                    const int64_t kk = h.kk[static_cast<size_t>(l)] * v_.k[1] + x.kk[static_cast<size_t>(j)];
+                                    axpy(t.data() + (i * 3 + j) * np_, wc + kk * ldw, kG[f.kh][i][l], first);
+                                    first = false;
+                                }
                             }
-                        }
-                    for (int i = 0; i < ah; ++i)
-                        for (int j = 0; j < aw; ++j) {
-                            bool first = true;
-                            for (int l = 0; l < tw; ++l) {
-                                if (kG[f.kw][j][l] == 0) continue;
-                                axpy(uc + (i * aw + j) * np_, t.data() + (i * 3 + l) * np_, kG[f.kw][j][l], first);
-                                first = false;
+                        for (int i = 0; i < ah; ++i)
+                            for (int j = 0; j < aw; ++j) {
+                                bool first = true;
+                                for (int l = 0; l < tw; ++l) {
+                                    if (kG[f.kw][j][l] == 0) continue;
+                                    axpy(uc + (i * aw + j) * np_, t.data() + (i * 3 + l) * np_, kG[f.kw][j][l], first);
+                                    first = false;
+                                }
+                            }
+                    }
+                    for (int64_t xi = 0; xi < f.xi; ++xi)
+                        for (int64_t nb = 0; nb < nnb; ++nb) {
+                            T* ud = u_.data() + f.uofs + static_cast<int64_t>(td) * f.usz +
+                                    ((xi * nnb + nb) * ic_ + c0) * nr_;
+                            for (int64_t c = c0; c < c1; ++c, ud += nr_) {
+                                const T* us = ub.data() + ((c - c0) * 16 + xi) * np_ + nb * nr_;
+                                for (int64_t n = 0; n < nr_; ++n) ud[n] = us[n];
                             }
                         }
                 }
-                for (int64_t xi = 0; xi < f.xi; ++xi)
-                    for (int64_t nb = 0; nb < nnb; ++nb) {
-                        T* ud = u_.data() + f.uofs + static_cast<int64_t>(td) * f.usz + ((xi * nnb + nb) * ic_ + c0) * nr_;
-                        for (int64_t c = c0; c < c1; ++c, ud += nr_) {
-                            const T* us = ub.data() + ((c - c0) * 16 + xi) * np_ + nb * nr_;
-                            for (int64_t n = 0; n < nr_; ++n) ud[n] = us[n];
-                        }
-                    }
-              }
             }
         }
     });
