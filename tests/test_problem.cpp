@@ -167,6 +167,13 @@ TEST(Problem, OperationErrors) {
     Tensor<float> sb(five.src_shape()), wb(five.wei_shape()), db(five.dst_shape());
     EXPECT_ERROR(conv_transpose<float>(five, sb.view(), wb.view(), {}, db.view(), o), "a phase has more than 3 taps along an axis");
     EXPECT_NO_THROW(conv_transpose<float>(dil, s1.view(), w1.view(), {}, d1.view(), o));
+    const Problem r4 = Problem::parse("mb1_ic1_oc2_i2x2x2x2_k2_s2");
+    Tensor<float> s4(r4.src_shape()), w4(r4.wei_shape()), d4(r4.dst_shape());
+    EXPECT_ERROR(conv_transpose<float>(r4, s4.view(), w4.view(), {}, d4.view(), o),
+                 "algorithm 'winograd' refuses mb1_ic1_oc2_i2x2x2x2_k2_s2 (forward): ranks 1 to 3 only (here 4)");
+    const Problem r3 = Problem::parse("mb1_ic2_oc2_i3x2x3_k3_s2_p1_op1");  // rank 3: 2-D tiles, depth taps as segments
+    Tensor<float> s3(r3.src_shape()), w3(r3.wei_shape()), d3(r3.dst_shape());
+    EXPECT_NO_THROW(conv_transpose<float>(r3, s3.view(), w3.view(), {}, d3.view(), o));
     EXPECT_ERROR(conv<float>(dil, s1.view(), w1.view(), {}, d1.view()), "is a transposed convolution; use tconv::conv_transpose");
     // explain_choice names every algorithm with its verdict; the reference takes everything.
     const auto verdicts = explain_choice(dil, Direction::forward);
