@@ -156,6 +156,34 @@ TEST(Plan, Errors) {
 
 // The fast engine's memory rule on the benchmark suite: what a run needs beyond the packed weights (scratch
 // on each of 2 threads) stays within max(1 MiB, 25% of the output tensor), in both layouts.
+// auto's winograd margins (winograd.cpp): 1.3x fewer products channels-last and in 1-D, 1.65x channels-first in
+// 2-D. A k3 s2 p1 op1 layer saves 1.64x at most (a quarter of its phases have one tap per axis): winograd
+// channels-last, phase channels-first; k4 s2 (2.25x in 2-D, 1.5x in 1-D) and k16 s8 (1.5x): winograd in both.
+TEST(Plan, AutoTakesWinogradByLayoutAndRank) {
+    const struct {
+        const char* problem;
+        const char* first;
+        const char* last;
+    } cases[] = {
+        {"mb2_ic64_oc64_i32x32_k4_s2_p1", "winograd", "winograd"},
+        {"mb1_ic64_oc64_i64x64_k3_s2_p1_op1", "phase", "winograd"},
+        {"mb1_ic64_oc64_i1536_k4_s2_p1", "winograd", "winograd"},
+        {"mb1_ic64_oc64_i1536_k16_s8_p4", "winograd", "winograd"},
+        {"mb1_ic16_oc64_i1536_k4_s2_p1", "phase", "phase"},  // (fewer than 32 input channels)
+    };
+    for (const auto& c : cases) {
+        const Problem p = Problem::parse(c.problem);
+        Tensor<float> wei(p.wei_shape());
+        for (const Layout layout : {Layout::channels_first, Layout::channels_last}) {
+            Options o;
+            o.layout = layout;
+            const Plan<float> plan(p, wei.view(), {}, o);
+            EXPECT_EQ(plan.algorithm(), layout == Layout::channels_last ? c.last : c.first)
+                << c.problem << (layout == Layout::channels_last ? " channels-last" : " channels-first");
+        }
+    }
+}
+
 TEST(Plan, ExtraMemoryWithinBudgetOnTheSuite) {
     std::ifstream in(TCONV_TEST_DATA "/../bench/suite.txt");
     ASSERT_TRUE(in) << "bench/suite.txt";

@@ -36,7 +36,13 @@ constexpr double kG[4][4][3] = {
 
 // Below these the transforms cost more than the products they save.
 constexpr int64_t kMinChannels = 32;
-constexpr double kMinGain = 1.5, kMinGainLast = 1.3;
+// The gain `auto` asks for: channels-last (and channels-first in 1-D, whose staging transposes each source value
+// once) 1.3x; channels-first in 2-D 1.65x (each source row is staged again for every row residue and tile row
+// that reads it, and the staged outputs are transposed into the destination); rank 3 1.5x (each depth tap
+// transforms its source slice again). Measured in one process per layer (winograd against phase): channels-
+// first hifigan_up1 (1.33x) 1.19x faster, hifigan_up3 (1.5x) 1.17x, hifi_k15 (1.07x) 0.89x; in 2-D style_up
+// and style_odd (1.61x) 1.06x and 0.96x, dcgan_g3 (1.72x) 1.46x, g3_odd_k5 (1.81x) 1.39x.
+constexpr double kMinGainLast = 1.3, kMinGainFirst2d = 1.65, kMinGain3d = 1.5;
 constexpr double kMaxPackedBytes = 16.0 * 1024 * 1024;
 constexpr int64_t kSplitBytes = 1024 * 1024;
 
@@ -123,6 +129,13 @@ std::string supports(const Problem& p, Direction) {
     return {};
 }
 
+// The GEMM rows computed for n tiles: whole calls of MR rows, the last of 3, 6 or 9 where the kernel set has
+// that shape (parts), else of MR.
+int64_t gemm_rows(int64_t n, int64_t mr, bool parts) {
+    const int64_t r = n % mr, rr = detail::round_up(r, int64_t(3));
+    return n - r + (r == 0 ? 0 : parts && rr < mr ? rr : mr);
+}
+
 // How a plan cuts the work: tasks of nthr tile rows x qchunk positions along the last axis, tb tiles (a multiple
 // of MR) of scratch per phase; fill = real tiles / tiles computed (the GEMM's MR rows).
 struct Chunks {
@@ -136,7 +149,7 @@ struct Chunks {
 // of the output): halving the tile rows first, then the stretch along the last axis (a multiple of 6: whole tiles
 // of every kind).
 Chunks plan_chunks(const View2& v, const std::vector<Res>& rh, const std::vector<Res>& rw, int64_t mb, int64_t ic,
-                   int64_t oc, int64_t tsz, bool cf, int64_t nr, int64_t mr, int64_t nd) {
+                   int64_t oc, int64_t tsz, bool cf, int64_t nr, int64_t mr, bool parts, int64_t nd) {
     const int64_t icp = detail::round_up(ic, 16), np = detail::round_up(oc, nr);
     int64_t xmax = 1, amax = 1, mmin = 3, qmax = 0, umin = v.in[1], umax = 0, hmax = 1, thn = 1;
     for (const Res& x : rw) {
@@ -197,7 +210,7 @@ Chunks plan_chunks(const View2& v, const std::vector<Res>& rh, const std::vector
             for (int64_t t0 = 0; t0 < rows; t0 += c.nthr)
                 for (int64_t q0 = 0; q0 < x.Q; q0 += c.qchunk) {
                     const int64_t m = kM[x.kind], q1 = std::min(x.Q, q0 + c.qchunk);
-                    done += static_cast<double>(detail::round_up(std::min(rows - t0, c.nthr) * ((q1 + m - 1) / m - q0 / m), mr));
+                    done += static_cast<double>(gemm_rows(std::min(rows - t0, c.nthr) * ((q1 + m - 1) / m - q0 / m), mr, parts));
                 }
         }
     }
@@ -205,8 +218,8 @@ Chunks plan_chunks(const View2& v, const std::vector<Res>& rh, const std::vector
     return c;
 }
 
-// "auto" takes it where it computes clearly fewer products than the direct phases: 1.5x (with the GEMM rows past
-// the tiles counted), channels enough that the transforms cost little (32 in and out), and at most 16 MiB of
+// "auto" takes it where it computes clearly fewer products than the direct phases: 1.3x to 1.65x by layout and
+// rank (kMinGainLast above; the GEMM rows computed past the tiles counted), channels enough that the transforms cost little (32 in and out), and at most 16 MiB of
 // transformed weights.
 std::string prefers(const Problem& p, Direction) {
     using std::to_string;
@@ -231,13 +244,12 @@ std::string prefers(const Problem& p, Direction) {
     const auto& k = kernels::kernel_set().f32;
     const bool cf = call_context().data != Layout::channels_last;
     const Chunks c = plan_chunks(v, rh, rw, p.mb, p.ic, p.oc, 4, cf, static_cast<int64_t>(k.seg[0].nr),
-                                 static_cast<int64_t>(k.mr), nd);
+                                 static_cast<int64_t>(k.mr), k.seg[0].fn_rows_part[0] != nullptr, nd);
     const double gain = wino > 0 ? direct * c.fill / wino : 0;
-    // (Rank 3: each depth tap transforms its source slice again, so the channels-first margin in both layouts.)
-    const bool full = cf || p.rank() == 3;
-    const double need = full ? kMinGain : kMinGainLast;
+    const double need = p.rank() == 3 ? kMinGain3d : cf && p.rank() == 2 ? kMinGainFirst2d : kMinGainLast;
     if (gain < need)
-        return detail::cat("saves too few multiplications (", gain, "x < ", need, "x", full ? "" : " channels-last", ")");
+        return detail::cat("saves too few multiplications (", gain, "x < ", need, "x, ", p.rank(), "-D ",
+                           cf ? "channels-first" : "channels-last", ")");
     return {};
 }
 
@@ -411,7 +423,8 @@ WinoPlan<T>::WinoPlan(const Problem& p, const T* wei, const T* bia, const Epilog
 
     // A task: a residue of the rows, an image, an output slice along the depth, tile rows [th0, th1) and positions
     // [q0, q1) along the last axis (plan_chunks: the scratch of a task within the budget).
-    const Chunks ch = plan_chunks(v_, rh_, rw_, mb_, ic_, oc_, sizeof(T), !last_, nr_, mr_, nd_);
+    const Chunks ch = plan_chunks(v_, rh_, rw_, mb_, ic_, oc_, sizeof(T), !last_, nr_, mr_, gemm_.seg[0].fn_rows_part[0] != nullptr,
+                                  nd_);
     const int64_t nthr = ch.nthr, qchunk = ch.qchunk;
     tb_ = ch.tb;
     int64_t qmax = 0;
@@ -653,9 +666,12 @@ void WinoPlan<T>::task(const T* src, T* dst, const Task& tk, const Task* next, S
                 const T* B = u_.data() + f.uofs + (xi * nnb + nb) * ic_ * nr_;
                 for (int64_t t0 = 0; t0 < tbp; t0 += mr_) {
                     for (int sg = 0; sg < nseg; ++sg) A[sg] = ws.v.data() + sg * vtap + xi * static_cast<int64_t>(ldv) + t0 * icp_;
-                    gemm_.seg[0].fn_rows(A, lda, B, boff, static_cast<size_t>(nseg), static_cast<size_t>(ic_),
-                                         ws.m.data() + xi * static_cast<int64_t>(ldm) + t0 * np_ + nb * nr_,
-                                         static_cast<size_t>(np_), false);
+                    // (The last tiles: a call of 3, 6 or 9 rows where fewer than MR remain.)
+                    const int64_t rr = detail::round_up(std::min(mr_, ntiles - t0), int64_t(3));
+                    kernels::GemmSegFn<T> fn = gemm_.seg[0].fn_rows;
+                    if (rr < mr_ && gemm_.seg[0].fn_rows_part[rr / 3 - 1]) fn = gemm_.seg[0].fn_rows_part[rr / 3 - 1];
+                    fn(A, lda, B, boff, static_cast<size_t>(nseg), static_cast<size_t>(ic_),
+                       ws.m.data() + xi * static_cast<int64_t>(ldm) + t0 * np_ + nb * nr_, static_cast<size_t>(np_), false);
                     ahead.step();
                 }
             }

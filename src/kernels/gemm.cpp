@@ -38,12 +38,13 @@ constexpr size_t kMR = 6;
 // positions, whose sources need not be evenly spaced; rows outside the source point at zeros).
 // kDirect: no C; row m of the result plus the bias goes straight to drows[m] + col0 (add is false), with
 // streaming stores when `stream` (every drows[m] + col0 then vector-aligned).
-template <class T, bool kRowsA, size_t kHalves = 4, bool kInd = false, bool kDirect = false>
+// kM: the rows per call (MR; fewer, a multiple of 3, for the last tiles of a block: GemmSegRowsPartT).
+template <class T, bool kRowsA, size_t kHalves = 4, bool kInd = false, bool kDirect = false, size_t kM = kMR>
 HWY_INLINE HWY_ATTR void GemmSegBody(const T* const* HWY_RESTRICT a, const size_t* HWY_RESTRICT lda,
                                      const T* HWY_RESTRICT b, const size_t* HWY_RESTRICT boff, size_t nseg,
                                      size_t kc, T* HWY_RESTRICT c, size_t ldc, bool add, T* const* drows = nullptr,
                                      size_t col0 = 0, const T* HWY_RESTRICT bias = nullptr, bool stream = false) {
-    static_assert(kMR % 3 == 0 && kHalves >= 2 && kHalves <= 4);
+    static_assert(kM % 3 == 0 && kM <= kMR && kHalves >= 2 && kHalves <= 4);
     const hn::ScalableTag<T> d;
     // The second part: a whole vector (kHalves 4), a half one (3; LowerHalf of a broadcast is free), or none.
     using D2 = std::conditional_t<kHalves == 3, hn::Half<decltype(d)>, decltype(d)>;
@@ -52,17 +53,17 @@ HWY_INLINE HWY_ATTR void GemmSegBody(const T* const* HWY_RESTRICT a, const size_
     using V = hn::Vec<decltype(d)>;
     using V2 = hn::Vec<D2>;
     constexpr bool kTwo = kHalves > 2;
-    V acc0[kMR];
-    V2 acc1[kMR];
+    V acc0[kM];
+    V2 acc1[kM];
     if (add) {
 #pragma GCC unroll 16
-        for (size_t m = 0; m < kMR; ++m) {
+        for (size_t m = 0; m < kM; ++m) {
             acc0[m] = hn::LoadU(d, c + m * ldc);
             if constexpr (kTwo) acc1[m] = hn::LoadU(d2, c + m * ldc + N);
         }
     } else {
 #pragma GCC unroll 16
-        for (size_t m = 0; m < kMR; ++m) {
+        for (size_t m = 0; m < kM; ++m) {
             acc0[m] = hn::Zero(d);
             if constexpr (kTwo) acc1[m] = hn::Zero(d2);
         }
@@ -71,20 +72,20 @@ HWY_INLINE HWY_ATTR void GemmSegBody(const T* const* HWY_RESTRICT a, const size_
         const T* HWY_RESTRICT as = kInd ? nullptr : a[s];
         const size_t ls = kInd ? 0 : lda[s];
         const T* HWY_RESTRICT bs = b + boff[s];
-        const T* base[kMR / 3];
-        const T* rp[kMR];
+        const T* base[kM / 3];
+        const T* rp[kM];
         if constexpr (kInd) {
 #pragma GCC unroll 16
-            for (size_t m = 0; m < kMR; ++m) rp[m] = a[s * kMR + m] + lda[s];
+            for (size_t m = 0; m < kM; ++m) rp[m] = a[s * kM + m] + lda[s];
             // Short rows (a few channels of each position, a position's stride apart): the next segment's rows
             // are requested now, as the hardware prefetchers do not find them.
             if (s + 1 < nseg && kc * sizeof(T) <= static_cast<size_t>(detail::kPrefetchRowBytes)) {
 #pragma GCC unroll 16
-                for (size_t m = 0; m < kMR; ++m) detail::prefetch_row(a[(s + 1) * kMR + m] + lda[s + 1], kc * sizeof(T));
+                for (size_t m = 0; m < kM; ++m) detail::prefetch_row(a[(s + 1) * kM + m] + lda[s + 1], kc * sizeof(T));
             }
         } else {
 #pragma GCC unroll 16
-            for (size_t r = 0; r < kMR / 3; ++r) base[r] = as + 3 * r * ls;
+            for (size_t r = 0; r < kM / 3; ++r) base[r] = as + 3 * r * ls;
         }
         for (size_t k = 0; k < kc; ++k) {
             const V b0 = hn::LoadU(d, bs + k * W);
@@ -92,7 +93,7 @@ HWY_INLINE HWY_ATTR void GemmSegBody(const T* const* HWY_RESTRICT a, const size_
             if constexpr (kTwo) b1 = hn::LoadU(d2, bs + k * W + N);
             const T* ak = as + k * ls;
 #pragma GCC unroll 16
-            for (size_t m = 0; m < kMR; ++m) {
+            for (size_t m = 0; m < kM; ++m) {
                 const V am = hn::Set(d, kInd ? rp[m][k] : kRowsA ? base[m / 3][k + (m % 3) * ls] : ak[m]);
                 acc0[m] = hn::MulAdd(am, b0, acc0[m]);
                 if constexpr (kHalves == 4) acc1[m] = hn::MulAdd(am, b1, acc1[m]);
@@ -106,21 +107,21 @@ HWY_INLINE HWY_ATTR void GemmSegBody(const T* const* HWY_RESTRICT a, const size_
         if constexpr (kTwo) bias1 = hn::LoadU(d2, bias + N);
         if (stream && kHalves != 3) {
 #pragma GCC unroll 16
-            for (size_t m = 0; m < kMR; ++m) {
+            for (size_t m = 0; m < kM; ++m) {
                 hn::Stream(hn::Add(acc0[m], bias0), d, drows[m] + col0);
                 if constexpr (kHalves == 4) hn::Stream(hn::Add(acc1[m], bias1), d, drows[m] + col0 + N);
             }
             return;
         }
 #pragma GCC unroll 16
-        for (size_t m = 0; m < kMR; ++m) {
+        for (size_t m = 0; m < kM; ++m) {
             hn::StoreU(hn::Add(acc0[m], bias0), d, drows[m] + col0);
             if constexpr (kTwo) hn::StoreU(hn::Add(acc1[m], bias1), d2, drows[m] + col0 + N);
         }
         return;
     }
 #pragma GCC unroll 16
-    for (size_t m = 0; m < kMR; ++m) {
+    for (size_t m = 0; m < kM; ++m) {
         hn::StoreU(acc0[m], d, c + m * ldc);
         if constexpr (kTwo) hn::StoreU(acc1[m], d2, c + m * ldc + N);
     }
@@ -215,6 +216,26 @@ HWY_ATTR void GemmT(const T* HWY_RESTRICT a, size_t lda, const T* HWY_RESTRICT b
     const size_t zero = 0;
     GemmSegBody<T, kRowsA>(&ap, &lda, b, &zero, 1, kc, c, ldc, true);
 }
+
+// The row-read kernel of two vectors for kM = 3, 6 or 9 rows, those below MR (the last tiles of a block: fewer
+// rows computed in vain than a whole MR).
+template <class T, size_t kM>
+HWY_ATTR void GemmSegRowsPartT(const T* const* a, const size_t* lda, const T* b, const size_t* boff, size_t nseg,
+                               size_t kc, T* c, size_t ldc, bool add) {
+    GemmSegBody<T, true, 4, false, false, (kM < kMR ? kM : kMR)>(a, lda, b, boff, nseg, kc, c, ldc, add);
+}
+#define TCONV_ROWS_PART(NAME, T, M)                                                                         \
+    HWY_ATTR void NAME(const T* const* a, const size_t* lda, const T* b, const size_t* boff, size_t nseg,  \
+                       size_t kc, T* c, size_t ldc, bool add) {                                             \
+        GemmSegRowsPartT<T, M>(a, lda, b, boff, nseg, kc, c, ldc, add);                                     \
+    }
+TCONV_ROWS_PART(GemmSegRowsF32_r3, float, 3)
+TCONV_ROWS_PART(GemmSegRowsF32_r6, float, 6)
+TCONV_ROWS_PART(GemmSegRowsF32_r9, float, 9)
+TCONV_ROWS_PART(GemmSegRowsF64_r3, double, 3)
+TCONV_ROWS_PART(GemmSegRowsF64_r6, double, 6)
+TCONV_ROWS_PART(GemmSegRowsF64_r9, double, 9)
+#undef TCONV_ROWS_PART
 
 template <class T, bool kRowsA, size_t kHalves, bool kInd = false>
 HWY_ATTR void GemmSegT(const T* const* a, const size_t* lda, const T* b, const size_t* boff, size_t nseg, size_t kc,
@@ -1148,6 +1169,12 @@ HWY_EXPORT(WinoOutSF64);
 HWY_EXPORT(LanesF32);
 HWY_EXPORT(LanesF64);
 HWY_EXPORT(MR);
+HWY_EXPORT(GemmSegRowsF32_r3);
+HWY_EXPORT(GemmSegRowsF32_r6);
+HWY_EXPORT(GemmSegRowsF32_r9);
+HWY_EXPORT(GemmSegRowsF64_r3);
+HWY_EXPORT(GemmSegRowsF64_r6);
+HWY_EXPORT(GemmSegRowsF64_r9);
 
 const std::vector<KernelSet>& kernel_targets() {
     static const std::vector<KernelSet> sets = [] {
@@ -1175,6 +1202,16 @@ const std::vector<KernelSet>& kernel_targets() {
                                 &HWY_DYNAMIC_DISPATCH(GemmSegIndF64_3), &HWY_DYNAMIC_DISPATCH(GemmSegDirectF64_3)};
             k.f32.seg[2] = {&HWY_DYNAMIC_DISPATCH(GemmSegF32_2), nullptr, lf, 0,
                             &HWY_DYNAMIC_DISPATCH(GemmSegIndF32_2), &HWY_DYNAMIC_DISPATCH(GemmSegDirectF32_2)};
+            // The row-read kernel for 3, 6 and 9 rows, those below MR.
+            {
+                const size_t mr = HWY_DYNAMIC_DISPATCH(MR)();
+                const GemmSegFn<float> pf[3] = {&HWY_DYNAMIC_DISPATCH(GemmSegRowsF32_r3), &HWY_DYNAMIC_DISPATCH(GemmSegRowsF32_r6),
+                                                &HWY_DYNAMIC_DISPATCH(GemmSegRowsF32_r9)};
+                const GemmSegFn<double> pd[3] = {&HWY_DYNAMIC_DISPATCH(GemmSegRowsF64_r3), &HWY_DYNAMIC_DISPATCH(GemmSegRowsF64_r6),
+                                                 &HWY_DYNAMIC_DISPATCH(GemmSegRowsF64_r9)};
+                for (size_t i = 0; i < 3; ++i)
+                    if (3 * (i + 1) < mr) k.f32.seg[0].fn_rows_part[i] = pf[i], k.f64.seg[0].fn_rows_part[i] = pd[i];
+            }
             // The wide shape where 32 vector registers hold its 24 accumulators (AVX-512).
             if (HWY_DYNAMIC_DISPATCH(MR)() == 12) {
                 k.f32.seg[3] = {&HWY_DYNAMIC_DISPATCH(GemmSegWideF32), nullptr, 4 * lf, 6,

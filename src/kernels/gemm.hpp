@@ -140,6 +140,9 @@ struct Gemm {
         // segment i = a[i*rows + m][lda[i] + k] (a position's channels, or zeros).
         GemmSegFn<T> fn_ind = nullptr;
         GemmSegDirectFn<T> fn_direct = nullptr;  // fn_ind storing rows plus the bias to the destination
+        // fn_rows for 3, 6 and 9 rows of A and C (only [0]; null where not fewer than mr): the last tiles of a
+        // block, with fewer rows computed in vain.
+        GemmSegFn<T> fn_rows_part[3] = {};
     } seg[4];  // [3]: the wide shape, 6 rows x 4 vectors (AVX-512 only)
     BiasStoreFn<T> bias_store = nullptr;
     TransposeFn<T> transpose = nullptr;  // for packing weights

@@ -304,8 +304,8 @@ def test_winograd_float32_accuracy(kw, channels_last):
 def test_winograd_streamed_output(oc):
     """A channels-last output of 2 MiB or more, which winograd streams (whole aligned vectors around the caches;
     with 40 channels a position's vectors are aligned only at some positions, and each has a tail): auto takes
-    winograd for this 1-D layer channels-last and the direct phases channels-first; on small integers its result
-    equals PyTorch's float64 exactly, for 1 and 2 threads, and so does the plan's; channels-first too."""
+    winograd for this 1-D layer in both layouts; on small integers its result equals PyTorch's float64 exactly, for
+    1 and 2 threads, and so does the plan's; channels-first too."""
     rng = np.random.default_rng(11)
     kw = dict(stride=2, padding=1)
     x = rng.integers(-3, 4, (1, 40, 8192)).astype(np.float32)
@@ -317,14 +317,14 @@ def test_winograd_streamed_output(oc):
     xl = np.ascontiguousarray(np.moveaxis(x, 1, -1))
     plan = tconv.Plan(xl.shape, w, b, channels_last=True, **kw)
     assert plan.algorithm == "winograd"
-    assert tconv.Plan(x.shape, w, b, **kw).algorithm == "phase"
+    assert tconv.Plan(x.shape, w, b, **kw).algorithm == "winograd"
     for t in (1, 2):
         y = tconv.conv_transpose(xl, w, b, threads=t, channels_last=True, **kw)
         assert np.array_equal(np.moveaxis(y, -1, 1), ref.astype(np.float32))
     assert np.array_equal(np.moveaxis(plan(xl), -1, 1), ref.astype(np.float32))
-    # channels-first (requested by name): the staged output rows go to the destination by streaming transposes
+    # channels-first: the staged output rows go to the destination by streaming transposes
     for t in (1, 2):
-        y = tconv.conv_transpose(x, w, b, threads=t, algorithm="winograd", **kw)
+        y = tconv.conv_transpose(x, w, b, threads=t, **kw)
         assert np.array_equal(y, ref.astype(np.float32))
 
 
