@@ -173,6 +173,7 @@ void run_forward(const Problem& t, const T* src, const T* wei, const T* bia, T* 
                  bool epilogue = false) {
     const Epilogue* epi = epilogue && has_epilogue(opt) ? &opt.epilogue : nullptr;
     Scope scope(opt, epi);
+    algo::call_context().one_call = true;
     const algo::Algorithm& a = algo::find(t, Direction::forward, opt.algorithm, opt.log);
     if (last(opt) && !a.channels_last) {
         const FirstCopy<T> s(t.src_shape(), src);

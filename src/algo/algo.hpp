@@ -112,6 +112,7 @@ struct CallContext {
     const Epilogue* epilogue = nullptr;
     Layout layout = Layout::channels_first;  // channels_last only reaches drivers with Algorithm::channels_last
     Layout data = Layout::channels_first;    // the caller's layout (for Algorithm::prefers, which runs before)
+    bool one_call = false;                   // the one-call function (prefers may count a plan's preparation)
 };
 CallContext& call_context();
 const Algorithm& find(const Problem& p, Direction dir, std::string_view requested, std::ostream* log);

@@ -219,8 +219,9 @@ Chunks plan_chunks(const View2& v, const std::vector<Res>& rh, const std::vector
 }
 
 // "auto" takes it where it computes clearly fewer products than the direct phases: 1.3x to 1.65x by layout and
-// rank (kMinGainLast above; the GEMM rows computed past the tiles counted), channels enough that the transforms cost little (32 in and out), and at most 16 MiB of
-// transformed weights.
+// rank (kMinGainLast above; the GEMM rows computed past the tiles counted), channels enough that the transforms
+// cost little (32 in and out), and at most 16 MiB of transformed weights (for the one-call function: fewer, see
+// below).
 std::string prefers(const Problem& p, Direction) {
     using std::to_string;
     if (p.ic < kMinChannels || p.oc < kMinChannels)
@@ -250,6 +251,20 @@ std::string prefers(const Problem& p, Direction) {
     if (gain < need)
         return detail::cat("saves too few multiplications (", gain, "x < ", need, "x, ", p.rank(), "-D ",
                            cf ? "channels-first" : "channels-last", ")");
+    // The one-call function packs the transformed weights on every call (with their transforms, about 4 GB/s of
+    // them): where that costs more than the time the products saved take (at about 50 GMAC/s; channels-first,
+    // whose staging costs about a fifth more, 1.2x the products counted), it is left to phase. (Measured, one-call
+    // against one-call in one process: hifigan_up1's 16 MiB channels-first, 1.33x fewer products, 17.5 ms with
+    // phase against 19.5-22 with winograd; channels-last, 1.42x, 17.3 and 16.7; hifi_k15's 14 MiB channels-last,
+    // 1.44x, 17.3 and 15.6.)
+    if (call_context().one_call) {
+        const double macs = static_cast<double>(p.mb) * static_cast<double>(p.ic) * static_cast<double>(p.oc) *
+                            static_cast<double>(detail::prod(p.i)) * static_cast<double>(detail::prod(p.k));
+        const double saved = macs / 50e9 * (1 - (cf ? 1.2 : 1.0) / gain), pack = packed / 4e9;
+        if (saved < pack)
+            return detail::cat("one call: packing ", packed / 1048576, " MiB of transformed weights costs about as much ",
+                               "as the products it saves");
+    }
     return {};
 }
 
@@ -363,6 +378,8 @@ WinoPlan<T>::WinoPlan(const Problem& p, const T* wei, const T* bia, const Epilog
     // phase the rows of G_h h (t[i][j][n]) and of G_h h G_w^T (ub[c][xi][n]) along the output channels; then each
     // (xi, NR block) panel receives the block's CB rows as one contiguous run.
     constexpr int64_t CB = 16;
+    // (Transformed weights far larger than the caches are streamed: the one-call path packs them on every call.)
+    const bool stream = static_cast<double>(total) * sizeof(T) >= detail::kStreamBytes;
     const int64_t nblk = (ic_ + CB - 1) / CB;
     parallel::parallel_for(nblk, [&](int64_t b0, int64_t b1, int) {
         // (wt rows: the transpose writes zeros up to a multiple of 16 past oc, NR may be less)
@@ -411,14 +428,13 @@ WinoPlan<T>::WinoPlan(const Problem& p, const T* wei, const T* bia, const Epilog
                         for (int64_t nb = 0; nb < nnb; ++nb) {
                             T* ud = u_.data() + f.uofs + static_cast<int64_t>(td) * f.usz +
                                     ((xi * nnb + nb) * ic_ + c0) * nr_;
-                            for (int64_t c = c0; c < c1; ++c, ud += nr_) {
-                                const T* us = ub.data() + ((c - c0) * 16 + xi) * np_ + nb * nr_;
-                                for (int64_t n = 0; n < nr_; ++n) ud[n] = us[n];
-                            }
+                            for (int64_t c = c0; c < c1; ++c, ud += nr_)
+                                gemm_.copy(ub.data() + ((c - c0) * 16 + xi) * np_ + nb * nr_, static_cast<size_t>(nr_), ud, stream);
                         }
                 }
             }
         }
+        if (stream) hwy::FlushStream();
     });
 
     // A task: a residue of the rows, an image, an output slice along the depth, tile rows [th0, th1) and positions
