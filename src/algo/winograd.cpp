@@ -40,11 +40,12 @@ constexpr int64_t kMinChannels = 32;
 // once) 1.3x; channels-first in 2-D 1.65x (each source row is staged again for every row residue and tile row
 // that reads it, and the staged outputs are transposed into the destination); rank 3 1.5x (each depth tap
 // transforms its source slice again). Measured in one process per layer (winograd against phase): channels-
-// first hifigan_up1 (1.33x) 1.19x faster, hifigan_up3 (1.5x) 1.17x, hifi_k15 (1.07x) 0.89x; in 2-D style_up
+// first hifigan_up1 (1.33x; refused since by kMaxTaskBytesFirst) 1.19x faster, hifigan_up3 (1.5x) 1.17x, hifi_k15 (1.07x) 0.89x; in 2-D style_up
 // and style_odd (1.61x) 1.06x and 0.96x, dcgan_g3 (1.72x) 1.46x, g3_odd_k5 (1.81x) 1.39x.
 constexpr double kMinGainLast = 1.3, kMinGainFirst2d = 1.65, kMinGain3d = 1.5;
 constexpr double kMaxPackedBytes = 16.0 * 1024 * 1024;
 constexpr int64_t kSplitBytes = 1024 * 1024;
+constexpr double kMaxTaskBytesFirst = 8.0 * 1024 * 1024;
 
 // One residue of the stride along one axis: outputs o0 + s*q (q < Q); tap t reads source q + u + t through kernel
 // index kk[t] (at most 3 taps; none: the outputs are the bias).
@@ -244,6 +245,22 @@ std::string prefers(const Problem& p, Direction) {
     if (packed > kMaxPackedBytes) return detail::cat("transformed weights of ", packed / 1048576, " MiB > 16 MiB");
     const auto& k = kernels::kernel_set().f32;
     const bool cf = call_context().data != Layout::channels_last;
+    // Channels-first tasks compute every column residue of their row residue (their staged output rows are whole),
+    // so each reads all of that row residue's transformed weights: beyond 8 MiB (a core's share of L3 here) they
+    // come from memory. (hifigan_up1's 16 MiB over its 8 phases: 1.19x phase's speed run after run in one process,
+    // 0.81-0.84x the best peer against phase's 0.97x in tconv_peers, where the other contenders run in between.)
+    if (cf) {
+        double most = 0;
+        for (const Res& h : rh) {
+            double row = 0;
+            for (const Res& w : rw)
+                if (!h.kk.empty() && !w.kk.empty() && h.Q > 0 && w.Q > 0) row += kAlpha[h.kind] * kAlpha[w.kind];
+            most = std::max(most, row);
+        }
+        const double bytes = most * static_cast<double>(nd) * static_cast<double>(p.ic) * static_cast<double>(p.oc) * sizeof(float);
+        if (bytes > kMaxTaskBytesFirst)
+            return detail::cat("channels-first tasks would each read ", bytes / 1048576, " MiB of transformed weights (> 8 MiB)");
+    }
     const Chunks c = plan_chunks(v, rh, rw, p.mb, p.ic, p.oc, 4, cf, static_cast<int64_t>(k.seg[0].nr),
                                  static_cast<int64_t>(k.mr), k.seg[0].fn_rows_part[0] != nullptr, nd);
     const double gain = wino > 0 ? direct * c.fill / wino : 0;
@@ -254,7 +271,7 @@ std::string prefers(const Problem& p, Direction) {
     // The one-call function packs the transformed weights on every call (with their transforms, about 4 GB/s of
     // them): where that costs more than the time the products saved take (at about 50 GMAC/s; channels-first,
     // whose staging costs about a fifth more, 1.2x the products counted), it is left to phase. (Measured, one-call
-    // against one-call in one process: hifigan_up1's 16 MiB channels-first, 1.33x fewer products, 17.5 ms with
+    // against one-call in one process: hifigan_up1's 16 MiB channels-first (refused above since), 1.33x fewer products, 17.5 ms with
     // phase against 19.5-22 with winograd; channels-last, 1.42x, 17.3 and 16.7; hifi_k15's 14 MiB channels-last,
     // 1.44x, 17.3 and 15.6.)
     if (call_context().one_call) {
