@@ -9,6 +9,7 @@
 // along the last axis) own their outputs: results do not depend on the thread count. See docs/algorithms.md.
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <numeric>
 
 #include <hwy/cache_control.h>
@@ -40,12 +41,12 @@ constexpr int64_t kMinChannels = 32;
 // once) 1.3x; channels-first in 2-D 1.65x (each source row is staged again for every row residue and tile row
 // that reads it, and the staged outputs are transposed into the destination); rank 3 1.5x (each depth tap
 // transforms its source slice again). Measured in one process per layer (winograd against phase): channels-
-// first hifigan_up1 (1.33x; refused since by kMaxTaskBytesFirst) 1.19x faster, hifigan_up3 (1.5x) 1.17x, hifi_k15 (1.07x) 0.89x; in 2-D style_up
+// first hifigan_up1 (1.33x) 1.19x faster, hifigan_up3 (1.5x) 1.17x, hifi_k15 (1.07x) 0.89x; in 2-D style_up
 // and style_odd (1.61x) 1.06x and 0.96x, dcgan_g3 (1.72x) 1.46x, g3_odd_k5 (1.81x) 1.39x.
 constexpr double kMinGainLast = 1.3, kMinGainFirst2d = 1.65, kMinGain3d = 1.5;
 constexpr double kMaxPackedBytes = 16.0 * 1024 * 1024;
 constexpr int64_t kSplitBytes = 1024 * 1024;
-constexpr double kMaxTaskBytesFirst = 8.0 * 1024 * 1024;
+constexpr double kChunkBytesFirst = 4.0 * 1024 * 1024;
 
 // One residue of the stride along one axis: outputs o0 + s*q (q < Q); tap t reads source q + u + t through kernel
 // index kk[t] (at most 3 taps; none: the outputs are the bias).
@@ -137,6 +138,16 @@ int64_t gemm_rows(int64_t n, int64_t mr, bool parts) {
     return n - r + (r == 0 ? 0 : parts && rr < mr ? rr : mr);
 }
 
+// Channels-first tasks compute every column residue of their row residue (the staged output rows are whole), so
+// each would read all of that row residue's transformed weights (`bytes`, the most of any row residue): beyond 4
+// MiB they take a chunk of the output channels each (whole panels of nr), so that a chunk's weights are read from
+// L3 by the tasks that follow. The chunks' count; the panels of each are ceil(nnb / count). (hifigan_up1's 16 MiB
+// in every task: 0.81-0.99x the best peer in tconv_peers, where other contenders run in between; in four chunks
+// 1.12-1.15x.)
+int64_t first_chunks(double bytes, int64_t nnb) {
+    return std::clamp<int64_t>(static_cast<int64_t>(std::ceil(bytes / kChunkBytesFirst)), 1, nnb);
+}
+
 // How a plan cuts the work: tasks of nthr tile rows x qchunk positions along the last axis, tb tiles (a multiple
 // of MR) of scratch per phase; fill = real tiles / tiles computed (the GEMM's MR rows).
 struct Chunks {
@@ -150,7 +161,8 @@ struct Chunks {
 // of the output): halving the tile rows first, then the stretch along the last axis (a multiple of 6: whole tiles
 // of every kind).
 Chunks plan_chunks(const View2& v, const std::vector<Res>& rh, const std::vector<Res>& rw, int64_t mb, int64_t ic,
-                   int64_t oc, int64_t tsz, bool cf, int64_t nr, int64_t mr, bool parts, int64_t nd) {
+                   int64_t oc, int64_t tsz, bool cf, int64_t nr, int64_t mr, bool parts, int64_t nd, int64_t cw) {
+    // (cw: the columns of a task's products and staged rows, np or a chunk of the output channels)
     const int64_t icp = detail::round_up(ic, 16), np = detail::round_up(oc, nr);
     int64_t xmax = 1, amax = 1, mmin = 3, qmax = 0, umin = v.in[1], umax = 0, hmax = 1, thn = 1;
     for (const Res& x : rw) {
@@ -171,7 +183,7 @@ Chunks plan_chunks(const View2& v, const std::vector<Res>& rh, const std::vector
         for (const Res& x : rw)
             if (!x.kk.empty()) tw = std::max(tw, ntw(x, qc));
         const int64_t tb = detail::round_up(nthr * tw, mr);
-        int64_t bytes = (xmax * (tb * (icp * nd + np) + 16 * nd + 16) + np) * tsz, sin = 0, sout = 0;
+        int64_t bytes = (xmax * (tb * (icp * nd + cw) + 16 * nd + 16) + np) * tsz, sin = 0, sout = 0;
         if (cf) {
             // (a task's source rows and columns: g apart within a tile, the span between staged whole)
             int64_t rows_in = 1;
@@ -179,8 +191,8 @@ Chunks plan_chunks(const View2& v, const std::vector<Res>& rh, const std::vector
             const int64_t cols_in = std::min(v.in[1], v.g[1] * (qc + amax) + std::max<int64_t>(umax - umin, 0) + 3);
             const int64_t ow = std::min(v.out[1], v.S[1] * qc);
             sin = rows_in * cols_in * icp;
-            sout = nthr * hmax * ow * np;
-            bytes += (sin * nd + sout + np * 16) * tsz;
+            sout = nthr * hmax * ow * cw;
+            bytes += (sin * nd + sout + cw * 16) * tsz;
         }
         return std::array<int64_t, 4>{tb, bytes, sin, sout};
     };
@@ -245,10 +257,9 @@ std::string prefers(const Problem& p, Direction) {
     if (packed > kMaxPackedBytes) return detail::cat("transformed weights of ", packed / 1048576, " MiB > 16 MiB");
     const auto& k = kernels::kernel_set().f32;
     const bool cf = call_context().data != Layout::channels_last;
-    // Channels-first tasks compute every column residue of their row residue (their staged output rows are whole),
-    // so each reads all of that row residue's transformed weights: beyond 8 MiB (a core's share of L3 here) they
-    // come from memory. (hifigan_up1's 16 MiB over its 8 phases: 1.19x phase's speed run after run in one process,
-    // 0.81-0.84x the best peer against phase's 0.97x in tconv_peers, where the other contenders run in between.)
+    // Channels-first: chunks of the output channels where a row residue's transformed weights are large.
+    const int64_t nr = static_cast<int64_t>(k.seg[0].nr), nnb = detail::round_up(p.oc, nr) / nr;
+    int64_t cw = nnb * nr;
     if (cf) {
         double most = 0;
         for (const Res& h : rh) {
@@ -257,12 +268,11 @@ std::string prefers(const Problem& p, Direction) {
                 if (!h.kk.empty() && !w.kk.empty() && h.Q > 0 && w.Q > 0) row += kAlpha[h.kind] * kAlpha[w.kind];
             most = std::max(most, row);
         }
-        const double bytes = most * static_cast<double>(nd) * static_cast<double>(p.ic) * static_cast<double>(p.oc) * sizeof(float);
-        if (bytes > kMaxTaskBytesFirst)
-            return detail::cat("channels-first tasks would each read ", bytes / 1048576, " MiB of transformed weights (> 8 MiB)");
+        const int64_t ncc = first_chunks(most * static_cast<double>(nd) * static_cast<double>(p.ic) * static_cast<double>(cw) * sizeof(float), nnb);
+        cw = (nnb + ncc - 1) / ncc * nr;
     }
-    const Chunks c = plan_chunks(v, rh, rw, p.mb, p.ic, p.oc, 4, cf, static_cast<int64_t>(k.seg[0].nr),
-                                 static_cast<int64_t>(k.mr), k.seg[0].fn_rows_part[0] != nullptr, nd);
+    const Chunks c = plan_chunks(v, rh, rw, p.mb, p.ic, p.oc, 4, cf, nr, static_cast<int64_t>(k.mr),
+                                 k.seg[0].fn_rows_part[0] != nullptr, nd, cw);
     const double gain = wino > 0 ? direct * c.fill / wino : 0;
     const double need = p.rank() == 3 ? kMinGain3d : cf && p.rank() == 2 ? kMinGainFirst2d : kMinGainLast;
     if (gain < need)
@@ -271,7 +281,7 @@ std::string prefers(const Problem& p, Direction) {
     // The one-call function packs the transformed weights on every call (with their transforms, about 4 GB/s of
     // them): where that costs more than the time the products saved take (at about 50 GMAC/s; channels-first,
     // whose staging costs about a fifth more, 1.2x the products counted), it is left to phase. (Measured, one-call
-    // against one-call in one process: hifigan_up1's 16 MiB channels-first (refused above since), 1.33x fewer products, 17.5 ms with
+    // against one-call in one process: hifigan_up1's 16 MiB channels-first, 1.33x fewer products, 17.5 ms with
     // phase against 19.5-22 with winograd; channels-last, 1.42x, 17.3 and 16.7; hifi_k15's 14 MiB channels-last,
     // 1.44x, 17.3 and 15.6.)
     if (call_context().one_call) {
@@ -310,6 +320,7 @@ private:
         int rd, rh;
         int64_t n, qd, th0, th1, q0, q1;  // qd: the output slice qd of depth residue rd
         size_t b0, b1;                    // the column residues it computes
+        int64_t cc = 0;                   // its chunk of the output channels (channels-first; else 0, all)
     };
     const Phase& phase(const Task& t, size_t b) const {
         return ph_[(static_cast<size_t>(t.rd) * rh_.size() + static_cast<size_t>(t.rh)) * rw_.size() + b];
@@ -343,6 +354,7 @@ private:
     detail::HugeVector<T> u_;
     std::vector<T> bias_, zeros_;
     int64_t tb_ = 0, sin_ = 0, sout_ = 0, tmp_ = 0;  // scratch sizes
+    int64_t cw_ = 0, nbc_ = 0;  // columns of a task's products and staged rows; NR panels per channel chunk
 };
 
 template <class T>
@@ -456,8 +468,27 @@ WinoPlan<T>::WinoPlan(const Problem& p, const T* wei, const T* bia, const Epilog
 
     // A task: a residue of the rows, an image, an output slice along the depth, tile rows [th0, th1) and positions
     // [q0, q1) along the last axis (plan_chunks: the scratch of a task within the budget).
+    // Channels-first: the output channels in chunks of nbc_ panels where a row residue's transformed weights are
+    // large (first_chunks); channels-last: all of them.
+    nbc_ = nnb;
+    if (!last_) {
+        int64_t most = 0;
+        for (size_t e = 0; e < rd_.size(); ++e)
+            for (size_t a = 0; a < rh_.size(); ++a) {
+                int64_t bytes = 0;
+                for (size_t b = 0; b < rw_.size(); ++b) {
+                    const Phase& f = ph_[(e * rh_.size() + a) * rw_.size() + b];
+                    if (!f.empty) bytes += f.usz * static_cast<int64_t>(rd_[e].kk.size() * sizeof(T));
+                }
+                most = std::max(most, bytes);
+            }
+        const int64_t ncc = first_chunks(static_cast<double>(most), nnb);
+        nbc_ = (nnb + ncc - 1) / ncc;
+    }
+    cw_ = nbc_ * nr_;
+    const int64_t nchunks = (nnb + nbc_ - 1) / nbc_;
     const Chunks ch = plan_chunks(v_, rh_, rw_, mb_, ic_, oc_, sizeof(T), !last_, nr_, mr_, gemm_.seg[0].fn_rows_part[0] != nullptr,
-                                  nd_);
+                                  nd_, cw_);
     const int64_t nthr = ch.nthr, qchunk = ch.qchunk;
     tb_ = ch.tb;
     int64_t qmax = 0;
@@ -475,19 +506,21 @@ WinoPlan<T>::WinoPlan(const Problem& p, const T* wei, const T* bia, const Epilog
             }
             if (bytes > kSplitBytes) group = 1;
         }
-    for (size_t e = 0; e < rd_.size(); ++e)
-        for (size_t a = 0; a < rh_.size(); ++a) {
-            const Res& h = rh_[a];
-            if (h.Q == 0 || rd_[e].Q == 0) continue;
-            const int64_t mh = kM[h.kind], thn = (h.Q + mh - 1) / mh;
-            for (size_t b0 = 0; b0 < rw_.size(); b0 += group)
-                for (int64_t n = 0; n < mb_; ++n)
-                    for (int64_t qd = 0; qd < rd_[e].Q; ++qd)
-                        for (int64_t t0 = 0; t0 < thn; t0 += nthr)
-                            for (int64_t q0 = 0; q0 < qmax; q0 += qchunk)
-                                tasks_.push_back({static_cast<int>(e), static_cast<int>(a), n, qd, t0, std::min(thn, t0 + nthr), q0,
-                                                  std::min(qmax, q0 + qchunk), b0, std::min(rw_.size(), b0 + group)});
-        }
+    // (Channel chunks outermost: the tasks that follow read the chunk's weights from L3.)
+    for (int64_t cc = 0; cc < nchunks; ++cc)
+        for (size_t e = 0; e < rd_.size(); ++e)
+            for (size_t a = 0; a < rh_.size(); ++a) {
+                const Res& h = rh_[a];
+                if (h.Q == 0 || rd_[e].Q == 0) continue;
+                const int64_t mh = kM[h.kind], thn = (h.Q + mh - 1) / mh;
+                for (size_t b0 = 0; b0 < rw_.size(); b0 += group)
+                    for (int64_t n = 0; n < mb_; ++n)
+                        for (int64_t qd = 0; qd < rd_[e].Q; ++qd)
+                            for (int64_t t0 = 0; t0 < thn; t0 += nthr)
+                                for (int64_t q0 = 0; q0 < qmax; q0 += qchunk)
+                                    tasks_.push_back({static_cast<int>(e), static_cast<int>(a), n, qd, t0, std::min(thn, t0 + nthr),
+                                                      q0, std::min(qmax, q0 + qchunk), b0, std::min(rw_.size(), b0 + group), cc});
+            }
     // A task's cost: its products, alpha_h * alpha_w per tile (of m_h tile rows x m_w positions) and depth tap.
     tcost_.assign(1, 0.0);
     for (const Task& t : tasks_) {
@@ -499,6 +532,8 @@ WinoPlan<T>::WinoPlan(const Problem& p, const T* wei, const T* bia, const Epilog
             c += static_cast<double>((t.th1 - t.th0) * std::max<int64_t>(1, std::min(t.q1, rw_[b].Q) - t.q0)) *
                  (f.empty || nt == 0 ? 0.05 : static_cast<double>(f.xi * nt) / kM[f.kw]);
         }
+        const int64_t nb0 = t.cc * nbc_, nb1 = std::min(nnb, nb0 + nbc_);  // (its share of the output channels)
+        c *= static_cast<double>(nb1 - nb0) / static_cast<double>(nnb);
         tcost_.push_back(tcost_.back() + c);
     }
     // Outputs far larger than the caches are streamed (no read of the destination lines): channels-last, the
@@ -509,13 +544,13 @@ WinoPlan<T>::WinoPlan(const Problem& p, const T* wei, const T* bia, const Epilog
     if (!last_) {
         sin_ = ch.sin;
         sout_ = ch.sout;
-        tmp_ = np_ * 16;
+        tmp_ = cw_ * 16;
     }
 }
 
 template <class T>
 size_t WinoPlan<T>::workspace_bytes() const {
-    return static_cast<size_t>(xmax_ * (tb_ * (icp_ * nd_ + np_) + 16 * nd_ + 16) + sin_ * nd_ + sout_ + tmp_ + np_) * sizeof(T);
+    return static_cast<size_t>(xmax_ * (tb_ * (icp_ * nd_ + cw_) + 16 * nd_ + 16) + sin_ * nd_ + sout_ + tmp_ + np_) * sizeof(T);
 }
 
 template <class T>
@@ -523,7 +558,7 @@ void WinoPlan<T>::run(const T* src, T* dst) const {
     parallel::parallel_for(tcost_, [&](int64_t b, int64_t e, int) {
         thread_local Scratch ws;  // per thread, only grows: the plan stays reentrant
         ws.v.resize(static_cast<size_t>(xmax_ * (tb_ * icp_ + 16) * nd_));
-        ws.m.resize(static_cast<size_t>(xmax_ * (tb_ * np_ + 16) + np_));
+        ws.m.resize(static_cast<size_t>(xmax_ * (tb_ * cw_ + 16) + np_));
         ws.sin.resize(static_cast<size_t>(sin_ * nd_));
         ws.sout.resize(static_cast<size_t>(sout_ + np_));
         ws.tmp.resize(static_cast<size_t>(tmp_));
@@ -602,7 +637,11 @@ void WinoPlan<T>::task(const T* src, T* dst, const Task& tk, const Task* next, S
     const int64_t ih0 = bx.ih0, ih1 = bx.ih1, iw0 = bx.iw0;
     const int64_t swid = std::max<int64_t>(bx.iw1 - bx.iw0, 0);
     const int64_t plane = Hin * Win, volume = Din * plane;
-    const int64_t nnb = np_ / nr_;
+    // The output channels computed: panels [nb0, nb1), channels [ch0, ch1) (all of them but channels-first chunks);
+    // the products and staged rows hold cw_ columns per tile or position.
+    const int64_t nnb = np_ / nr_, nb0 = tk.cc * nbc_, nb1 = std::min(nnb, nb0 + nbc_);
+    const int64_t ch0 = nb0 * nr_, ch1 = std::min(oc_, nb1 * nr_), nch = ch1 - ch0;
+    const T* const bias = bias_.data() + ch0;
     Ahead ahead;
     int64_t ntap[3], nslice[3];
     if (next && !rh_[static_cast<size_t>(next->rh)].kk.empty() && depth_taps(*next, ntap, nslice) > 0) {
@@ -622,7 +661,7 @@ void WinoPlan<T>::task(const T* src, T* dst, const Task& tk, const Task* next, S
                 const Res& x = rw_[b];
                 if (f.empty || tk.q0 >= x.Q) continue;
                 const int64_t m = kM[x.kind], ntw = (std::min(tk.q1, x.Q) + m - 1) / m - tk.q0 / m;
-                calls += f.xi * nnb * ((tk.th1 - tk.th0) * ntw + mr_ - 1) / mr_;
+                calls += f.xi * (nb1 - nb0) * ((tk.th1 - tk.th0) * ntw + mr_ - 1) / mr_;
             }
             const int64_t lines = ahead.no * ahead.ni * ((ahead.len + 63) / 64 + 1);
             ahead.per = calls > 0 ? (lines + calls - 1) / calls : 0;
@@ -639,17 +678,17 @@ void WinoPlan<T>::task(const T* src, T* dst, const Task& tk, const Task* next, S
         if (last_) return src + (((tk.n * Din + slice[sg]) * Hin + ih) * Win + iw) * ic_;
         return ws.sin.data() + sg * sin_ + ((ih - ih0) * swid + (iw - iw0)) * icp_;
     };
-    T* const sink = ws.m.data() + xmax_ * (tb_ * np_ + 16);  // (past every product: a row no output reads)
+    T* const sink = ws.m.data() + xmax_ * (tb_ * cw_ + 16);  // (past every product: a row no output reads)
     auto dest = [&](int64_t row, int64_t q, const Res& x) -> T* {  // row: of the task's; q: of phase x
         if (tk.th0 * mh + row >= h.Q || q >= x.Q) return sink;
         const int64_t oh = h.o0 + sh * (tk.th0 * mh + row), ow = x.o0 + sw * q;
         if (last_) return dst + (((tk.n * Dout + od) * Hout + oh) * Wout + ow) * oc_;
-        return ws.sout.data() + (row * sow + (ow - ow0)) * np_;
+        return ws.sout.data() + (row * sow + (ow - ow0)) * cw_;
     };
     const bool epi = epi_.kind != Epilogue::Kind::none;
     // Strides between a tile's values: source rows and columns, destination (or staged) rows and columns.
     const size_t irs = static_cast<size_t>(gh * (last_ ? Win * ic_ : swid * icp_)), ics = static_cast<size_t>(gw * (last_ ? ic_ : icp_));
-    const size_t ors = static_cast<size_t>(last_ ? sh * Wout * oc_ : sow * np_), ocs = static_cast<size_t>(last_ ? sw * oc_ : sw * np_);
+    const size_t ors = static_cast<size_t>(last_ ? sh * Wout * oc_ : sow * cw_), ocs = static_cast<size_t>(last_ ? sw * oc_ : sw * cw_);
     for (size_t b = tk.b0; b < tk.b1; ++b) {
         const Res& x = rw_[b];
         if (tk.q0 >= x.Q) continue;
@@ -660,7 +699,7 @@ void WinoPlan<T>::task(const T* src, T* dst, const Task& tk, const Task* next, S
                 for (int64_t q = tk.q0; q < q1; ++q) {
                     T* d = dest(row, q, x);
                     if (d == sink) continue;
-                    std::copy(bias_.begin(), bias_.begin() + oc_, d);
+                    std::copy(bias, bias + nch, d);
                     if (epi && last_) apply_epilogue(epi_, d, oc_);
                 }
             continue;
@@ -670,7 +709,7 @@ void WinoPlan<T>::task(const T* src, T* dst, const Task& tk, const Task* next, S
         const int64_t ntiles = (tk.th1 - tk.th0) * ntw, tbp = detail::round_up(ntiles, mr_);
         // (A line more per transformed position: the xi rows of a tile would lie a multiple of 4 KiB apart, in one
         // L1 set.)
-        const size_t ldv = static_cast<size_t>(tbp * icp_ + 16), ldm = static_cast<size_t>(tbp * np_ + 16);
+        const size_t ldv = static_cast<size_t>(tbp * icp_ + 16), ldm = static_cast<size_t>(tbp * cw_ + 16);
         const int64_t vtap = xmax_ * (tb_ * icp_ + 16);  // V of one depth tap
         // Input transforms: V[tap][xi][tile][icp].
         for (int sg = 0; sg < nseg; ++sg)
@@ -688,14 +727,14 @@ void WinoPlan<T>::task(const T* src, T* dst, const Task& tk, const Task* next, S
                             ws.px[static_cast<size_t>(i * aw + j)] = source(sg, r0 + gh * i, c0 + gw * j);
                     gemm_.wino_in(f.kh, f.kw, ws.px.data(), static_cast<size_t>(ic_), vt, ldv);
                 }
-        // The products: per xi, M[xi][tile][np] = sum over the depth taps of V[tap][xi] U[tap][xi], MR tiles x NR
-        // channels per call (a tap per segment).
+        // The products: per xi, M[xi][tile][cw] = sum over the depth taps of V[tap][xi] U[tap][xi] (the task's
+        // panels), MR tiles x NR channels per call (a tap per segment).
         const T* A[3];
         size_t lda[3], boff[3];
         for (int sg = 0; sg < nseg; ++sg)
             lda[sg] = static_cast<size_t>(icp_), boff[sg] = static_cast<size_t>(tap[sg] * f.usz);
         for (int64_t xi = 0; xi < f.xi; ++xi)
-            for (int64_t nb = 0; nb < nnb; ++nb) {
+            for (int64_t nb = nb0; nb < nb1; ++nb) {
                 const T* B = u_.data() + f.uofs + (xi * nnb + nb) * ic_ * nr_;
                 for (int64_t t0 = 0; t0 < tbp; t0 += mr_) {
                     for (int sg = 0; sg < nseg; ++sg) A[sg] = ws.v.data() + sg * vtap + xi * static_cast<int64_t>(ldv) + t0 * icp_;
@@ -704,7 +743,7 @@ void WinoPlan<T>::task(const T* src, T* dst, const Task& tk, const Task* next, S
                     kernels::GemmSegFn<T> fn = gemm_.seg[0].fn_rows;
                     if (rr < mr_ && gemm_.seg[0].fn_rows_part[rr / 3 - 1]) fn = gemm_.seg[0].fn_rows_part[rr / 3 - 1];
                     fn(A, lda, B, boff, static_cast<size_t>(nseg), static_cast<size_t>(ic_),
-                       ws.m.data() + xi * static_cast<int64_t>(ldm) + t0 * np_ + nb * nr_, static_cast<size_t>(np_), false);
+                       ws.m.data() + xi * static_cast<int64_t>(ldm) + t0 * cw_ + (nb - nb0) * nr_, static_cast<size_t>(cw_), false);
                     ahead.step();
                 }
             }
@@ -713,42 +752,41 @@ void WinoPlan<T>::task(const T* src, T* dst, const Task& tk, const Task* next, S
             for (int64_t tw = tw0; tw < tw1; ++tw) {
                 const int64_t tile = (th - tk.th0) * ntw + (tw - tw0);
                 if (th * mh + mh <= h.Q && tw * mw + mw <= x.Q && !(epi && last_)) {  // every output inside: strided
-                    gemm_.wino_out_s(f.kh, f.kw, ws.m.data() + tile * np_, ldm, static_cast<size_t>(oc_), bias_.data(),
+                    gemm_.wino_out_s(f.kh, f.kw, ws.m.data() + tile * cw_, ldm, static_cast<size_t>(nch), bias,
                                      dest((th - tk.th0) * mh, tw * mw, x), ors, ocs, stream_ && last_);
                     continue;
                 }
                 for (int64_t i = 0; i < mh; ++i)
                     for (int64_t j = 0; j < mw; ++j)
                         ws.out[static_cast<size_t>(i * mw + j)] = dest((th - tk.th0) * mh + i, tw * mw + j, x);
-                gemm_.wino_out(f.kh, f.kw, ws.m.data() + tile * np_, ldm, static_cast<size_t>(oc_), bias_.data(),
-                               ws.out.data());
+                gemm_.wino_out(f.kh, f.kw, ws.m.data() + tile * cw_, ldm, static_cast<size_t>(nch), bias, ws.out.data());
                 if (epi && last_)
                     for (int64_t i = 0; i < mh * mw; ++i)
                         if (ws.out[static_cast<size_t>(i)] != sink) apply_epilogue(epi_, ws.out[static_cast<size_t>(i)], oc_);
             }
     }
     if (last_) return;
-    // Channels-first: each staged row [position][channel] transposed into the destination rows, 16 positions at a
-    // time (a whole transposed block per channel); the last few through a buffer.
+    // Channels-first: each staged row [position][channel] transposed into the destination rows of the task's
+    // channels, 16 positions at a time (a whole transposed block per channel); the last few through a buffer.
     const int64_t oplane = Hout * Wout, ovolume = Dout * oplane;
     for (int64_t row = 0; row < nrows && sow > 0; ++row) {
         if (tk.th0 * mh + row >= h.Q) break;
         const int64_t oh = h.o0 + sh * (tk.th0 * mh + row);
-        T* const drow = dst + tk.n * oc_ * ovolume + od * oplane + oh * Wout + ow0;
-        const T* const srow = ws.sout.data() + row * sow * np_;
+        T* const drow = dst + (tk.n * oc_ + ch0) * ovolume + od * oplane + oh * Wout + ow0;
+        const T* const srow = ws.sout.data() + row * sow * cw_;
         for (int64_t i0 = 0; i0 < sow; i0 += 16) {
             const int64_t len = std::min<int64_t>(16, sow - i0);
             if (len == 16 && !epi) {
-                (stream_ ? gemm_.transpose_stream : gemm_.transpose)(srow + i0 * np_, static_cast<size_t>(np_), 16,
-                                                                     static_cast<size_t>(oc_), drow + i0,
+                (stream_ ? gemm_.transpose_stream : gemm_.transpose)(srow + i0 * cw_, static_cast<size_t>(cw_), 16,
+                                                                     static_cast<size_t>(nch), drow + i0,
                                                                      static_cast<size_t>(ovolume));
                 continue;
             }
-            gemm_.transpose(srow + i0 * np_, static_cast<size_t>(np_), static_cast<size_t>(len), static_cast<size_t>(oc_),
+            gemm_.transpose(srow + i0 * cw_, static_cast<size_t>(cw_), static_cast<size_t>(len), static_cast<size_t>(nch),
                             ws.tmp.data(), 16);
             if (epi)
-                for (int64_t c = 0; c < oc_; ++c) apply_epilogue(epi_, ws.tmp.data() + c * 16, len);
-            gemm_.copy_block(ws.tmp.data(), 16, static_cast<size_t>(oc_), static_cast<size_t>(len), drow + i0,
+                for (int64_t c = 0; c < nch; ++c) apply_epilogue(epi_, ws.tmp.data() + c * 16, len);
+            gemm_.copy_block(ws.tmp.data(), 16, static_cast<size_t>(nch), static_cast<size_t>(len), drow + i0,
                              static_cast<size_t>(ovolume));
         }
     }

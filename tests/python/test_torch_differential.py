@@ -347,6 +347,28 @@ def test_winograd_phase_tasks(threads):
     assert np.array_equal(np.moveaxis(y, -1, 1), ref)
 
 
+@pytest.mark.parametrize("case", [((1, 256, 50), (256, 256, 16), dict(stride=8, padding=4)),
+                                  ((2, 256, 37), (256, 200, 16), dict(stride=8, padding=4)),
+                                  ((1, 256, 9, 10), (256, 160, 4, 4), dict(stride=2, padding=1))],
+                         ids=["k16s8_oc256", "k16s8_oc200", "k4s2_2d"])
+def test_winograd_channel_chunks(case):
+    """Channels-first, more than 4 MiB of transformed weights per row of phases: each winograd task computes a
+    chunk of the output channels (here two; with 200 channels the last chunk ends in a partial panel). On small
+    integers the result equals PyTorch's float64 exactly, for 1 and 2 threads, one-call and plan (test_plan.cpp:
+    with a fused epilogue)."""
+    shape, w_shape, kw = case
+    rng = np.random.default_rng(13)
+    x = rng.integers(-3, 4, shape).astype(np.float32)
+    w = rng.integers(-3, 4, w_shape).astype(np.float32)
+    b = rng.integers(-3, 4, w_shape[1]).astype(np.float32)
+    f = F.conv_transpose1d if len(shape) == 3 else F.conv_transpose2d
+    ref = f(torch.tensor(x, dtype=torch.float64), torch.tensor(w, dtype=torch.float64),
+            torch.tensor(b, dtype=torch.float64), **kw).numpy().astype(np.float32)
+    for t in (1, 2):
+        assert np.array_equal(tconv.conv_transpose(x, w, b, threads=t, algorithm="winograd", **kw), ref)
+    assert np.array_equal(tconv.Plan(x.shape, w, b, algorithm="winograd", **kw)(x), ref)
+
+
 @pytest.mark.parametrize("channels_last", [False, True])
 @pytest.mark.parametrize("kw", [dict(stride=2, padding=1, output_padding=1), dict(stride=1, padding=2, dilation=2)],
                          ids=["k3s2", "k3d2"])
