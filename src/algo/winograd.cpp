@@ -468,23 +468,21 @@ WinoPlan<T>::WinoPlan(const Problem& p, const T* wei, const T* bia, const Epilog
 
     // A task: a residue of the rows, an image, an output slice along the depth, tile rows [th0, th1) and positions
     // [q0, q1) along the last axis (plan_chunks: the scratch of a task within the budget).
-    // Channels-first: the output channels in chunks of nbc_ panels where a row residue's transformed weights are
-    // large (first_chunks); channels-last: all of them.
-    nbc_ = nnb;
-    if (!last_) {
-        int64_t most = 0;
-        for (size_t e = 0; e < rd_.size(); ++e)
-            for (size_t a = 0; a < rh_.size(); ++a) {
-                int64_t bytes = 0;
-                for (size_t b = 0; b < rw_.size(); ++b) {
-                    const Phase& f = ph_[(e * rh_.size() + a) * rw_.size() + b];
-                    if (!f.empty) bytes += f.usz * static_cast<int64_t>(rd_[e].kk.size() * sizeof(T));
-                }
-                most = std::max(most, bytes);
+    // The most transformed weights of one row residue (every column residue and depth tap).
+    int64_t most = 0;
+    for (size_t e = 0; e < rd_.size(); ++e)
+        for (size_t a = 0; a < rh_.size(); ++a) {
+            int64_t bytes = 0;
+            for (size_t b = 0; b < rw_.size(); ++b) {
+                const Phase& f = ph_[(e * rh_.size() + a) * rw_.size() + b];
+                if (!f.empty) bytes += f.usz * static_cast<int64_t>(rd_[e].kk.size() * sizeof(T));
             }
-        const int64_t ncc = first_chunks(static_cast<double>(most), nnb);
-        nbc_ = (nnb + ncc - 1) / ncc;
-    }
+            most = std::max(most, bytes);
+        }
+    // Channels-first: the output channels in chunks of nbc_ panels where those weights are large (first_chunks);
+    // channels-last: all of them.
+    const int64_t ncc = last_ ? 1 : first_chunks(static_cast<double>(most), nnb);
+    nbc_ = (nnb + ncc - 1) / ncc;
     cw_ = nbc_ * nr_;
     const int64_t nchunks = (nnb + nbc_ - 1) / nbc_;
     const Chunks ch = plan_chunks(v_, rh_, rw_, mb_, ic_, oc_, sizeof(T), !last_, nr_, mr_, gemm_.seg[0].fn_rows_part[0] != nullptr,
@@ -496,16 +494,7 @@ WinoPlan<T>::WinoPlan(const Problem& p, const T* wei, const T* bia, const Epilog
     // Channels-last, where a row residue's transformed weights are larger than a core's L2: a task per column
     // residue, the residues outermost, so that the next tasks reuse its weights from L3 (all of them in every
     // task, hifigan_up1's 16 MiB came from memory each time). Channels-first tasks share their staged rows.
-    size_t group = rw_.size();
-    for (size_t e = 0; e < rd_.size(); ++e)
-        for (size_t a = 0; a < rh_.size() && last_; ++a) {
-            int64_t bytes = 0;
-            for (size_t b = 0; b < rw_.size(); ++b) {
-                const Phase& f = ph_[(e * rh_.size() + a) * rw_.size() + b];
-                if (!f.empty) bytes += f.usz * static_cast<int64_t>(rd_[e].kk.size() * sizeof(T));
-            }
-            if (bytes > kSplitBytes) group = 1;
-        }
+    const size_t group = last_ && most > kSplitBytes ? 1 : rw_.size();
     // (Channel chunks outermost: the tasks that follow read the chunk's weights from L3.)
     for (int64_t cc = 0; cc < nchunks; ++cc)
         for (size_t e = 0; e < rd_.size(); ++e)
