@@ -147,7 +147,6 @@ TEST(Plan, WinogradChannelChunksWithEpilogue) {
     Options o;
     o.epilogue.kind = Epilogue::Kind::leaky_relu;
     o.epilogue.alpha = 0.25;
-    o.algorithm = "phase";
     const auto ref = forward<float>(p, src, wei, &bia, "phase", o);
     o.algorithm = "winograd";
     for (int threads : {1, 2}) {
