@@ -51,6 +51,7 @@ struct PhasePlan<T>::Scratch {
     std::vector<T> sink;  // direct_: where a partial tile's rows past the block are written
     std::vector<T> stage;  // ilv_last_: a chunk of positions' destination rows, interleaved
     std::vector<T> s;      // cfl_: the block's images, channels-last, one K chunk
+    std::vector<int64_t> soff;  // cfl_ with seg_: per tap and position, its row's offset in s (-1 outside)
     std::vector<size_t> segl, sego, segt;
     std::vector<int64_t> tsegs;
     // block_cols: each (decode, tile, tap)'s in-place test, found for the first group and kept for the others
@@ -495,6 +496,28 @@ PhasePlan<T>::PhasePlan(const Problem& p, const T* wei, const T* bia, const Epil
     bias_.assign(static_cast<size_t>(cout_ + nr), T(0));  // the store may read up to a vector past the end
     if (bia && fwd) std::copy(bia, bia + p.oc, bias_.begin());
 
+    // Channels-first, images inner, per tap (dcgan_g1): a tile's rows are the same position of consecutive
+    // images, which lie an image apart, so packing its A panel moved one value at a time (6% of dcgan_g1's
+    // time). Instead, per K chunk, each image of the block is transposed channels-last once (a register
+    // transpose of its chunk of channel planes) and every tap's tiles read their rows there in place. The
+    // image stride is a cache line more than the rows it holds, so the tile's rows do not share L1 sets.
+    // The same for the tile-by-tile order (seg_: a tile's taps summed in one call), whose channels-first tiles
+    // were otherwise packed value by value for every tap (9% of dcgan_g1's time): per K chunk every tap is one
+    // segment read through row pointers into those rows, summed into C over the chunks, each NR block's weights
+    // reused by every tile of the block (channels-first dcgan_g1 1.03-1.07x at 1 thread, 1.10x at 2,
+    // in-process). Only the source positions the block's taps read are transposed.
+    {
+        const int64_t kcm = std::min(kc_, kin_);
+        const int64_t ld = detail::round_up(kcm, int64_t(16));
+        cfl_ = !slast_ && mb_inner_ && !fused_ && !cols_ && seg_k_.fn_ind && (seg_ || seg_k_.mr == 0) && gemm_.transpose &&
+               static_cast<double>(p.mb) * static_cast<double>(insz_ * ld + 16) * sizeof(T) <= 512.0 * 1024;
+        if (cfl_) {
+            sld_ = ld;
+            sistr_ = insz_ * ld + 16;
+            asz_ = 0;
+            zeros_.assign(static_cast<size_t>(ld), T(0));
+        }
+    }
     // Tasks: (group, phase, block of MC positions); merged phases count as one (the first). Phase by phase
     // keeps one phase's weights in cache over its blocks. When every phase's weights of a group fit in L2
     // together, the phases are interleaved block by block instead: neighbouring outputs (which belong to
@@ -518,23 +541,6 @@ PhasePlan<T>::PhasePlan(const Problem& p, const T* wei, const T* bia, const Epil
     if (seg_ && slast_) {
         asz_ = 0;
         zeros_.assign(static_cast<size_t>(cin_), T(0));  // (group g's rows read it from g * kin)
-    }
-    // Channels-first, images inner, per tap (dcgan_g1): a tile's rows are the same position of consecutive
-    // images, which lie an image apart, so packing its A panel moved one value at a time (6% of dcgan_g1's
-    // time). Instead, per K chunk, each image of the block is transposed channels-last once (a register
-    // transpose of its chunk of channel planes) and every tap's tiles read their rows there in place. The
-    // image stride is a cache line more than the rows it holds, so the tile's rows do not share L1 sets.
-    {
-        const int64_t kcm = std::min(kc_, kin_);
-        const int64_t ld = detail::round_up(kcm, int64_t(16));
-        cfl_ = !slast_ && mb_inner_ && !seg_ && !fused_ && !cols_ && seg_k_.fn_ind && seg_k_.mr == 0 && gemm_.transpose &&
-               static_cast<double>(p.mb) * static_cast<double>(insz_ * ld + 16) * sizeof(T) <= 512.0 * 1024;
-        if (cfl_) {
-            sld_ = ld;
-            sistr_ = insz_ * ld + 16;
-            asz_ = 0;
-            zeros_.assign(static_cast<size_t>(ld), T(0));
-        }
     }
     // (cols_: a block's chunks of output channels one after the other, so the block's sources stay in cache)
     const int64_t nchunks = cols_ ? (np_ / nr + ccb_ - 1) / ccb_ : 1;
@@ -950,6 +956,7 @@ size_t PhasePlan<T>::workspace_bytes() const {
     return sizeof(T) * (static_cast<size_t>(asz_) + csize() * nm + gemm_.nr + (direct_ ? static_cast<size_t>(np_) : 0) +
                         (ilv_last_ ? static_cast<size_t>(kIlvChunk) * nm * static_cast<size_t>(nout_) + 16 : 0) +
                         (cfl_ ? static_cast<size_t>(mb_ * sistr_) : 0)) +
+           (cfl_ && seg_ ? mc * taps * sizeof(int64_t) : 0) +
            mc * ((taps + 4) * nm + 1 + (direct_ || !last_ ? 1 : 0)) * sizeof(int64_t) + 2 * mc * sizeof(T*) +
            taps * (sizeof(T*) + 2 * sizeof(size_t) + sizeof(uint64_t) + 1) +
            // (channels-last tiles: row pointers and segments of the block's tiles)
@@ -1009,6 +1016,7 @@ void PhasePlan<T>::run(const T* src, T* dst) const {
         // (+ a vector: the bias store's masked tail may address up to a vector past a row)
         if (ilv_last_) ws.stage.resize(static_cast<size_t>(kIlvChunk * cslots() * nout_ + 16));
         if (cfl_) ws.s.resize(static_cast<size_t>(mb_ * sistr_));
+        if (cfl_ && seg_) ws.soff.resize(static_cast<size_t>(mc_) * taps);
         for (int64_t task = b; task < e; ++task) {
             const Task& tk = tasks_[static_cast<size_t>(task)];
             block(src, dst, tk.grp, tk.phase, tk.p0, tk.cb0, ws);
@@ -1586,7 +1594,7 @@ void PhasePlan<T>::block(const T* src, T* dst, int64_t grp0, int64_t phi, int64_
                                   Ck + ncb * nr, static_cast<size_t>(np_), false);
             }
         }
-    } else if (seg_) {
+    } else if (seg_ && !cfl_) {
         // Channels-first, tile by tile: every tap of the tile is one segment of one kernel call per (phase,
         // NR block), so the accumulators stay in registers over K = taps x channels. A tap's tile is read in
         // place when its MR positions are consecutive sources of one image, else packed into one of `slots`
@@ -1644,14 +1652,48 @@ void PhasePlan<T>::block(const T* src, T* dst, int64_t grp0, int64_t phi, int64_
         const int64_t nchunk = (kin_ + kc_ - 1) / kc_;
         int64_t im0 = ws.mbi[0], im1 = ws.mbi[0];
         for (int64_t j = 1; j < n; ++j) im0 = std::min(im0, ws.mbi[j]), im1 = std::max(im1, ws.mbi[j]);
+        // (only the source positions [lo, hi] that the block's taps read)
+        int64_t lo = insz_, hi = -1;
+        for (int64_t t = 0; t < nt; ++t)
+            for (int64_t j = 0; j < n && ws.active[t]; ++j)
+                if (ws.off[t * mc_ + j] >= 0) lo = std::min(lo, ws.off[t * mc_ + j]), hi = std::max(hi, ws.off[t * mc_ + j]);
         T* const S = ws.s.data();
         const T** const rows = ws.rowp.data();
         const size_t zero = 0;
         for (int64_t ch = 0; ch < nchunk; ++ch) {
             const int64_t c0 = ch * kc_, kcn = std::min(kc_, kin_ - c0);
-            for (int64_t im = im0; im <= im1; ++im)
-                gemm_.transpose(sbase + im * img + c0 * insz_, static_cast<size_t>(insz_), static_cast<size_t>(kcn),
-                                static_cast<size_t>(insz_), S + im * sistr_, static_cast<size_t>(sld_));
+            for (int64_t im = im0; im <= im1 && lo <= hi; ++im)
+                gemm_.transpose(sbase + im * img + c0 * insz_ + lo, static_cast<size_t>(insz_), static_cast<size_t>(kcn),
+                                static_cast<size_t>(hi - lo + 1), S + im * sistr_ + lo * sld_, static_cast<size_t>(sld_));
+            if (seg_) {
+                // Tile by tile, every tap one segment of one kernel call per (phase, NR block), the K chunks
+                // summed in C (the rows and segments built once, for the first chunk).
+                if (ch == 0) {
+                    for (int64_t t = 0; t < nt; ++t) {
+                        const int64_t* off = ws.off.data() + t * mc_;
+                        for (int64_t j = 0; j < n; ++j)
+                            ws.soff[t * mc_ + j] = off[j] >= 0 ? ws.mbi[j] * sistr_ + off[j] * sld_ : -1;
+                    }
+                    rows_last(S, ws.soff.data(), n, nt, ws);
+                    std::fill(ws.segl.begin(), ws.segl.end(), size_t(0));
+                }
+                for (int64_t k = phi; k < ph_end; ++k) {
+                    T* const Ck = C + (k - phi) * mc_ * np_;
+                    const T* const wbase = packed_.data() + wofs_[grp * nph + k] + c0 * nr;
+                    for (int64_t tile = 0; tile < ntiles && ch == 0; ++tile)
+                        if (ws.tsegs[tile] == 0)  // no tap reaches the tile: its outputs are the bias alone
+                            std::fill(Ck + tile * mr * np_, Ck + (tile + 1) * mr * np_, T(0));
+                    for (int64_t ncb = 0; ncb < nncb; ++ncb)
+                        for (int64_t tile = 0; tile < ntiles; ++tile) {
+                            const int64_t ns = ws.tsegs[tile];
+                            if (ns == 0) continue;
+                            seg_k_.fn_ind(ws.rowp.data() + tile * nt * mr, ws.segl.data(), wbase + ncb * nt * kin_ * nr,
+                                          ws.segt.data() + tile * nt, static_cast<size_t>(ns), static_cast<size_t>(kcn),
+                                          Ck + tile * mr * np_ + ncb * nr, static_cast<size_t>(np_), ch > 0);
+                        }
+                }
+                continue;
+            }
             for (int64_t t = 0; t < nt; ++t) {
                 if (!ws.active[t]) continue;
                 const int64_t* off = ws.off.data() + t * mc_;
