@@ -370,6 +370,25 @@ def test_winograd_channel_chunks(case):
 
 
 @pytest.mark.parametrize("channels_last", [False, True])
+def test_winograd_shorter_stretches(channels_last):
+    """hifigan_up1 (1-D, k16 s8, 512 -> 256 channels on 400 inputs): the planner shortens each task's stretch of
+    positions where fewer GEMM rows are then computed in vain (channels-first 48 -> 36, channels-last 102 -> 90).
+    On small integers the result equals PyTorch's float64 exactly, for 1 and 2 threads."""
+    rng = np.random.default_rng(14)
+    kw = dict(stride=8, padding=4)
+    x = rng.integers(-3, 4, (1, 512, 400)).astype(np.float32)
+    w = rng.integers(-3, 4, (512, 256, 16)).astype(np.float32)
+    b = rng.integers(-3, 4, 256).astype(np.float32)
+    ref = F.conv_transpose1d(torch.tensor(x, dtype=torch.float64), torch.tensor(w, dtype=torch.float64),
+                             torch.tensor(b, dtype=torch.float64), **kw).numpy().astype(np.float32)
+    xi = np.ascontiguousarray(np.moveaxis(x, 1, -1)) if channels_last else x
+    for t in (1, 2):
+        plan = tconv.Plan(xi.shape, w, b, channels_last=channels_last, threads=t, algorithm="winograd", **kw)
+        y = plan(xi)
+        assert np.array_equal(np.moveaxis(y, -1, 1) if channels_last else y, ref)
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
 @pytest.mark.parametrize("kw", [dict(stride=2, padding=1, output_padding=1), dict(stride=1, padding=2, dilation=2)],
                          ids=["k3s2", "k3d2"])
 def test_winograd_rank3(kw, channels_last):
