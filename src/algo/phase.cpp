@@ -52,6 +52,7 @@ struct PhasePlan<T>::Scratch {
     std::vector<T> stage;  // ilv_last_: a chunk of positions' destination rows, interleaved
     std::vector<T> s;      // cfl_: the block's images, channels-last, one K chunk
     std::vector<int64_t> soff;  // cfl_ with seg_: per tap and position, its row's offset in s (-1 outside)
+    std::vector<T> tt;          // channels-first stores from C: 16 of its columns transposed
     std::vector<size_t> segl, sego, segt;
     std::vector<int64_t> tsegs;
     // block_cols: each (decode, tile, tap)'s in-place test, found for the first group and kept for the others
@@ -956,7 +957,7 @@ size_t PhasePlan<T>::workspace_bytes() const {
     return sizeof(T) * (static_cast<size_t>(asz_) + csize() * nm + gemm_.nr + (direct_ ? static_cast<size_t>(np_) : 0) +
                         (ilv_last_ ? static_cast<size_t>(kIlvChunk) * nm * static_cast<size_t>(nout_) + 16 : 0) +
                         (cfl_ ? static_cast<size_t>(mb_ * sistr_) : 0)) +
-           (cfl_ && seg_ ? mc * taps * sizeof(int64_t) : 0) +
+           (cfl_ && seg_ ? mc * taps * sizeof(int64_t) : 0) + (!last_ ? 16 * (mc + 16) * sizeof(T) : 0) +
            mc * ((taps + 4) * nm + 1 + (direct_ || !last_ ? 1 : 0)) * sizeof(int64_t) + 2 * mc * sizeof(T*) +
            taps * (sizeof(T*) + 2 * sizeof(size_t) + sizeof(uint64_t) + 1) +
            // (channels-last tiles: row pointers and segments of the block's tiles)
@@ -1017,6 +1018,7 @@ void PhasePlan<T>::run(const T* src, T* dst) const {
         if (ilv_last_) ws.stage.resize(static_cast<size_t>(kIlvChunk * cslots() * nout_ + 16));
         if (cfl_) ws.s.resize(static_cast<size_t>(mb_ * sistr_));
         if (cfl_ && seg_) ws.soff.resize(static_cast<size_t>(mc_) * taps);
+        if (!last_) ws.tt.resize(static_cast<size_t>(16 * (mc_ + 16)));
         for (int64_t task = b; task < e; ++task) {
             const Task& tk = tasks_[static_cast<size_t>(task)];
             block(src, dst, tk.grp, tk.phase, tk.p0, tk.cb0, ws);
@@ -1817,14 +1819,23 @@ void PhasePlan<T>::block(const T* src, T* dst, int64_t grp0, int64_t phi, int64_
         if (mb_inner_)
             std::sort(ord, ord + n, [&](int64_t a, int64_t b) { return ws.mbi[a] != ws.mbi[b] ? ws.mbi[a] < ws.mbi[b] : a < b; });
         for (int64_t i = 0; i < n; ++i) dabs[i] = ws.mbi[ord[i]] * dimg + ws.oofs[ord[i]];
-        for (int64_t oc = 0; oc < nout_; ++oc) {
-            T* d = dbase + oc * outsz_;
-            const T b = bias[oc];
-            const T* Co = Ck + oc;
-            if (epi_.kind == Epilogue::Kind::none)
-                for (int64_t i = 0; i < n; ++i) d[dabs[i]] = Co[ord[i] * np_] + b;
-            else
-                for (int64_t i = 0; i < n; ++i) d[dabs[i]] = activate(epi_, Co[ord[i] * np_] + b);
+        // Sixteen channels at a time, C's columns are first transposed into rows (C's rows lie np apart: read a
+        // column at a time, dcgan_g1's 512 channels put every value of a column in the same two L1 sets).
+        const int64_t ldt = detail::round_up(n, int64_t(16));
+        T* const tt = ws.tt.data();
+        for (int64_t oc0 = 0; oc0 < nout_; oc0 += 16) {
+            const int64_t nc = std::min<int64_t>(16, nout_ - oc0);
+            gemm_.transpose(Ck + oc0, static_cast<size_t>(np_), static_cast<size_t>(n), static_cast<size_t>(nc), tt,
+                            static_cast<size_t>(ldt));
+            for (int64_t c = 0; c < nc; ++c) {
+                T* const d = dbase + (oc0 + c) * outsz_;
+                const T b = bias[oc0 + c];
+                const T* const t = tt + c * ldt;
+                if (epi_.kind == Epilogue::Kind::none)
+                    for (int64_t i = 0; i < n; ++i) d[dabs[i]] = t[ord[i]] + b;
+                else
+                    for (int64_t i = 0; i < n; ++i) d[dabs[i]] = activate(epi_, t[ord[i]] + b);
+            }
         }
     }
     }
