@@ -234,8 +234,9 @@ Chunks plan_chunks(const View2& v, const std::vector<Res>& rh, const std::vector
     // A shorter stretch (down to half, a multiple of 6: within the budget) where it computes fewer rows in vain
     // (channels-first hifigan_up1: 48 positions, 16 tiles of F(3,2) in 18 GEMM rows, 122 GFLOP/s; 36, 12 tiles
     // in 12 rows, 134; in-process).
-    if (c.qchunk > 6 && c.qchunk < qmax)
-        for (int64_t qc = c.qchunk / 6 * 6; qc >= std::max<int64_t>(6, c.qchunk / 2); qc -= 6) {
+    const int64_t q_budget = c.qchunk;
+    if (q_budget > 6 && q_budget < qmax)
+        for (int64_t qc = q_budget / 6 * 6; qc >= std::max<int64_t>(6, q_budget / 2); qc -= 6) {
             const double f = fill(c.nthr, qc);
             if (f > c.fill + 0.02) {
                 const auto [tb, bytes, sin, sout] = measure(c.nthr, qc);
