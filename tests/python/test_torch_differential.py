@@ -328,18 +328,26 @@ def test_winograd_streamed_output(oc):
         assert np.array_equal(y, ref.astype(np.float32))
 
 
+def _small_int_case(seed, x_shape, w_shape, kw):
+    """Small integers (x, w, b) and PyTorch's float64 transposed convolution of them, rounded to float32: exact
+    references for the winograd paths, whose transforms keep such sums exact."""
+    rng = np.random.default_rng(seed)
+    x = rng.integers(-3, 4, x_shape).astype(np.float32)
+    w = rng.integers(-3, 4, w_shape).astype(np.float32)
+    b = rng.integers(-3, 4, w_shape[1]).astype(np.float32)
+    f = {3: F.conv_transpose1d, 4: F.conv_transpose2d, 5: F.conv_transpose3d}[len(x_shape)]
+    ref = f(torch.tensor(x, dtype=torch.float64), torch.tensor(w, dtype=torch.float64),
+            torch.tensor(b, dtype=torch.float64), **kw).numpy().astype(np.float32)
+    return x, w, b, ref
+
+
 @pytest.mark.parametrize("threads", [1, 2])
 def test_winograd_phase_tasks(threads):
     """Channels-last with more than 1 MiB of transformed weights per row of phases (here 8 phases x 4 x 256 x 96
     values): winograd's tasks take one phase each, phases outermost. On small integers the result equals
     PyTorch's float64 exactly, the plan's too."""
-    rng = np.random.default_rng(12)
     kw = dict(stride=8, padding=4)
-    x = rng.integers(-3, 4, (2, 256, 50)).astype(np.float32)
-    w = rng.integers(-3, 4, (256, 96, 16)).astype(np.float32)
-    b = rng.integers(-3, 4, 96).astype(np.float32)
-    ref = F.conv_transpose1d(torch.tensor(x, dtype=torch.float64), torch.tensor(w, dtype=torch.float64),
-                             torch.tensor(b, dtype=torch.float64), **kw).numpy().astype(np.float32)
+    x, w, b, ref = _small_int_case(12, (2, 256, 50), (256, 96, 16), kw)
     xl = np.ascontiguousarray(np.moveaxis(x, 1, -1))
     plan = tconv.Plan(xl.shape, w, b, channels_last=True, threads=threads, algorithm="winograd", **kw)
     assert np.array_equal(np.moveaxis(plan(xl), -1, 1), ref)
@@ -357,13 +365,7 @@ def test_winograd_channel_chunks(case):
     integers the result equals PyTorch's float64 exactly, for 1 and 2 threads, one-call and plan (test_plan.cpp:
     with a fused epilogue)."""
     shape, w_shape, kw = case
-    rng = np.random.default_rng(13)
-    x = rng.integers(-3, 4, shape).astype(np.float32)
-    w = rng.integers(-3, 4, w_shape).astype(np.float32)
-    b = rng.integers(-3, 4, w_shape[1]).astype(np.float32)
-    f = F.conv_transpose1d if len(shape) == 3 else F.conv_transpose2d
-    ref = f(torch.tensor(x, dtype=torch.float64), torch.tensor(w, dtype=torch.float64),
-            torch.tensor(b, dtype=torch.float64), **kw).numpy().astype(np.float32)
+    x, w, b, ref = _small_int_case(13, shape, w_shape, kw)
     for t in (1, 2):
         assert np.array_equal(tconv.conv_transpose(x, w, b, threads=t, algorithm="winograd", **kw), ref)
     assert np.array_equal(tconv.Plan(x.shape, w, b, algorithm="winograd", **kw)(x), ref)
@@ -374,13 +376,8 @@ def test_winograd_shorter_stretches(channels_last):
     """hifigan_up1 (1-D, k16 s8, 512 -> 256 channels on 400 inputs): the planner shortens each task's stretch of
     positions where fewer GEMM rows are then computed in vain (channels-first 48 -> 36, channels-last 102 -> 90).
     On small integers the result equals PyTorch's float64 exactly, for 1 and 2 threads."""
-    rng = np.random.default_rng(14)
     kw = dict(stride=8, padding=4)
-    x = rng.integers(-3, 4, (1, 512, 400)).astype(np.float32)
-    w = rng.integers(-3, 4, (512, 256, 16)).astype(np.float32)
-    b = rng.integers(-3, 4, 256).astype(np.float32)
-    ref = F.conv_transpose1d(torch.tensor(x, dtype=torch.float64), torch.tensor(w, dtype=torch.float64),
-                             torch.tensor(b, dtype=torch.float64), **kw).numpy().astype(np.float32)
+    x, w, b, ref = _small_int_case(14, (1, 512, 400), (512, 256, 16), kw)
     xi = np.ascontiguousarray(np.moveaxis(x, 1, -1)) if channels_last else x
     for t in (1, 2):
         plan = tconv.Plan(xi.shape, w, b, channels_last=channels_last, threads=t, algorithm="winograd", **kw)
