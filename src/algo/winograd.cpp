@@ -5,7 +5,8 @@
 // values per channel, and the products over the channels are alpha_h * alpha_w independent GEMMs:
 // M_xi[tile][oc] = sum_ic V_xi[tile][ic] U_xi[ic][oc], with U = G h G^T packed once per plan. In 2-D, F(2,3)
 // takes 16 products for 4 outputs of 9 taps and F(3,2) 16 for 9 outputs of 4 taps (2.25x fewer
-// multiplications), F(2,2) 9 for 4 of 4 (1.78x). Tasks (row residue, image, tile rows, a stretch of positions
+// multiplications), F(2,2) 9 for 4 of 4 (1.78x); in 1-D, F(6,2) 7 for 6 outputs of 2 taps (1.71x, F(3,2) 1.5x:
+// see wide_last). Tasks (row residue, image, tile rows, a stretch of positions
 // along the last axis) own their outputs: results do not depend on the thread count. See docs/algorithms.md.
 #include <algorithm>
 #include <array>
@@ -24,15 +25,17 @@ namespace tconv::algo {
 
 namespace {
 
-constexpr int kAlpha[4] = {1, 3, 4, 4};
-constexpr int kM[4] = {1, 2, 3, 2};
-constexpr int kR[4] = {1, 2, 2, 3};
+constexpr int kAlpha[5] = {1, 3, 4, 4, 7};
+constexpr int kM[5] = {1, 2, 3, 2, 6};
+constexpr int kR[5] = {1, 2, 2, 3, 2};
 // G [kind][alpha][r] (the points of winograd-inl.h)
-constexpr double kG[4][4][3] = {
+constexpr double kG[5][7][3] = {
     {{1}},
     {{1, 0}, {-1, 1}, {0, 1}},
     {{1, 0}, {0.5, 0.5}, {0.5, -0.5}, {0, 1}},
     {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}},
+    {{1.0 / 4, 0}, {1.0 / 6, 1.0 / 6}, {1.0 / 18, -1.0 / 18}, {1.0 / 72, 1.0 / 36}, {1.0 / 120, -1.0 / 60},
+     {32.0 / 45, 16.0 / 45}, {0, 0.5}},
 };
 
 // Below these the transforms cost more than the products they save.
@@ -45,6 +48,7 @@ constexpr int64_t kMinChannels = 32;
 // and style_odd (1.61x) 1.06x and 0.96x, dcgan_g3 (1.72x) 1.46x, g3_odd_k5 (1.81x) 1.39x.
 constexpr double kMinGainLast = 1.3, kMinGainFirst2d = 1.65, kMinGain3d = 1.5;
 constexpr double kMaxPackedBytes = 16.0 * 1024 * 1024;
+constexpr double kMaxPackedBytesWide = 32.0 * 1024 * 1024;  // with F(6,2) (as phase packs dcgan_g1's 32 MiB)
 constexpr int64_t kSplitBytes = 1024 * 1024;
 constexpr double kChunkBytesFirst = 4.0 * 1024 * 1024;
 
@@ -85,7 +89,7 @@ View2 view2(const Problem& p) {
 
 // The residue classes of axis a: outputs o0 + S*q; tap t reads source g*(q + t) + u. An empty list when one
 // has more than 3 taps. (Along the depth only the taps count, not the kind.)
-std::vector<Res> residues(const View2& v, int a) {
+std::vector<Res> residues(const View2& v, int a, bool wide = false) {
     const int64_t in = v.in[a], out = v.out[a], k = v.k[a], s = v.s[a], d = v.d[a], pb = v.pb[a], g = v.g[a], S = v.S[a];
     std::vector<Res> r;
     for (int64_t res = 0; res < S; ++res) {
@@ -110,13 +114,41 @@ std::vector<Res> residues(const View2& v, int a) {
             x.kind = 0;
         } else if (nt == 3) {
             x.kind = 3;
-        } else {  // F(2,2) or F(3,2): whichever transforms fewer values (ties: the smaller tile)
-            const int64_t c22 = (x.Q + 1) / 2 * 3, c32 = (x.Q + 2) / 3 * 4;
+        } else {  // F(2,2), F(3,2) or F(6,2): whichever transforms fewer values (ties: the smaller tile)
+            const int64_t c22 = (x.Q + 1) / 2 * 3, c32 = (x.Q + 2) / 3 * 4, c62 = (x.Q + 5) / 6 * 7;
             x.kind = c32 < c22 ? 2 : 1;
+            if (wide && c62 < std::min(c22, c32)) x.kind = 4;
         }
         r.push_back(std::move(x));
     }
     return r;
+}
+
+// The packed transformed weights: per depth tap and phase alpha_h * alpha_w matrices of ic x oc.
+double packed_bytes_of(const std::vector<Res>& rh, const std::vector<Res>& rw, const std::vector<Res>& rd, int64_t ic,
+                       int64_t oc) {
+    double xis = 0;
+    for (const Res& h : rh)
+        for (const Res& w : rw)
+            if (!h.kk.empty() && !w.kk.empty() && h.Q > 0 && w.Q > 0) xis += kAlpha[h.kind] * kAlpha[w.kind];
+    int64_t dtaps = 0;
+    for (const Res& r : rd)
+        if (r.Q > 0) dtaps += static_cast<int64_t>(r.kk.size());
+    return xis * static_cast<double>(dtaps) * static_cast<double>(ic) * static_cast<double>(oc) * sizeof(float);
+}
+
+// F(6,2) along the last axis (1-D layers, or kernels one row high: the other axes have one tap per phase, so a
+// tile is 1 x 7 values): 7 products for 12 where F(3,2) takes 8 (12.5% fewer), at the price of 7/4 the
+// transformed weights, up to kMaxPackedBytesWide, and of rounding (its G holds fractions such as 1/18: results
+// are no longer exact on small integers; on random data the error is 4-6x the direct sum's, see
+// tests/python). (Measured in-process against F(3,2), 1 thread: hifigan_up3 1.08x channels-last and 1.10x
+// channels-first, hifigan_up1 (28 MiB) 1.075x, hifi_k15 (24.5 MiB) 1.08x and 1.07x.)
+bool wide_last(const View2& v, int64_t ic, int64_t oc) {
+    const auto rh = residues(v, 0), rd = residues(v, 2);
+    for (const auto* rs : {&rh, &rd})
+        for (const Res& r : *rs)
+            if (r.Q > 0 && r.kk.size() > 1) return false;
+    return packed_bytes_of(rh, residues(v, 1, true), rd, ic, oc) <= kMaxPackedBytesWide;
 }
 
 std::string supports(const Problem& p, Direction) {
@@ -151,7 +183,7 @@ int64_t first_chunks(double bytes, int64_t nnb) {
 // How a plan cuts the work: tasks of nthr tile rows x qchunk positions along the last axis, tb tiles (a multiple
 // of MR) of scratch per phase; fill = real tiles / tiles computed (the GEMM's MR rows).
 struct Chunks {
-    int64_t nthr = 1, qchunk = 1, tb = 0;
+    int64_t nthr = 1, qchunk = 1, xt = 0;  // xt: the most xi x GEMM rows (tiles rounded up to MR) of a phase
     int64_t sin = 0, sout = 0;  // channels-first staging (elements): source rows x columns x icp (per depth tap), output rows
     double fill = 1;
 };
@@ -179,11 +211,13 @@ Chunks plan_chunks(const View2& v, const std::vector<Res>& rh, const std::vector
     const double budget = std::max(448.0 * 1024, 0.12 * out_bytes);
     auto ntw = [&](const Res& x, int64_t qc) { return std::min(x.tiles(), (qc + kM[x.kind] - 1) / kM[x.kind]); };
     auto measure = [&](int64_t nthr, int64_t qc) {
-        int64_t tw = 1;
-        for (const Res& x : rw)
-            if (!x.kk.empty()) tw = std::max(tw, ntw(x, qc));
-        const int64_t tb = detail::round_up(nthr * tw, mr);
-        int64_t bytes = (xmax * (tb * (icp * nd + cw) + 16 * nd + 16) + np) * tsz, sin = 0, sout = 0;
+        // (per phase: V and M hold xi blocks of its tiles rounded up to MR, each a line longer)
+        int64_t xt = 1;
+        for (const Res& h : rh)
+            for (const Res& x : rw)
+                if (!h.kk.empty() && h.Q > 0 && !x.kk.empty() && x.Q > 0)
+                    xt = std::max<int64_t>(xt, kAlpha[h.kind] * kAlpha[x.kind] * detail::round_up(nthr * ntw(x, qc), mr));
+        int64_t bytes = (xt * (icp * nd + cw) + xmax * (16 * nd + 16) + np) * tsz, sin = 0, sout = 0;
         if (cf) {
             // (a task's source rows and columns: g apart within a tile, the span between staged whole)
             int64_t rows_in = 1;
@@ -194,14 +228,14 @@ Chunks plan_chunks(const View2& v, const std::vector<Res>& rh, const std::vector
             sout = nthr * hmax * ow * cw;
             bytes += (sin * nd + sout + cw * 16) * tsz;
         }
-        return std::array<int64_t, 4>{tb, bytes, sin, sout};
+        return std::array<int64_t, 4>{xt, bytes, sin, sout};
     };
     Chunks c;
     c.nthr = thn;
     c.qchunk = std::max<int64_t>(qmax, 1);
     for (;;) {
-        const auto [tb, bytes, sin, sout] = measure(c.nthr, c.qchunk);
-        c.tb = tb, c.sin = sin, c.sout = sout;
+        const auto [xt, bytes, sin, sout] = measure(c.nthr, c.qchunk);
+        c.xt = xt, c.sin = sin, c.sout = sout;
         if (static_cast<double>(bytes) <= budget) break;
         if (c.nthr > 1) {
             c.nthr = (c.nthr + 1) / 2;
@@ -239,8 +273,8 @@ Chunks plan_chunks(const View2& v, const std::vector<Res>& rh, const std::vector
         for (int64_t qc = q_budget / 6 * 6; qc >= std::max<int64_t>(6, q_budget / 2); qc -= 6) {
             const double f = fill(c.nthr, qc);
             if (f > c.fill + 0.02) {
-                const auto [tb, bytes, sin, sout] = measure(c.nthr, qc);
-                c.qchunk = qc, c.fill = f, c.tb = tb, c.sin = sin, c.sout = sout;
+                const auto [xt, bytes, sin, sout] = measure(c.nthr, qc);
+                c.qchunk = qc, c.fill = f, c.xt = xt, c.sin = sin, c.sout = sout;
             }
         }
     return c;
@@ -248,15 +282,16 @@ Chunks plan_chunks(const View2& v, const std::vector<Res>& rh, const std::vector
 
 // "auto" takes it where it computes clearly fewer products than the direct phases: 1.3x to 1.65x by layout and
 // rank (kMinGainLast above; the GEMM rows computed past the tiles counted), channels enough that the transforms
-// cost little (32 in and out), and at most 16 MiB of transformed weights (for the one-call function: fewer, see
-// below).
+// cost little (32 in and out), and at most 16 MiB of transformed weights (32 with F(6,2); for the one-call
+// function: fewer, see below).
 std::string prefers(const Problem& p, Direction) {
     using std::to_string;
     if (p.ic < kMinChannels || p.oc < kMinChannels)
         return "needs ic and oc >= " + to_string(kMinChannels) + " (here " + to_string(p.ic) + " and " + to_string(p.oc) + ")";
     const View2 v = view2(p);
     const auto rh = residues(v, 0);
-    const auto rw = residues(v, 1);
+    const bool wide = wide_last(v, p.ic, p.oc);
+    const auto rw = residues(v, 1, wide);
     double direct = 0, wino = 0, xis = 0;
     for (const Res& h : rh)
         for (const Res& w : rw) {
@@ -269,7 +304,8 @@ std::string prefers(const Problem& p, Direction) {
     for (const Res& r : residues(v, 2))
         if (r.Q > 0) dtaps += static_cast<int64_t>(r.kk.size()), nd = std::max<int64_t>(nd, static_cast<int64_t>(r.kk.size()));
     const double packed = xis * static_cast<double>(dtaps) * static_cast<double>(p.ic) * static_cast<double>(p.oc) * sizeof(float);
-    if (packed > kMaxPackedBytes) return detail::cat("transformed weights of ", packed / 1048576, " MiB > 16 MiB");
+    if (packed > (wide ? kMaxPackedBytesWide : kMaxPackedBytes))
+        return detail::cat("transformed weights of ", packed / 1048576, " MiB > ", wide ? 32 : 16, " MiB");
     const auto& k = kernels::kernel_set().f32;
     const bool cf = call_context().data != Layout::channels_last;
     // Channels-first: chunks of the output channels where a row residue's transformed weights are large.
@@ -293,16 +329,16 @@ std::string prefers(const Problem& p, Direction) {
     if (gain < need)
         return detail::cat("saves too few multiplications (", gain, "x < ", need, "x, ", p.rank(), "-D ",
                            cf ? "channels-first" : "channels-last", ")");
-    // The one-call function packs the transformed weights on every call (with their transforms, about 4 GB/s of
-    // them): where that costs more than the time the products saved take (at about 50 GMAC/s; channels-first,
-    // whose staging costs about a fifth more, 1.2x the products counted), it is left to phase. (Measured, one-call
-    // against one-call in one process: hifigan_up1's 16 MiB channels-first, 1.33x fewer products, 17.5 ms with
-    // phase against 19.5-22 with winograd; channels-last, 1.42x, 17.3 and 16.7; hifi_k15's 14 MiB channels-last,
-    // 1.44x, 17.3 and 15.6.)
+    // The one-call function packs the transformed weights on every call (with their transforms, about 6 GB/s of
+    // them): where that costs more than the time the products saved take (at about 50 GMAC/s; channels-first in
+    // 2-D and 3-D, whose staging costs about a fifth more, 1.2x the products counted), it is left to phase.
+    // (Measured, one-call against one-call in one process, F(6,2): hifigan_up1's 28 MiB, 17.3 ms with phase
+    // against 16.8 with winograd channels-last, 17.7 and 17.1 channels-first; hifi_k15's 24 MiB, 16.5 and 14.5
+    // channels-last, 17.3 and 15.7 channels-first; packing 14 MiB took 2.0-3.2 ms.)
     if (call_context().one_call) {
         const double macs = static_cast<double>(p.mb) * static_cast<double>(p.ic) * static_cast<double>(p.oc) *
                             static_cast<double>(detail::prod(p.i)) * static_cast<double>(detail::prod(p.k));
-        const double saved = macs / 50e9 * (1 - (cf ? 1.2 : 1.0) / gain), pack = packed / 4e9;
+        const double saved = macs / 50e9 * (1 - (cf && p.rank() > 1 ? 1.2 : 1.0) / gain), pack = packed / 6e9;
         if (saved < pack)
             return detail::cat("one call: packing ", packed / 1048576, " MiB of transformed weights costs about as much ",
                                "as the products it saves");
@@ -368,7 +404,7 @@ private:
     std::vector<double> tcost_;
     detail::HugeVector<T> u_;
     std::vector<T> bias_, zeros_;
-    int64_t tb_ = 0, sin_ = 0, sout_ = 0, tmp_ = 0;  // scratch sizes
+    int64_t xt_ = 0, sin_ = 0, sout_ = 0, tmp_ = 0;  // scratch sizes (xt_: Chunks::xt)
     int64_t cw_ = 0, nbc_ = 0;  // columns of a task's products and staged rows; NR panels per channel chunk
 };
 
@@ -386,7 +422,7 @@ WinoPlan<T>::WinoPlan(const Problem& p, const T* wei, const T* bia, const Epilog
     icp_ = detail::round_up(ic_, 16);
     np_ = detail::round_up(oc_, nr_);
     rh_ = residues(v_, 0);
-    rw_ = residues(v_, 1);
+    rw_ = residues(v_, 1, wide_last(v_, ic_, oc_));
     rd_ = residues(v_, 2);
     for (const Res& r : rd_) nd_ = std::max<int64_t>(nd_, static_cast<int64_t>(r.kk.size()));
     bias_.assign(static_cast<size_t>(np_ + 16), T(0));
@@ -503,7 +539,7 @@ WinoPlan<T>::WinoPlan(const Problem& p, const T* wei, const T* bia, const Epilog
     const Chunks ch = plan_chunks(v_, rh_, rw_, mb_, ic_, oc_, sizeof(T), !last_, nr_, mr_, gemm_.seg[0].fn_rows_part[0] != nullptr,
                                   nd_, cw_);
     const int64_t nthr = ch.nthr, qchunk = ch.qchunk;
-    tb_ = ch.tb;
+    xt_ = ch.xt;
     int64_t qmax = 0;
     for (const Res& x : rw_) qmax = std::max(qmax, x.Q);
     // Channels-last, where a row residue's transformed weights are larger than a core's L2: a task per column
@@ -554,15 +590,15 @@ WinoPlan<T>::WinoPlan(const Problem& p, const T* wei, const T* bia, const Epilog
 
 template <class T>
 size_t WinoPlan<T>::workspace_bytes() const {
-    return static_cast<size_t>(xmax_ * (tb_ * (icp_ * nd_ + cw_) + 16 * nd_ + 16) + sin_ * nd_ + sout_ + tmp_ + np_) * sizeof(T);
+    return static_cast<size_t>(xt_ * (icp_ * nd_ + cw_) + xmax_ * (16 * nd_ + 16) + sin_ * nd_ + sout_ + tmp_ + np_) * sizeof(T);
 }
 
 template <class T>
 void WinoPlan<T>::run(const T* src, T* dst) const {
     parallel::parallel_for(tcost_, [&](int64_t b, int64_t e, int) {
         thread_local Scratch ws;  // per thread, only grows: the plan stays reentrant
-        ws.v.resize(static_cast<size_t>(xmax_ * (tb_ * icp_ + 16) * nd_));
-        ws.m.resize(static_cast<size_t>(xmax_ * (tb_ * cw_ + 16) + np_));
+        ws.v.resize(static_cast<size_t>((xt_ * icp_ + xmax_ * 16) * nd_));
+        ws.m.resize(static_cast<size_t>(xt_ * cw_ + xmax_ * 16 + np_));
         ws.sin.resize(static_cast<size_t>(sin_ * nd_));
         ws.sout.resize(static_cast<size_t>(sout_ + np_));
         ws.tmp.resize(static_cast<size_t>(tmp_));
@@ -682,7 +718,7 @@ void WinoPlan<T>::task(const T* src, T* dst, const Task& tk, const Task* next, S
         if (last_) return src + (((tk.n * Din + slice[sg]) * Hin + ih) * Win + iw) * ic_;
         return ws.sin.data() + sg * sin_ + ((ih - ih0) * swid + (iw - iw0)) * icp_;
     };
-    T* const sink = ws.m.data() + xmax_ * (tb_ * cw_ + 16);  // (past every product: a row no output reads)
+    T* const sink = ws.m.data() + xt_ * cw_ + xmax_ * 16;  // (past every product: a row no output reads)
     auto dest = [&](int64_t row, int64_t q, const Res& x) -> T* {  // row: of the task's; q: of phase x
         if (tk.th0 * mh + row >= h.Q || q >= x.Q) return sink;
         const int64_t oh = h.o0 + sh * (tk.th0 * mh + row), ow = x.o0 + sw * q;
@@ -714,7 +750,7 @@ void WinoPlan<T>::task(const T* src, T* dst, const Task& tk, const Task* next, S
         // (A line more per transformed position: the xi rows of a tile would lie a multiple of 4 KiB apart, in one
         // L1 set.)
         const size_t ldv = static_cast<size_t>(tbp * icp_ + 16), ldm = static_cast<size_t>(tbp * cw_ + 16);
-        const int64_t vtap = xmax_ * (tb_ * icp_ + 16);  // V of one depth tap
+        const int64_t vtap = xt_ * icp_ + xmax_ * 16;  // V of one depth tap
         // Input transforms: V[tap][xi][tile][icp].
         for (int sg = 0; sg < nseg; ++sg)
             for (int64_t th = tk.th0; th < tk.th1; ++th)
@@ -810,7 +846,7 @@ void forward(const Problem& p, const T* src, const T* wei, const T* bia, T* dst)
 Algorithm winograd() {
     Algorithm a;
     a.name = "winograd";
-    a.summary = "sub-pixel phases with Winograd's minimal filtering F(2,2), F(3,2), F(2,3) per axis: up to 2.25x "
+    a.summary = "sub-pixel phases with Winograd's minimal filtering F(2,2), F(3,2), F(2,3) per axis (1-D: F(6,2)): up to 2.25x "
                 "fewer multiplications (forward, ranks 1-3, groups 1, 1-3 taps per phase and axis, any dilation)";
     a.supports = supports;
     a.prefers = prefers;
