@@ -140,7 +140,7 @@ double packed_bytes_of(const std::vector<Res>& rh, const std::vector<Res>& rw, c
 // F(6,2) along the last axis (1-D layers, or kernels one row high: the other axes have one tap per phase, so a
 // tile is 1 x 7 values): 7 products for 12 where F(3,2) takes 8 (12.5% fewer), at the price of 7/4 the
 // transformed weights, up to kMaxPackedBytesWide, and of rounding (its G holds fractions such as 1/18: results
-// are no longer exact on small integers; on random data the error is 4-6x the direct sum's, see
+// are no longer exact on small integers; on random data the error is 3.5-6x the direct sum's, see
 // tests/python). (Measured in-process against F(3,2), 1 thread: hifigan_up3 1.08x channels-last and 1.10x
 // channels-first, hifigan_up1 (28 MiB) 1.075x, hifi_k15 (24.5 MiB) 1.08x and 1.07x.)
 bool wide_last(const View2& v, int64_t ic, int64_t oc) {
