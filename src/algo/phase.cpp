@@ -1868,12 +1868,56 @@ detail::HugeVector<T>& storage() {
     return s;
 }
 
+// Channels-last forward with kernel == stride along the last axis (no dilation or padding at its start there,
+// the output s times the input, groups 1): output s*i + c of that axis receives kernel index c from input i
+// alone, and the s outputs of an input position are consecutive rows of oc channels. So the layer is the one with
+// kernel and stride 1 along that axis and s*oc output channels (channel c*oc + j: the weights [..., c] of
+// channel j, the bias of j), computed on the same tensors: half the phases in 2-D, a quarter in 3-D, each with
+// s times the columns. (unet3d_up's 32 channels become 64, one panel of the wide kernel, 6 rows x 4 vectors,
+// instead of 12 x 2 vectors: in-process, alternating, 1.02-1.08x; unet_up4 and unet_up2 level.)
+template <class T>
+struct FoldLast {
+    Problem p;
+    const T* wei;
+    const T* bia;
+    std::vector<T> w, b;
+    FoldLast(const Problem& q, const T* wei0, const T* bia0, Layout layout) : p(q), wei(wei0), bia(bia0) {
+        const int r = q.rank() - 1;
+        const int64_t s = q.s[static_cast<size_t>(r)];
+        if (layout != Layout::channels_last || q.kind != Kind::transposed || q.g != 1 || s < 2 || q.k[r] != s ||
+            q.d[r] != 1 || q.pb[r] != 0 || q.o()[r] != s * q.i[r])
+            return;
+        p.k[r] = 1, p.s[r] = 1, p.pe[r] = 0, p.op[r] = 0, p.oc = s * q.oc;
+        const int64_t kp = detail::prod(q.k) / s, oc = q.oc;
+        w.resize(static_cast<size_t>(q.wei_elems()));
+        for (int64_t c0 = 0; c0 < q.ic; ++c0)
+            for (int64_t j = 0; j < oc; ++j)
+                for (int64_t e = 0; e < kp; ++e)
+                    for (int64_t c = 0; c < s; ++c)
+                        w[static_cast<size_t>((c0 * s * oc + c * oc + j) * kp + e)] = wei0[((c0 * oc + j) * kp + e) * s + c];
+        wei = w.data();
+        if (bia0) {
+            b.resize(static_cast<size_t>(s * oc));
+            for (int64_t c = 0; c < s; ++c) std::copy(bia0, bia0 + oc, b.begin() + c * oc);
+            bia = b.data();
+        }
+    }
+};
+
 template <class T>
 void forward(const Problem& p, const T* src, const T* wei, const T* bia, T* dst) {
     const CallContext& ctx = call_context();
-    PhasePlan<T> plan(p, wei, bia, ctx.epilogue ? *ctx.epilogue : Epilogue{}, ctx.simd, ctx.layout, std::move(storage<T>()));
+    const FoldLast<T> f(p, wei, bia, ctx.layout);
+    PhasePlan<T> plan(f.p, f.wei, f.bia, ctx.epilogue ? *ctx.epilogue : Epilogue{}, ctx.simd, ctx.layout, std::move(storage<T>()));
     plan.run(src, dst);
     storage<T>() = plan.release();
+}
+
+template <class T>
+std::unique_ptr<Prepared<T>> prepare(const Problem& p, const T* wei, const T* bia, const Epilogue& epi,
+                                     const std::string& simd, Layout layout) {
+    const FoldLast<T> f(p, wei, bia, layout);
+    return prepare_plan<T, PhasePlan<T>>(f.p, f.wei, f.bia, epi, simd, layout);
 }
 
 template <class T>
@@ -1903,8 +1947,8 @@ Algorithm phase() {
     a.channels_last = true;
     a.f32 = {forward<float>, backward_data<float>, backward_weights<float>};
     a.f64 = {forward<double>, backward_data<double>, backward_weights<double>};
-    a.f32.prepare = prepare_plan<float, PhasePlan<float>>;
-    a.f64.prepare = prepare_plan<double, PhasePlan<double>>;
+    a.f32.prepare = prepare<float>;
+    a.f64.prepare = prepare<double>;
     return a;
 }
 
