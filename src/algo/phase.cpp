@@ -1894,7 +1894,8 @@ struct FoldLast {
             for (int64_t j = 0; j < oc; ++j)
                 for (int64_t e = 0; e < kp; ++e)
                     for (int64_t c = 0; c < s; ++c)
-                        w[static_cast<size_t>((c0 * s * oc + c * oc + j) * kp + e)] = wei0[((c0 * oc + j) * kp + e) * s + c];
+                        w[static_cast<size_t>((c0 * s * oc + c * oc + j) * kp + e)] =
+                            wei0[((c0 * oc + j) * kp + e) * s + c];
         wei = w.data();
         if (bia0) {
             b.resize(static_cast<size_t>(s * oc));
@@ -1908,7 +1909,8 @@ template <class T>
 void forward(const Problem& p, const T* src, const T* wei, const T* bia, T* dst) {
     const CallContext& ctx = call_context();
     const FoldLast<T> f(p, wei, bia, ctx.layout);
-    PhasePlan<T> plan(f.p, f.wei, f.bia, ctx.epilogue ? *ctx.epilogue : Epilogue{}, ctx.simd, ctx.layout, std::move(storage<T>()));
+    PhasePlan<T> plan(f.p, f.wei, f.bia, ctx.epilogue ? *ctx.epilogue : Epilogue{}, ctx.simd, ctx.layout,
+                      std::move(storage<T>()));
     plan.run(src, dst);
     storage<T>() = plan.release();
 }

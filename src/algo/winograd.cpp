@@ -216,7 +216,8 @@ Chunks plan_chunks(const View2& v, const std::vector<Res>& rh, const std::vector
         for (const Res& h : rh)
             for (const Res& x : rw)
                 if (!h.kk.empty() && h.Q > 0 && !x.kk.empty() && x.Q > 0)
-                    xt = std::max<int64_t>(xt, kAlpha[h.kind] * kAlpha[x.kind] * detail::round_up(nthr * ntw(x, qc), mr));
+                    xt = std::max<int64_t>(xt,
+                                           kAlpha[h.kind] * kAlpha[x.kind] * detail::round_up(nthr * ntw(x, qc), mr));
         int64_t bytes = (xt * (icp * nd + cw) + xmax * (16 * nd + 16) + np) * tsz, sin = 0, sout = 0;
         if (cf) {
             // (a task's source rows and columns: g apart within a tile, the span between staged whole)
@@ -590,7 +591,8 @@ WinoPlan<T>::WinoPlan(const Problem& p, const T* wei, const T* bia, const Epilog
 
 template <class T>
 size_t WinoPlan<T>::workspace_bytes() const {
-    return static_cast<size_t>(xt_ * (icp_ * nd_ + cw_) + xmax_ * (16 * nd_ + 16) + sin_ * nd_ + sout_ + tmp_ + np_) * sizeof(T);
+    return static_cast<size_t>(xt_ * (icp_ * nd_ + cw_) + xmax_ * (16 * nd_ + 16) + sin_ * nd_ + sout_ + tmp_ + np_) *
+           sizeof(T);
 }
 
 template <class T>
@@ -846,8 +848,9 @@ void forward(const Problem& p, const T* src, const T* wei, const T* bia, T* dst)
 Algorithm winograd() {
     Algorithm a;
     a.name = "winograd";
-    a.summary = "sub-pixel phases with Winograd's minimal filtering F(2,2), F(3,2), F(2,3) per axis (1-D: F(6,2)): up to 2.25x "
-                "fewer multiplications (forward, ranks 1-3, groups 1, 1-3 taps per phase and axis, any dilation)";
+    a.summary = "sub-pixel phases with Winograd's minimal filtering F(2,2), F(3,2), F(2,3) per axis (1-D: F(6,2)): "
+                "up to 2.25x fewer multiplications (forward, ranks 1-3, groups 1, 1-3 taps per phase and axis, any "
+                "dilation)";
     a.supports = supports;
     a.prefers = prefers;
     a.fused_epilogue = true;
