@@ -4,8 +4,10 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <random>
 #include <string>
 #include <vector>
@@ -76,6 +78,21 @@ Tensor<T> forward(const Problem& p, const Tensor<T>& src, const Tensor<T>& wei, 
     o.algorithm = algorithm;
     conv_transpose<T>(p, src.view(), wei.view(), bia ? bia->view() : View<const T>{}, dst.view(), o);
     return dst;
+}
+
+// winograd's F(6,2) (along the last axis of 1-D layers) rounds: its results are compared within 64 epsilons of
+// the output's largest sum of |terms| (the scatter reference run on |src|, |wei| and |bias|), below the 1 that a
+// term missed or added costs on small integers for every layer the tests use (checked by the callers).
+template <class T>
+double f62_tolerance(const Problem& p, const Tensor<T>& src, const Tensor<T>& wei, const Tensor<T>* bia) {
+    auto absolute = [](Tensor<T> t) {
+        for (T& v : t.data) v = std::abs(v);
+        return t;
+    };
+    const Tensor<T> abia = bia ? absolute(*bia) : Tensor<T>{};
+    const auto mag = forward<T>(p, absolute(src), absolute(wei), bia ? &abia : nullptr, "scatter");
+    return 64 * static_cast<double>(std::numeric_limits<T>::epsilon()) *
+           static_cast<double>(*std::max_element(mag.data.begin(), mag.data.end()));
 }
 
 template <class T>
