@@ -180,8 +180,9 @@ int64_t first_chunks(double bytes, int64_t nnb) {
     return std::clamp<int64_t>(static_cast<int64_t>(std::ceil(bytes / kChunkBytesFirst)), 1, nnb);
 }
 
-// How a plan cuts the work: tasks of nthr tile rows x qchunk positions along the last axis, tb tiles (a multiple
-// of MR) of scratch per phase; fill = real tiles / tiles computed (the GEMM's MR rows).
+// How a plan cuts the work: tasks of nthr tile rows x qchunk positions along the last axis, scratch for xt
+// transformed tiles (the most over the phases of xi times its tiles rounded up to MR); fill = real tiles / tiles
+// computed (the GEMM's MR rows).
 struct Chunks {
     int64_t nthr = 1, qchunk = 1, xt = 0;  // xt: the most xi x GEMM rows (tiles rounded up to MR) of a phase
     int64_t sin = 0, sout = 0;  // channels-first staging (elements): source rows x columns x icp (per depth tap), output rows
