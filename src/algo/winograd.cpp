@@ -332,7 +332,8 @@ std::string prefers(const Problem& p, Direction) {
         return detail::cat("saves too few multiplications (", gain, "x < ", need, "x, ", p.rank(), "-D ",
                            cf ? "channels-first" : "channels-last", ")");
     // The one-call function packs the transformed weights on every call (with their transforms, about 6 GB/s of
-    // them): where that costs more than the time the products saved take (at about 50 GMAC/s; channels-first in
+    // them, taken for every kind: 1-D F(6,2) measured 10-12 GB/s since the rows are combined in registers, 2-D
+    // with up to 9 terms a row about 4, the plan's set-up included): where that costs more than the time the products saved take (at about 50 GMAC/s; channels-first in
     // 2-D and 3-D, whose staging costs about a fifth more, 1.2x the products counted), it is left to phase.
     // (Measured, one-call against one-call in one process, F(6,2): hifigan_up1's 28 MiB, 17.3 ms with phase
     // against 16.8 with winograd channels-last, 17.7 and 17.1 channels-first; hifi_k15's 24 MiB, 16.5 and 14.5
@@ -456,65 +457,48 @@ WinoPlan<T>::WinoPlan(const Problem& p, const T* wei, const T* bia, const Epilog
     utotal_ = total;
     u_ = std::move(storage);
     if (u_.size() < static_cast<size_t>(total)) u_.resize(static_cast<size_t>(total));
-    // Blocks of CB source channels: per channel its weights transposed, wt[c][k][n] (zeros past oc), then per
-    // phase the rows of G_h h (t[i][j][n]) and of G_h h G_w^T (ub[c][xi][n]) along the output channels; then each
-    // (xi, NR block) panel receives the block's CB rows as one contiguous run.
-    constexpr int64_t CB = 16;
-    // (Transformed weights far larger than the caches are streamed: the one-call path packs them on every call.)
-    const bool stream = static_cast<double>(total) * sizeof(T) >= detail::kStreamBytes;
-    const int64_t nblk = (ic_ + CB - 1) / CB;
-    parallel::parallel_for(nblk, [&](int64_t b0, int64_t b1, int) {
-        // (wt rows: the transpose writes zeros up to a multiple of 16 past oc, NR may be less)
-        const int64_t ldw = std::max(np_, detail::round_up(oc_, 16));
-        std::vector<T> wt(static_cast<size_t>(CB * ksz * ldw), T(0)), t(static_cast<size_t>(12 * np_)),
-            ub(static_cast<size_t>(CB * 16 * np_));
-        auto axpy = [&](T* d, const T* x, double g, bool first) {
-            gemm_.axpy(d, x, static_cast<T>(g), static_cast<size_t>(np_), !first);
-        };
-        for (int64_t blk = b0; blk < b1; ++blk) {
-            const int64_t c0 = blk * CB, c1 = std::min(ic_, c0 + CB);
-            for (int64_t c = c0; c < c1; ++c)
-                gemm_.transpose(wei + c * oc_ * ksz, static_cast<size_t>(ksz), static_cast<size_t>(oc_), static_cast<size_t>(ksz),
-                                wt.data() + (c - c0) * ksz * ldw, static_cast<size_t>(ldw));
-            for (const Phase& f : ph_) {
-                if (f.empty) continue;
-                const Res& dr = rd_[static_cast<size_t>(f.rd)];
-                const Res& h = rh_[static_cast<size_t>(f.rh)];
-                const Res& x = rw_[static_cast<size_t>(f.rw)];
-                const int ah = kAlpha[f.kh], aw = kAlpha[f.kw], th = kR[f.kh], tw = kR[f.kw];
-                for (size_t td = 0; td < dr.kk.size(); ++td) {  // (the weights of depth tap td: kernel slice kk[td])
-                    for (int64_t c = c0; c < c1; ++c) {
-                        const T* wc = wt.data() + ((c - c0) * ksz + dr.kk[td] * v_.k[0] * v_.k[1]) * ldw;
-                        T* uc = ub.data() + (c - c0) * 16 * np_;
-                        for (int i = 0; i < ah; ++i)
-                            for (int j = 0; j < tw; ++j) {
-                                bool first = true;
-                                for (int l = 0; l < th; ++l) {
-                                    if (kG[f.kh][i][l] == 0) continue;
-                                    const int64_t kk = h.kk[static_cast<size_t>(l)] * v_.k[1] + x.kk[static_cast<size_t>(j)];
-                                    axpy(t.data() + (i * 3 + j) * np_, wc + kk * ldw, kG[f.kh][i][l], first);
-                                    first = false;
-                                }
-                            }
-                        for (int i = 0; i < ah; ++i)
-                            for (int j = 0; j < aw; ++j) {
-                                bool first = true;
-                                for (int l = 0; l < tw; ++l) {
-                                    if (kG[f.kw][j][l] == 0) continue;
-                                    axpy(uc + (i * aw + j) * np_, t.data() + (i * 3 + l) * np_, kG[f.kw][j][l], first);
-                                    first = false;
-                                }
-                            }
-                    }
-                    for (int64_t xi = 0; xi < f.xi; ++xi)
-                        for (int64_t nb = 0; nb < nnb; ++nb) {
-                            T* ud = u_.data() + f.uofs + static_cast<int64_t>(td) * f.usz +
-                                    ((xi * nnb + nb) * ic_ + c0) * nr_;
-                            for (int64_t c = c0; c < c1; ++c, ud += nr_)
-                                gemm_.copy(ub.data() + ((c - c0) * 16 + xi) * np_ + nb * nr_, static_cast<size_t>(nr_), ud, stream);
+    // Per source channel c: its weights transposed, wt[k][n] (zeros past oc), then every transformed row
+    // (phase, depth tap, xi) of U[c] = G_h h G_w^T as one combination of wt's rows (coefficient G_h[i][l] *
+    // G_w[j][m] for kernel element (l, m)), computed a vector of output channels at a time in registers and
+    // stored straight to its panels: U_xi[c][nb*NR ...] at uofs + td*usz + ((xi*nnb + nb)*ic + c)*NR.
+    // (Before: the rows of G_h h, then staged blocks copied to the panels, all through L2: hifigan_up1's plan took 9.0
+    // ms to create, now 6.0; its one-call 4.3 ms more than the plan's run, now 3.0: the streamed 28 MiB bound it.)
+    std::vector<int64_t> widx, dofs;
+    std::vector<T> coef;
+    std::vector<uint32_t> start;
+    const int64_t ldw = std::max(np_, detail::round_up(oc_, 16));  // (the transpose writes zeros to a multiple of 16)
+    for (const Phase& f : ph_) {
+        if (f.empty) continue;
+        const Res& dr = rd_[static_cast<size_t>(f.rd)];
+        const Res& h = rh_[static_cast<size_t>(f.rh)];
+        const Res& x = rw_[static_cast<size_t>(f.rw)];
+        const int ah = kAlpha[f.kh], aw = kAlpha[f.kw], th = kR[f.kh], tw = kR[f.kw];
+        for (size_t td = 0; td < dr.kk.size(); ++td)  // (depth tap td: kernel slice kk[td])
+            for (int i = 0; i < ah; ++i)
+                for (int j = 0; j < aw; ++j) {
+                    start.push_back(static_cast<uint32_t>(coef.size()));
+                    dofs.push_back(f.uofs + static_cast<int64_t>(td) * f.usz + (i * aw + j) * nnb * ic_ * nr_);
+                    for (int l = 0; l < th; ++l)
+                        for (int m = 0; m < tw; ++m) {
+                            const double g = kG[f.kh][i][l] * kG[f.kw][j][m];
+                            if (g == 0) continue;
+                            const int64_t kk = (dr.kk[td] * v_.k[0] + h.kk[static_cast<size_t>(l)]) * v_.k[1] +
+                                               x.kk[static_cast<size_t>(m)];
+                            widx.push_back(kk * ldw);
+                            coef.push_back(static_cast<T>(g));
                         }
                 }
-            }
+    }
+    start.push_back(static_cast<uint32_t>(coef.size()));
+    // (Transformed weights far larger than the caches are streamed: the one-call path packs them on every call.)
+    const bool stream = static_cast<double>(total) * sizeof(T) >= detail::kStreamBytes;
+    parallel::parallel_for(ic_, [&](int64_t c0, int64_t c1, int) {
+        std::vector<T> wt(static_cast<size_t>(ksz * ldw), T(0));
+        for (int64_t c = c0; c < c1; ++c) {
+            gemm_.transpose(wei + c * oc_ * ksz, static_cast<size_t>(ksz), static_cast<size_t>(oc_), static_cast<size_t>(ksz),
+                            wt.data(), static_cast<size_t>(ldw));
+            gemm_.combine(wt.data(), widx.data(), coef.data(), start.data(), dofs.size(), static_cast<size_t>(np_),
+                          u_.data() + c * nr_, dofs.data(), static_cast<size_t>(nr_), static_cast<size_t>(ic_ * nr_), stream);
         }
         if (stream) hwy::FlushStream();
     });

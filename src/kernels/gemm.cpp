@@ -1056,21 +1056,39 @@ HWY_ATTR void WinoOutSF64(int kh, int kw, const double* m, size_t ldm, size_t n,
                           size_t rs, size_t cs, bool stream) {
     wino::Out<double, true>(kh, kw, m, ldm, n, bias, nullptr, base, rs, cs, stream);
 }
-// d[i] = (add ? d[i] : 0) + g * x[i] for i < n (n a multiple of the vector length, or a scalar tail).
+// Rows of combinations (winograd's weight transforms): for o < nrows and j < n, d[dofs[o] + (j / pw) * pst + j % pw]
+// = sum over terms t in [start[o], start[o + 1]) of coef[t] * w[widx[t] + j], the terms in order (the first a
+// product, then fused multiply-adds); a row without terms is zeros. n and pw are multiples of the vector length.
+// stream: vector-aligned stores are streamed (no read of the destination lines; the caller fences).
 template <class T>
-HWY_ATTR void AxpyT(T* HWY_RESTRICT d, const T* HWY_RESTRICT x, T g, size_t n, bool add) {
+HWY_ATTR void CombineT(const T* HWY_RESTRICT w, const int64_t* widx, const T* coef, const uint32_t* start,
+                       size_t nrows, size_t n, T* HWY_RESTRICT d, const int64_t* dofs, size_t pw, size_t pst,
+                       bool stream) {
     const hn::ScalableTag<T> dt;
     const size_t N = hn::Lanes(dt);
-    const auto gv = hn::Set(dt, g);
-    size_t i = 0;
-    if (add)
-        for (; i + N <= n; i += N) hn::StoreU(hn::MulAdd(gv, hn::LoadU(dt, x + i), hn::LoadU(dt, d + i)), dt, d + i);
-    else
-        for (; i + N <= n; i += N) hn::StoreU(hn::Mul(gv, hn::LoadU(dt, x + i)), dt, d + i);
-    for (; i < n; ++i) d[i] = add ? d[i] + g * x[i] : g * x[i];
+    for (size_t o = 0; o < nrows; ++o) {
+        const uint32_t t0 = start[o], t1 = start[o + 1];
+        T* HWY_RESTRICT dr = d + dofs[o];
+        for (size_t j = 0; j < n; j += N) {
+            auto acc = hn::Zero(dt);
+            if (t0 < t1) {
+                acc = hn::Mul(hn::Set(dt, coef[t0]), hn::LoadU(dt, w + widx[t0] + j));
+                for (uint32_t t = t0 + 1; t < t1; ++t) acc = hn::MulAdd(hn::Set(dt, coef[t]), hn::LoadU(dt, w + widx[t] + j), acc);
+            }
+            T* p = dr + (j / pw) * pst + j % pw;
+            if (stream && reinterpret_cast<uintptr_t>(p) % (N * sizeof(T)) == 0) hn::Stream(acc, dt, p);
+            else hn::StoreU(acc, dt, p);
+        }
+    }
 }
-HWY_ATTR void AxpyF32(float* d, const float* x, float g, size_t n, bool add) { AxpyT<float>(d, x, g, n, add); }
-HWY_ATTR void AxpyF64(double* d, const double* x, double g, size_t n, bool add) { AxpyT<double>(d, x, g, n, add); }
+HWY_ATTR void CombineF32(const float* w, const int64_t* widx, const float* coef, const uint32_t* start, size_t nrows,
+                         size_t n, float* d, const int64_t* dofs, size_t pw, size_t pst, bool stream) {
+    CombineT<float>(w, widx, coef, start, nrows, n, d, dofs, pw, pst, stream);
+}
+HWY_ATTR void CombineF64(const double* w, const int64_t* widx, const double* coef, const uint32_t* start, size_t nrows,
+                         size_t n, double* d, const int64_t* dofs, size_t pw, size_t pst, bool stream) {
+    CombineT<double>(w, widx, coef, start, nrows, n, d, dofs, pw, pst, stream);
+}
 size_t LanesF32() { return hn::Lanes(hn::ScalableTag<float>()); }
 size_t LanesF64() { return hn::Lanes(hn::ScalableTag<double>()); }
 size_t MR() { return kMR; }
@@ -1160,8 +1178,8 @@ HWY_EXPORT(WinoInF32);
 HWY_EXPORT(WinoInF64);
 HWY_EXPORT(WinoOutF32);
 HWY_EXPORT(WinoOutF64);
-HWY_EXPORT(AxpyF32);
-HWY_EXPORT(AxpyF64);
+HWY_EXPORT(CombineF32);
+HWY_EXPORT(CombineF64);
 HWY_EXPORT(WinoInSF32);
 HWY_EXPORT(WinoInSF64);
 HWY_EXPORT(WinoOutSF32);
@@ -1282,8 +1300,8 @@ const std::vector<KernelSet>& kernel_targets() {
             k.f64.wino_in = &HWY_DYNAMIC_DISPATCH(WinoInF64);
             k.f32.wino_out = &HWY_DYNAMIC_DISPATCH(WinoOutF32);
             k.f64.wino_out = &HWY_DYNAMIC_DISPATCH(WinoOutF64);
-            k.f32.axpy = &HWY_DYNAMIC_DISPATCH(AxpyF32);
-            k.f64.axpy = &HWY_DYNAMIC_DISPATCH(AxpyF64);
+            k.f32.combine = &HWY_DYNAMIC_DISPATCH(CombineF32);
+            k.f64.combine = &HWY_DYNAMIC_DISPATCH(CombineF64);
             k.f32.wino_in_s = &HWY_DYNAMIC_DISPATCH(WinoInSF32);
             k.f64.wino_in_s = &HWY_DYNAMIC_DISPATCH(WinoInSF64);
             k.f32.wino_out_s = &HWY_DYNAMIC_DISPATCH(WinoOutSF32);

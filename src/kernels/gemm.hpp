@@ -121,9 +121,14 @@ template <class T>
 using WinoOutSFn = void (*)(int kh, int kw, const T* m, size_t ldm, size_t n, const T* bias, T* base, size_t rs,
                             size_t cs, bool stream);
 
-// d[i] = (add ? d[i] : 0) + g * x[i] for i < n (the winograd path's weight transforms).
+// The winograd path's weight transforms, a source channel at a time: for each output row o < nrows and j < n,
+// d[dofs[o] + (j / pw) * pst + j % pw] = sum over terms t in [start[o], start[o + 1]) of coef[t] * w[widx[t] + j]
+// (a product, then fused multiply-adds in the terms' order; no terms: zeros). Row o's n values go to panels pw
+// wide, pst apart. n and pw are multiples of the vector length; stream: vector-aligned stores are streamed (the
+// caller fences).
 template <class T>
-using AxpyFn = void (*)(T* d, const T* x, T g, size_t n, bool add);
+using CombineFn = void (*)(const T* w, const int64_t* widx, const T* coef, const uint32_t* start, size_t nrows,
+                           size_t n, T* d, const int64_t* dofs, size_t pw, size_t pst, bool stream);
 
 template <class T>
 struct Gemm {
@@ -172,7 +177,7 @@ struct Gemm {
     } pair;
     WinoInFn<T> wino_in = nullptr;
     WinoOutFn<T> wino_out = nullptr;
-    AxpyFn<T> axpy = nullptr;
+    CombineFn<T> combine = nullptr;
     WinoInSFn<T> wino_in_s = nullptr;
     WinoOutSFn<T> wino_out_s = nullptr;
     size_t mr = 0, nr = 0;
