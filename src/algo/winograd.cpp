@@ -333,8 +333,9 @@ std::string prefers(const Problem& p, Direction) {
                            cf ? "channels-first" : "channels-last", ")");
     // The one-call function packs the transformed weights on every call (with their transforms, about 6 GB/s of
     // them, taken for every kind: 1-D F(6,2) measured 10-12 GB/s since the rows are combined in registers, 2-D
-    // with up to 9 terms a row about 4, the plan's set-up included): where that costs more than the time the products saved take (at about 50 GMAC/s; channels-first in
-    // 2-D and 3-D, whose staging costs about a fifth more, 1.2x the products counted), it is left to phase.
+    // with up to 9 terms a row about 4, the plan's set-up included): where that costs more than the time the
+    // products saved take (at about 50 GMAC/s; channels-first in 2-D and 3-D, whose staging costs about a fifth
+    // more, 1.2x the products counted), it is left to phase.
     // (Measured, one-call against one-call in one process, F(6,2): hifigan_up1's 28 MiB, 17.3 ms with phase
     // against 16.8 with winograd channels-last, 17.7 and 17.1 channels-first; hifi_k15's 24 MiB, 16.5 and 14.5
     // channels-last, 17.3 and 15.7 channels-first; packing 14 MiB took 2.0-3.2 ms.)
@@ -495,10 +496,11 @@ WinoPlan<T>::WinoPlan(const Problem& p, const T* wei, const T* bia, const Epilog
     parallel::parallel_for(ic_, [&](int64_t c0, int64_t c1, int) {
         std::vector<T> wt(static_cast<size_t>(ksz * ldw), T(0));
         for (int64_t c = c0; c < c1; ++c) {
-            gemm_.transpose(wei + c * oc_ * ksz, static_cast<size_t>(ksz), static_cast<size_t>(oc_), static_cast<size_t>(ksz),
-                            wt.data(), static_cast<size_t>(ldw));
+            gemm_.transpose(wei + c * oc_ * ksz, static_cast<size_t>(ksz), static_cast<size_t>(oc_),
+                            static_cast<size_t>(ksz), wt.data(), static_cast<size_t>(ldw));
             gemm_.combine(wt.data(), widx.data(), coef.data(), start.data(), dofs.size(), static_cast<size_t>(np_),
-                          u_.data() + c * nr_, dofs.data(), static_cast<size_t>(nr_), static_cast<size_t>(ic_ * nr_), stream);
+                          u_.data() + c * nr_, dofs.data(), static_cast<size_t>(nr_), static_cast<size_t>(ic_ * nr_),
+                          stream);
         }
         if (stream) hwy::FlushStream();
     });

@@ -1073,7 +1073,8 @@ HWY_ATTR void CombineT(const T* HWY_RESTRICT w, const int64_t* widx, const T* co
             auto acc = hn::Zero(dt);
             if (t0 < t1) {
                 acc = hn::Mul(hn::Set(dt, coef[t0]), hn::LoadU(dt, w + widx[t0] + j));
-                for (uint32_t t = t0 + 1; t < t1; ++t) acc = hn::MulAdd(hn::Set(dt, coef[t]), hn::LoadU(dt, w + widx[t] + j), acc);
+                for (uint32_t t = t0 + 1; t < t1; ++t)
+                    acc = hn::MulAdd(hn::Set(dt, coef[t]), hn::LoadU(dt, w + widx[t] + j), acc);
             }
             T* p = dr + (j / pw) * pst + j % pw;
             if (stream && reinterpret_cast<uintptr_t>(p) % (N * sizeof(T)) == 0) hn::Stream(acc, dt, p);
