@@ -546,7 +546,7 @@ bool try_parse(const Layer& L, Problem& out) {
 
 std::string tuple(const Dims& v) {
     if (v.size() == 1) return cat("(", v[0], ",)");
-    return "(" + dims_str(v, ',') + ")";
+    return cat("(", dims_str(v, ','), ")");  // (cat, not "(" + string: GCC 12 warns -Wrestrict on the latter)
 }
 std::string tuple_sp(const Dims& v) {
     std::string r = "(";
@@ -645,7 +645,7 @@ std::string code_for(const Translation& t, const Problem& target) {
                << ", num_group=" << target.g << ", no_bias=" << (L.bias ? "False" : "True") << ")";
             break;
         case Framework::onednn: {
-            auto braces = [](const Dims& v) { return "{" + dims_str(v, ',') + "}"; };
+            auto braces = [](const Dims& v) { return cat("{", dims_str(v, ','), "}"); };
             os << "// src " << braces(L.input_shape) << " (plain N C spatial), weights " << braces(L.weight_shape) << " ("
                << t.weights.str() << "), dst " << braces(t.output_shape) << "\n";
             os << "auto pd = dnnl::deconvolution_forward::primitive_desc(eng, dnnl::prop_kind::forward_inference,\n"
