@@ -336,9 +336,9 @@ std::string prefers(const Problem& p, Direction) {
     // with up to 9 terms a row about 4, the plan's set-up included): where that costs more than the time the
     // products saved take (at about 50 GMAC/s; channels-first in 2-D and 3-D, whose staging costs about a fifth
     // more, 1.2x the products counted), it is left to phase.
-    // (Measured, one-call against one-call in one process, F(6,2): hifigan_up1's 28 MiB, 17.3 ms with phase
-    // against 16.8 with winograd channels-last, 17.7 and 17.1 channels-first; hifi_k15's 24 MiB, 16.5 and 14.5
-    // channels-last, 17.3 and 15.7 channels-first; packing 14 MiB took 2.0-3.2 ms.)
+    // (Measured, one-call against one-call in one process, F(6,2), at ab30aa9: hifigan_up1's 28 MiB, 16.3 ms with
+    // phase against 14.7 with winograd channels-last, 16.7 and 14.5 channels-first; hifi_k15's 24 MiB, 17.0 and
+    // 14.3 channels-last, 17.0 and 15.3 channels-first.)
     if (call_context().one_call) {
         const double macs = static_cast<double>(p.mb) * static_cast<double>(p.ic) * static_cast<double>(p.oc) *
                             static_cast<double>(detail::prod(p.i)) * static_cast<double>(detail::prod(p.k));
