@@ -154,7 +154,7 @@ TEST(Plan, WinogradChannelChunksWithEpilogue) {
     ASSERT_LT(tol, 0.5);
     o.algorithm = "winograd";
     std::vector<float> first;
-    for (int threads : {1, 2}) {
+    for (int threads : {1, 2, 3}) {  // (a chunk's tasks split over the threads, one chunk at a time)
         o.threads = threads;
         Plan<float> plan(p, wei.view(), bia.view(), o);
         Tensor<float> dst(p.dst_shape(), 12345.f);
