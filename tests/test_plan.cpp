@@ -168,6 +168,33 @@ TEST(Plan, WinogradChannelChunksWithEpilogue) {
     }
 }
 
+// Groups in winograd: channels-first chunks of whole groups (each group's 100 channels in panels padded past
+// them: an output transform per group), channels-last all at once; F(6,2) along the axis.
+TEST(Plan, WinogradGroupChunks) {
+    const Problem p = Problem::parse("mb2_g2_ic512_oc200_i37_k16_s8_p4_bias");
+    const auto src = small_ints<float>(p.src_shape(), 4), wei = small_ints<float>(p.wei_shape(), 5);
+    const auto bia = small_ints<float>({p.oc}, 6);
+    const double tol = f62_tolerance(p, src, wei, &bia);
+    ASSERT_LT(tol, 0.5);
+    for (Layout layout : {Layout::channels_first, Layout::channels_last}) {
+        Options o;
+        o.layout = layout;
+        o.epilogue.kind = Epilogue::Kind::relu;
+        const auto s = layout == Layout::channels_last ? channels_last(src) : src;
+        const auto ref = forward<float>(p, s, wei, &bia, "phase", o);
+        std::vector<float> first;
+        for (int threads : {1, 2, 3}) {
+            o.threads = threads;
+            const auto got = forward<float>(p, s, wei, &bia, "winograd", o);
+            double err = 0;
+            for (size_t j = 0; j < ref.data.size(); ++j) err = std::max(err, std::abs(double(got.data[j]) - ref.data[j]));
+            EXPECT_LE(err, tol) << threads;
+            if (first.empty()) first = got.data;
+            EXPECT_EQ(got.data, first) << "results must not depend on the thread count (" << threads << ")";
+        }
+    }
+}
+
 TEST(Plan, Errors) {
     const Problem p = Problem::parse("mb1_ic2_oc3_i4x4_k3_s2_bias");
     Tensor<float> wei(p.wei_shape()), bia(Dims{p.oc}), src(p.src_shape()), dst(p.dst_shape());

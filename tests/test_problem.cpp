@@ -161,11 +161,11 @@ TEST(Problem, OperationErrors) {
     o.algorithm = "winograd";
     const Problem grp = pytorch_problem(1, 4, 4, {5, 5}, {3}, {2}, {1}, {0}, 2);
     Tensor<float> sg(grp.src_shape()), wg(grp.wei_shape()), dg(grp.dst_shape());
-    EXPECT_ERROR(conv_transpose<float>(grp, sg.view(), wg.view(), {}, dg.view(), o),
-                 "algorithm 'winograd' refuses mb1_g2_ic4_oc4_i5x5_k3_s2_p1 (forward): groups = 1 only (here 2)");
+    EXPECT_NO_THROW(conv_transpose<float>(grp, sg.view(), wg.view(), {}, dg.view(), o));  // (groups: any)
     const Problem five = pytorch_problem(1, 1, 1, {9}, {5}, {1}, {2});
     Tensor<float> sb(five.src_shape()), wb(five.wei_shape()), db(five.dst_shape());
-    EXPECT_ERROR(conv_transpose<float>(five, sb.view(), wb.view(), {}, db.view(), o), "a phase has more than 3 taps along an axis");
+    EXPECT_ERROR(conv_transpose<float>(five, sb.view(), wb.view(), {}, db.view(), o),
+                 "algorithm 'winograd' refuses " + five.str() + " (forward): a phase has more than 3 taps along an axis");
     EXPECT_NO_THROW(conv_transpose<float>(dil, s1.view(), w1.view(), {}, d1.view(), o));
     const Problem r4 = Problem::parse("mb1_ic1_oc2_i2x2x2x2_k2_s2");
     Tensor<float> s4(r4.src_shape()), w4(r4.wei_shape()), d4(r4.dst_shape());

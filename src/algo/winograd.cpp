@@ -47,6 +47,15 @@ constexpr int64_t kMinChannels = 32;
 // first hifigan_up1 (1.33x) 1.19x faster, hifigan_up3 (1.5x) 1.17x, hifi_k15 (1.07x) 0.89x; in 2-D style_up
 // and style_odd (1.61x) 1.06x and 0.96x, dcgan_g3 (1.72x) 1.46x, g3_odd_k5 (1.81x) 1.39x.
 constexpr double kMinGainLast = 1.3, kMinGainFirst2d = 1.65, kMinGain3d = 1.5;
+// Groups: the transforms' share grows as the channels per group shrink (each transformed input value feeds oc/g
+// products, each output transform sums ic/g). Fitted to in-process measurements (winograd against phase, 1
+// thread, 16 x 16 inputs): with h the harmonic mean of ic/g and oc/g, winograd takes about (a + b/h) / gain of
+// phase's time, [layout][a, b] (channels-last, channels-first): k4 s2 p1 (F(2,2), gain 1.78) with groups of
+// 128 -> 128 channels 1.41x faster (1.28x channels-first), 64 -> 64 1.26x (1.05x), 32 -> 32 1.03x (0.90x), 32 -> 16
+// 0.85x; k3 s1 p1 (F(2,3), 2.25x) with 64 -> 32 1.44x (1.29x). "auto" takes it for groups where the estimate is
+// at least 1.15x.
+constexpr double kGroupCost[2][2] = {{1.10, 20}, {1.19, 25}};
+constexpr double kMinGroupSpeedup = 1.15;
 constexpr double kMaxPackedBytes = 16.0 * 1024 * 1024;
 constexpr double kMaxPackedBytesWide = 32.0 * 1024 * 1024;  // with F(6,2) (as phase packs dcgan_g1's 32 MiB)
 constexpr int64_t kSplitBytes = 1024 * 1024;
@@ -151,12 +160,20 @@ bool wide_last(const View2& v, int64_t ic, int64_t oc) {
     return packed_bytes_of(rh, residues(v, 1, true), rd, ic, oc) <= kMaxPackedBytesWide;
 }
 
+// The GEMM's panels: two vectors wide (kernel segment 0), or one (segment 2) for groups whose output channels
+// that pads less (eight groups of 16 channels: 16 columns each instead of 32 on AVX-512).
+template <class T>
+int seg_of(const kernels::Gemm<T>& k, int64_t g, int64_t ocg) {
+    if (g == 1 || !k.seg[2].fn_rows) return 0;
+    const auto pad = [&](int s) { return detail::round_up(ocg, static_cast<int64_t>(k.seg[s].nr)); };
+    return pad(2) < pad(0) ? 2 : 0;
+}
+
 std::string supports(const Problem& p, Direction) {
     // (Plain concatenation: "auto" asks on every call.)
     using std::to_string;
     const int rank = p.rank();
     if (rank > 3) return "ranks 1 to 3 only (here " + to_string(rank) + ")";
-    if (p.g != 1) return "groups = 1 only (here " + to_string(p.g) + ")";
     const View2 v = view2(p);
     if (residues(v, 0).empty() || residues(v, 1).empty() || residues(v, 2).empty())
         return "a phase has more than 3 taps along an axis";
@@ -288,11 +305,13 @@ Chunks plan_chunks(const View2& v, const std::vector<Res>& rh, const std::vector
 // function: fewer, see below).
 std::string prefers(const Problem& p, Direction) {
     using std::to_string;
-    if (p.ic < kMinChannels || p.oc < kMinChannels)
-        return "needs ic and oc >= " + to_string(kMinChannels) + " (here " + to_string(p.ic) + " and " + to_string(p.oc) + ")";
+    if (p.ic / p.g < kMinChannels || p.oc / p.g < kMinChannels)
+        return "needs ic/g and oc/g >= " + to_string(kMinChannels) + " (here " + to_string(p.ic / p.g) + " and " +
+               to_string(p.oc / p.g) + ")";
     const View2 v = view2(p);
     const auto rh = residues(v, 0);
-    const bool wide = wide_last(v, p.ic, p.oc);
+    const int64_t ocg = p.oc / p.g;
+    const bool wide = wide_last(v, p.ic, ocg);
     const auto rw = residues(v, 1, wide);
     double direct = 0, wino = 0, xis = 0;
     for (const Res& h : rh)
@@ -305,13 +324,16 @@ std::string prefers(const Problem& p, Direction) {
     int64_t dtaps = 0, nd = 1;
     for (const Res& r : residues(v, 2))
         if (r.Q > 0) dtaps += static_cast<int64_t>(r.kk.size()), nd = std::max<int64_t>(nd, static_cast<int64_t>(r.kk.size()));
-    const double packed = xis * static_cast<double>(dtaps) * static_cast<double>(p.ic) * static_cast<double>(p.oc) * sizeof(float);
+    const double packed =
+        xis * static_cast<double>(dtaps) * static_cast<double>(p.ic) * static_cast<double>(ocg) * sizeof(float);
     if (packed > (wide ? kMaxPackedBytesWide : kMaxPackedBytes))
         return detail::cat("transformed weights of ", packed / 1048576, " MiB > ", wide ? 32 : 16, " MiB");
     const auto& k = kernels::kernel_set().f32;
     const bool cf = call_context().data != Layout::channels_last;
-    // Channels-first: chunks of the output channels where a row residue's transformed weights are large.
-    const int64_t nr = static_cast<int64_t>(k.seg[0].nr), nnb = detail::round_up(p.oc, nr) / nr;
+    // Channels-first: chunks of the output channels where a row residue's transformed weights are large (groups:
+    // chunks of whole groups).
+    const int sk = seg_of(k, p.g, ocg);
+    const int64_t nr = static_cast<int64_t>(k.seg[sk].nr), nnbg = detail::round_up(ocg, nr) / nr, nnb = p.g * nnbg;
     int64_t cw = nnb * nr;
     if (cf) {
         double most = 0;
@@ -321,16 +343,31 @@ std::string prefers(const Problem& p, Direction) {
                 if (!h.kk.empty() && !w.kk.empty() && h.Q > 0 && w.Q > 0) row += kAlpha[h.kind] * kAlpha[w.kind];
             most = std::max(most, row);
         }
-        const int64_t ncc = first_chunks(most * static_cast<double>(nd) * static_cast<double>(p.ic) * static_cast<double>(cw) * sizeof(float), nnb);
-        cw = (nnb + ncc - 1) / ncc * nr;
+        const double bytes =
+            most * static_cast<double>(nd) * static_cast<double>(p.ic / p.g) * static_cast<double>(cw) * sizeof(float);
+        if (p.g == 1) {
+            const int64_t ncc = first_chunks(bytes, nnb);
+            cw = (nnb + ncc - 1) / ncc * nr;
+        } else {
+            const int64_t ncc = first_chunks(bytes, p.g);
+            cw = (p.g + ncc - 1) / ncc * nnbg * nr;
+        }
     }
     const Chunks c = plan_chunks(v, rh, rw, p.mb, p.ic, p.oc, 4, cf, nr, static_cast<int64_t>(k.mr),
-                                 k.seg[0].fn_rows_part[0] != nullptr, nd, cw);
+                                 sk == 0 && k.seg[0].fn_rows_part[0] != nullptr, nd, cw);
     const double gain = wino > 0 ? direct * c.fill / wino : 0;
     const double need = p.rank() == 3 ? kMinGain3d : cf && p.rank() == 2 ? kMinGainFirst2d : kMinGainLast;
     if (gain < need)
         return detail::cat("saves too few multiplications (", gain, "x < ", need, "x, ", p.rank(), "-D ",
                            cf ? "channels-first" : "channels-last", ")");
+    if (p.g > 1) {  // (see kGroupCost)
+        const double icg = static_cast<double>(p.ic / p.g), h = 2 / (1 / icg + 1 / static_cast<double>(ocg));
+        const double* const ab = kGroupCost[cf ? 1 : 0];
+        const double est = gain / (ab[0] + ab[1] / h);
+        if (est < kMinGroupSpeedup)
+            return detail::cat("groups of ", p.ic / p.g, " -> ", ocg, " channels: the transforms cost about what the ",
+                               "products save (about ", est, "x, < ", kMinGroupSpeedup, "x)");
+    }
     // The one-call function packs the transformed weights on every call (with their transforms, about 6 GB/s of
     // them, taken for every kind: 1-D F(6,2) measured 10-12 GB/s since the rows are combined in registers, 2-D
     // with up to 9 terms a row about 4, the plan's set-up included): where that costs more than the time the
@@ -385,7 +422,7 @@ private:
     struct Scratch {
         std::vector<T> v, m, sin, sout, tmp;
         std::vector<const T*> px;
-        std::vector<T*> out;
+        std::vector<T*> out, outg;
     };
     // The source a task reads: rows [ih0, ih1) (not clamped: tiles at the border read zeros) and columns
     // [iw0, iw1) (clamped).
@@ -401,6 +438,10 @@ private:
     bool last_ = false, stream_ = false;
     View2 v_{};
     int64_t mb_ = 0, ic_ = 0, oc_ = 0, icp_ = 0, np_ = 0, nr_ = 0, mr_ = 0, xmax_ = 0, utotal_ = 0;
+    // Groups: grp_ of icg_ -> ocg_ channels, each its own nnbg_ panels of nr_ columns (npg_ = nnbg_ * nr_; np_ =
+    // grp_ * npg_); sk_: the kernel segment (seg_of).
+    int64_t grp_ = 1, icg_ = 0, ocg_ = 0, npg_ = 0, nnbg_ = 0;
+    int sk_ = 0;
     std::vector<Res> rh_, rw_, rd_;
     std::vector<Phase> ph_;  // [rd][rh][rw]
     int64_t nd_ = 1;         // the most depth taps of a residue
@@ -425,20 +466,24 @@ WinoPlan<T>::WinoPlan(const Problem& p, const T* wei, const T* bia, const Epilog
     const auto& ks = kernels::kernel_set(target);
     target_ = ks.target;
     if constexpr (sizeof(T) == 4) gemm_ = ks.f32; else gemm_ = ks.f64;
-    nr_ = static_cast<int64_t>(gemm_.seg[0].nr);
+    grp_ = p.g, icg_ = ic_ / grp_, ocg_ = oc_ / grp_;
+    sk_ = seg_of(gemm_, grp_, ocg_);
+    nr_ = static_cast<int64_t>(gemm_.seg[sk_].nr);
     mr_ = static_cast<int64_t>(gemm_.mr);
     icp_ = detail::round_up(ic_, 16);
-    np_ = detail::round_up(oc_, nr_);
+    npg_ = detail::round_up(ocg_, nr_);
+    nnbg_ = npg_ / nr_;
+    np_ = grp_ * npg_;
     rh_ = residues(v_, 0);
-    rw_ = residues(v_, 1, wide_last(v_, ic_, oc_));
+    rw_ = residues(v_, 1, wide_last(v_, ic_, ocg_));
     rd_ = residues(v_, 2);
     for (const Res& r : rd_) nd_ = std::max<int64_t>(nd_, static_cast<int64_t>(r.kk.size()));
     bias_.assign(static_cast<size_t>(np_ + 16), T(0));
     if (bia) std::copy(bia, bia + oc_, bias_.begin());
     zeros_.assign(static_cast<size_t>(icp_), T(0));
 
-    // Phases and their packed weights U_xi[ic][oc] = (G_h h G_w^T)[xi] per depth tap, [td][xi][nb][ic][NR], zeros
-    // past oc.
+    // Phases and their packed weights U_xi[ic][oc] = (G_h h G_w^T)[xi] per depth tap, [td][xi][nb][icg][NR], zeros
+    // past oc (groups: panel nb of group nb / nnbg_, its own icg_ channels; zeros past each group's ocg_).
     const int64_t nnb = np_ / nr_, ksz = v_.k[0] * v_.k[1] * v_.k[2];
     int64_t total = 0;
     for (size_t e = 0; e < rd_.size(); ++e)
@@ -454,7 +499,7 @@ WinoPlan<T>::WinoPlan(const Problem& p, const T* wei, const T* bia, const Epilog
                           rw_[b].Q == 0;
                 f.xi = kAlpha[f.kh] * kAlpha[f.kw];
                 f.uofs = total;
-                f.usz = f.xi * nnb * ic_ * nr_;
+                f.usz = f.xi * nnb * icg_ * nr_;
                 if (!f.empty) total += f.usz * static_cast<int64_t>(rd_[e].kk.size()), xmax_ = std::max(xmax_, f.xi);
                 ph_.push_back(f);
             }
@@ -465,13 +510,14 @@ WinoPlan<T>::WinoPlan(const Problem& p, const T* wei, const T* bia, const Epilog
     // Per source channel c: its weights transposed, wt[k][n] (zeros past oc), then every transformed row
     // (phase, depth tap, xi) of U[c] = G_h h G_w^T as one combination of wt's rows (coefficient G_h[i][l] *
     // G_w[j][m] for kernel element (l, m)), computed a vector of output channels at a time in registers and
-    // stored straight to its panels: U_xi[c][nb*NR ...] at uofs + td*usz + ((xi*nnb + nb)*ic + c)*NR.
+    // stored straight to its panels: U_xi[c][nb*NR ...] at uofs + td*usz + ((xi*nnb + nb)*icg + c)*NR (groups: c
+    // the channel within its group, nb from the group's first panel).
     // (Before: the rows of G_h h, then staged blocks copied to the panels, all through L2: hifigan_up1's plan took 9.0
     // ms to create, now 6.0; its one-call 4.3 ms more than the plan's run, now 3.0: the streamed 28 MiB bound it.)
     std::vector<int64_t> widx, dofs;
     std::vector<T> coef;
     std::vector<uint32_t> start;
-    const int64_t ldw = std::max(np_, detail::round_up(oc_, 16));  // (the transpose writes zeros to a multiple of 16)
+    const int64_t ldw = std::max(npg_, detail::round_up(ocg_, 16));  // (the transpose writes zeros to a multiple of 16)
     for (const Phase& f : ph_) {
         if (f.empty) continue;
         const Res& dr = rd_[static_cast<size_t>(f.rd)];
@@ -482,7 +528,7 @@ WinoPlan<T>::WinoPlan(const Problem& p, const T* wei, const T* bia, const Epilog
             for (int i = 0; i < ah; ++i)
                 for (int j = 0; j < aw; ++j) {
                     start.push_back(static_cast<uint32_t>(coef.size()));
-                    dofs.push_back(f.uofs + static_cast<int64_t>(td) * f.usz + (i * aw + j) * nnb * ic_ * nr_);
+                    dofs.push_back(f.uofs + static_cast<int64_t>(td) * f.usz + (i * aw + j) * nnb * icg_ * nr_);
                     for (int l = 0; l < th; ++l)
                         for (int m = 0; m < tw; ++m) {
                             const double g = kG[f.kh][i][l] * kG[f.kw][j][m];
@@ -500,11 +546,11 @@ WinoPlan<T>::WinoPlan(const Problem& p, const T* wei, const T* bia, const Epilog
     parallel::parallel_for(ic_, [&](int64_t c0, int64_t c1, int) {
         std::vector<T> wt(static_cast<size_t>(ksz * ldw), T(0));
         for (int64_t c = c0; c < c1; ++c) {
-            gemm_.transpose(wei + c * oc_ * ksz, static_cast<size_t>(ksz), static_cast<size_t>(oc_),
+            gemm_.transpose(wei + c * ocg_ * ksz, static_cast<size_t>(ksz), static_cast<size_t>(ocg_),
                             static_cast<size_t>(ksz), wt.data(), static_cast<size_t>(ldw));
-            gemm_.combine(wt.data(), widx.data(), coef.data(), start.data(), dofs.size(), static_cast<size_t>(np_),
-                          u_.data() + c * nr_, dofs.data(), static_cast<size_t>(nr_), static_cast<size_t>(ic_ * nr_),
-                          stream);
+            gemm_.combine(wt.data(), widx.data(), coef.data(), start.data(), dofs.size(), static_cast<size_t>(npg_),
+                          u_.data() + ((c / icg_) * nnbg_ * icg_ + c % icg_) * nr_, dofs.data(),
+                          static_cast<size_t>(nr_), static_cast<size_t>(icg_ * nr_), stream);
         }
         if (stream) hwy::FlushStream();
     });
@@ -522,14 +568,14 @@ WinoPlan<T>::WinoPlan(const Problem& p, const T* wei, const T* bia, const Epilog
             }
             most = std::max(most, bytes);
         }
-    // Channels-first: the output channels in chunks of nbc_ panels where those weights are large (first_chunks);
-    // channels-last: all of them.
-    const int64_t ncc = last_ ? 1 : first_chunks(static_cast<double>(most), nnb);
-    nbc_ = (nnb + ncc - 1) / ncc;
+    // Channels-first: the output channels in chunks of nbc_ panels where those weights are large (first_chunks;
+    // groups: whole groups); channels-last: all of them.
+    const int64_t ncc = last_ ? 1 : first_chunks(static_cast<double>(most), grp_ > 1 ? grp_ : nnb);
+    nbc_ = grp_ > 1 ? (grp_ + ncc - 1) / ncc * nnbg_ : (nnb + ncc - 1) / ncc;
     cw_ = nbc_ * nr_;
     const int64_t nchunks = (nnb + nbc_ - 1) / nbc_;
-    const Chunks ch = plan_chunks(v_, rh_, rw_, mb_, ic_, oc_, sizeof(T), !last_, nr_, mr_, gemm_.seg[0].fn_rows_part[0] != nullptr,
-                                  nd_, cw_);
+    const Chunks ch = plan_chunks(v_, rh_, rw_, mb_, ic_, oc_, sizeof(T), !last_, nr_, mr_,
+                                  sk_ == 0 && gemm_.seg[0].fn_rows_part[0] != nullptr, nd_, cw_);
     const int64_t nthr = ch.nthr, qchunk = ch.qchunk;
     xt_ = ch.xt;
     int64_t qmax = 0;
@@ -608,6 +654,7 @@ void WinoPlan<T>::run(const T* src, T* dst) const {
         ws.tmp.resize(static_cast<size_t>(tmp_));
         ws.px.resize(16);
         ws.out.resize(9);
+        ws.outg.resize(9);
         for (int64_t t = b; t < e; ++t)
             task(src, dst, tasks_[static_cast<size_t>(t)], t + 1 < e ? &tasks_[static_cast<size_t>(t + 1)] : nullptr, ws);
         if (stream_) hwy::FlushStream();
@@ -692,7 +739,9 @@ void WinoPlan<T>::task(const T* src, T* dst, const Task& tk, const Task* next, S
     // The output channels computed: panels [nb0, nb1), channels [ch0, ch1) (all of them but channels-first chunks);
     // the products and staged rows hold cw_ columns per tile or position.
     const int64_t nnb = np_ / nr_, nb0 = tk.cc * nbc_, nb1 = std::min(nnb, nb0 + nbc_);
-    const int64_t ch0 = nb0 * nr_, ch1 = std::min(oc_, nb1 * nr_), nch = ch1 - ch0;
+    const int64_t ch0 = grp_ > 1 ? nb0 / nnbg_ * ocg_ : nb0 * nr_;
+    const int64_t ch1 = grp_ > 1 ? nb1 / nnbg_ * ocg_ : std::min(oc_, nb1 * nr_);
+    const int64_t nch = ch1 - ch0;
     const T* const bias = bias_.data() + ch0;
     Ahead ahead;
     int64_t ntap[3], nslice[3];
@@ -787,31 +836,43 @@ void WinoPlan<T>::task(const T* src, T* dst, const Task& tk, const Task* next, S
             lda[sg] = static_cast<size_t>(icp_), boff[sg] = static_cast<size_t>(tap[sg] * f.usz);
         for (int64_t xi = 0; xi < f.xi; ++xi)
             for (int64_t nb = nb0; nb < nb1; ++nb) {
-                const T* B = u_.data() + f.uofs + (xi * nnb + nb) * ic_ * nr_;
+                const T* B = u_.data() + f.uofs + (xi * nnb + nb) * icg_ * nr_;
+                const int64_t a0 = nb / nnbg_ * icg_;  // (its group's source channels)
                 for (int64_t t0 = 0; t0 < tbp; t0 += mr_) {
-                    for (int sg = 0; sg < nseg; ++sg) A[sg] = ws.v.data() + sg * vtap + xi * static_cast<int64_t>(ldv) + t0 * icp_;
+                    for (int sg = 0; sg < nseg; ++sg)
+                        A[sg] = ws.v.data() + sg * vtap + xi * static_cast<int64_t>(ldv) + t0 * icp_ + a0;
                     // (The last tiles: a call of 3, 6 or 9 rows where fewer than MR remain.)
                     const int64_t rr = detail::round_up(std::min(mr_, ntiles - t0), int64_t(3));
-                    kernels::GemmSegFn<T> fn = gemm_.seg[0].fn_rows;
-                    if (rr < mr_ && gemm_.seg[0].fn_rows_part[rr / 3 - 1]) fn = gemm_.seg[0].fn_rows_part[rr / 3 - 1];
-                    fn(A, lda, B, boff, static_cast<size_t>(nseg), static_cast<size_t>(ic_),
+                    kernels::GemmSegFn<T> fn = gemm_.seg[sk_].fn_rows;
+                    if (sk_ == 0 && rr < mr_ && gemm_.seg[0].fn_rows_part[rr / 3 - 1])
+                        fn = gemm_.seg[0].fn_rows_part[rr / 3 - 1];
+                    fn(A, lda, B, boff, static_cast<size_t>(nseg), static_cast<size_t>(icg_),
                        ws.m.data() + xi * static_cast<int64_t>(ldm) + t0 * cw_ + (nb - nb0) * nr_, static_cast<size_t>(cw_), false);
                     ahead.step();
                 }
             }
-        // Output transforms plus the bias, to the destination (channels-last) or the staged rows.
+        // Output transforms plus the bias, to the destination (channels-last) or the staged rows. Groups whose
+        // panels are padded: a call per group (its products at g*npg_, its outputs at g*ocg_).
+        const int64_t ncg = grp_ > 1 && npg_ != ocg_ ? (nb1 - nb0) / nnbg_ : 1, cn = ncg > 1 ? ocg_ : nch;
         for (int64_t th = tk.th0; th < tk.th1; ++th)
             for (int64_t tw = tw0; tw < tw1; ++tw) {
                 const int64_t tile = (th - tk.th0) * ntw + (tw - tw0);
                 if (th * mh + mh <= h.Q && tw * mw + mw <= x.Q && !(epi && last_)) {  // every output inside: strided
-                    gemm_.wino_out_s(f.kh, f.kw, ws.m.data() + tile * cw_, ldm, static_cast<size_t>(nch), bias,
-                                     dest((th - tk.th0) * mh, tw * mw, x), ors, ocs, stream_ && last_);
+                    T* const d0 = dest((th - tk.th0) * mh, tw * mw, x);
+                    for (int64_t g = 0; g < ncg; ++g)
+                        gemm_.wino_out_s(f.kh, f.kw, ws.m.data() + tile * cw_ + g * npg_, ldm, static_cast<size_t>(cn),
+                                         bias + g * ocg_, d0 + g * ocg_, ors, ocs, stream_ && last_);
                     continue;
                 }
                 for (int64_t i = 0; i < mh; ++i)
                     for (int64_t j = 0; j < mw; ++j)
                         ws.out[static_cast<size_t>(i * mw + j)] = dest((th - tk.th0) * mh + i, tw * mw + j, x);
-                gemm_.wino_out(f.kh, f.kw, ws.m.data() + tile * cw_, ldm, static_cast<size_t>(nch), bias, ws.out.data());
+                for (int64_t g = 0; g < ncg; ++g) {
+                    for (int64_t i = 0; i < mh * mw; ++i)
+                        ws.outg[static_cast<size_t>(i)] = ws.out[static_cast<size_t>(i)] + g * ocg_;
+                    gemm_.wino_out(f.kh, f.kw, ws.m.data() + tile * cw_ + g * npg_, ldm, static_cast<size_t>(cn),
+                                   bias + g * ocg_, ws.outg.data());
+                }
                 if (epi && last_)
                     for (int64_t i = 0; i < mh * mw; ++i)
                         if (ws.out[static_cast<size_t>(i)] != sink) apply_epilogue(epi_, ws.out[static_cast<size_t>(i)], oc_);
@@ -859,7 +920,7 @@ Algorithm winograd() {
     Algorithm a;
     a.name = "winograd";
     a.summary = "sub-pixel phases with Winograd's minimal filtering F(2,2), F(3,2), F(2,3) per axis (1-D: F(6,2)): "
-                "up to 2.25x fewer multiplications (forward, ranks 1-3, groups 1, 1-3 taps per phase and axis, any "
+                "up to 2.25x fewer multiplications (forward, ranks 1-3, any groups, 1-3 taps per phase and axis, any "
                 "dilation)";
     a.supports = supports;
     a.prefers = prefers;

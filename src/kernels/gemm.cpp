@@ -984,6 +984,10 @@ HWY_ATTR void GemmSegF32_2(const float* const* a, const size_t* lda, const float
                        size_t kc, float* c, size_t ldc, bool add) {
     GemmSegT<float, false, 2>(a, lda, b, boff, nseg, kc, c, ldc, add);
 }
+HWY_ATTR void GemmSegRowsF32_2(const float* const* a, const size_t* lda, const float* b, const size_t* boff, size_t nseg,
+                       size_t kc, float* c, size_t ldc, bool add) {
+    GemmSegT<float, true, 2>(a, lda, b, boff, nseg, kc, c, ldc, add);
+}
 HWY_ATTR void GemmSegF64_4(const double* const* a, const size_t* lda, const double* b, const size_t* boff, size_t nseg,
                        size_t kc, double* c, size_t ldc, bool add) {
     GemmSegT<double, false, 4>(a, lda, b, boff, nseg, kc, c, ldc, add);
@@ -999,6 +1003,10 @@ HWY_ATTR void GemmSegF64_3(const double* const* a, const size_t* lda, const doub
 HWY_ATTR void GemmSegF64_2(const double* const* a, const size_t* lda, const double* b, const size_t* boff, size_t nseg,
                        size_t kc, double* c, size_t ldc, bool add) {
     GemmSegT<double, false, 2>(a, lda, b, boff, nseg, kc, c, ldc, add);
+}
+HWY_ATTR void GemmSegRowsF64_2(const double* const* a, const size_t* lda, const double* b, const size_t* boff,
+                       size_t nseg, size_t kc, double* c, size_t ldc, bool add) {
+    GemmSegT<double, true, 2>(a, lda, b, boff, nseg, kc, c, ldc, add);
 }
 // The segment kernels reading A through row pointers (kInd above).
 #define TCONV_SEG_IND(NAME, T, CALL)                                                                        \
@@ -1110,10 +1118,12 @@ HWY_EXPORT(GemmSegF32_4);
 HWY_EXPORT(GemmSegRowsF32_4);
 HWY_EXPORT(GemmSegF32_3);
 HWY_EXPORT(GemmSegF32_2);
+HWY_EXPORT(GemmSegRowsF32_2);
 HWY_EXPORT(GemmSegF64_4);
 HWY_EXPORT(GemmSegRowsF64_4);
 HWY_EXPORT(GemmSegF64_3);
 HWY_EXPORT(GemmSegF64_2);
+HWY_EXPORT(GemmSegRowsF64_2);
 HWY_EXPORT(GemmSegWideF32);
 HWY_EXPORT(GemmSegWideF64);
 HWY_EXPORT(GemmSegIndF32_4);
@@ -1219,7 +1229,7 @@ const std::vector<KernelSet>& kernel_targets() {
             if (ld >= 2)
                 k.f64.seg[1] = {&HWY_DYNAMIC_DISPATCH(GemmSegF64_3), nullptr, ld + ld / 2, 0,
                                 &HWY_DYNAMIC_DISPATCH(GemmSegIndF64_3), &HWY_DYNAMIC_DISPATCH(GemmSegDirectF64_3)};
-            k.f32.seg[2] = {&HWY_DYNAMIC_DISPATCH(GemmSegF32_2), nullptr, lf, 0,
+            k.f32.seg[2] = {&HWY_DYNAMIC_DISPATCH(GemmSegF32_2), &HWY_DYNAMIC_DISPATCH(GemmSegRowsF32_2), lf, 0,
                             &HWY_DYNAMIC_DISPATCH(GemmSegIndF32_2), &HWY_DYNAMIC_DISPATCH(GemmSegDirectF32_2)};
             // The row-read kernel for 3, 6 and 9 rows, those below MR.
             {
@@ -1238,7 +1248,7 @@ const std::vector<KernelSet>& kernel_targets() {
                 k.f64.seg[3] = {&HWY_DYNAMIC_DISPATCH(GemmSegWideF64), nullptr, 4 * ld, 6,
                                 &HWY_DYNAMIC_DISPATCH(GemmSegWideIndF64), &HWY_DYNAMIC_DISPATCH(GemmSegWideDirectF64)};
             }
-            k.f64.seg[2] = {&HWY_DYNAMIC_DISPATCH(GemmSegF64_2), nullptr, ld, 0,
+            k.f64.seg[2] = {&HWY_DYNAMIC_DISPATCH(GemmSegF64_2), &HWY_DYNAMIC_DISPATCH(GemmSegRowsF64_2), ld, 0,
                             &HWY_DYNAMIC_DISPATCH(GemmSegIndF64_2), &HWY_DYNAMIC_DISPATCH(GemmSegDirectF64_2)};
             k.f32.cols = {&HWY_DYNAMIC_DISPATCH(GemmColsF32), &HWY_DYNAMIC_DISPATCH(InterleaveStoreF32),
                           HWY_DYNAMIC_DISPATCH(ColsRows)(), HWY_DYNAMIC_DISPATCH(ColsWidthF32)()};

@@ -135,8 +135,9 @@ struct Gemm {
     GemmFn<T> fn = nullptr;
     GemmFn<T> fn_rows = nullptr;  // the same with A(k, m) = a[m*lda + k]
     // The segment kernel for B and C panels of nr columns: [0] two vectors (nr as above), [1] a vector and a
-    // half, [2] one vector (narrow layers pad less); fn_rows reads A by rows (only [0]: the dense path's tile
-    // kernel; the phase path's channels-last tiles use fn_ind). Empty where not compiled.
+    // half, [2] one vector (narrow layers pad less); fn_rows reads A by rows ([0]: the dense path's tile kernel
+    // and winograd's; [2]: winograd's for groups of few output channels; the phase path's channels-last tiles use
+    // fn_ind). Empty where not compiled.
     struct Seg {
         GemmSegFn<T> fn = nullptr, fn_rows = nullptr;
         size_t nr = 0;
