@@ -49,12 +49,13 @@ constexpr int64_t kMinChannels = 32;
 constexpr double kMinGainLast = 1.3, kMinGainFirst2d = 1.65, kMinGain3d = 1.5;
 // Groups: the transforms' share grows as the channels per group shrink (each transformed input value feeds oc/g
 // products, each output transform sums ic/g). Fitted to in-process measurements (winograd against phase, 1
-// thread, 16 x 16 inputs): with h the harmonic mean of ic/g and oc/g, winograd takes about (a + b/h) / gain of
-// phase's time, [layout][a, b] (channels-last, channels-first): k4 s2 p1 (F(2,2), gain 1.78) with groups of
-// 128 -> 128 channels 1.41x faster (1.28x channels-first), 64 -> 64 1.26x (1.05x), 32 -> 32 1.03x (0.90x), 32 -> 16
-// 0.85x; k3 s1 p1 (F(2,3), 2.25x) with 64 -> 32 1.44x (1.29x). "auto" takes it for groups where the estimate is
-// at least 1.15x.
-constexpr double kGroupCost[2][2] = {{1.10, 20}, {1.19, 25}};
+// thread, 16 x 16 inputs): with h the harmonic mean of ic/g and oc/g and `gain` as prefers counts it (the GEMM
+// rows computed in vain included), winograd takes about (a + b/h) / gain of phase's time, [layout][a, b]
+// (channels-last, channels-first). k4 s2 p1 (F(2,2), gain 1.72 channels-last, 1.58-1.72 channels-first) with
+// groups of 128 -> 128 channels ran 1.41x faster (1.28x channels-first), 128 -> 64 1.33x (1.27x), 64 -> 64 1.26x
+// (1.05-1.09x), 32 -> 32 1.03x (0.90x), 32 -> 16 0.85x; k3 s1 p1 (F(2,3), gain 2.0) with 64 -> 32 1.36-1.44x
+// (1.29x). "auto" takes it for groups where the estimate is at least 1.15x (and the gain is what the layout asks).
+constexpr double kGroupCost[2][2] = {{1.06, 21}, {1.01, 29}};
 constexpr double kMinGroupSpeedup = 1.15;
 constexpr double kMaxPackedBytes = 16.0 * 1024 * 1024;
 constexpr double kMaxPackedBytesWide = 32.0 * 1024 * 1024;  // with F(6,2) (as phase packs dcgan_g1's 32 MiB)
