@@ -51,11 +51,11 @@ constexpr double kMinGainLast = 1.3, kMinGainFirst2d = 1.65, kMinGain3d = 1.5;
 // products, each output transform sums ic/g). Fitted to in-process measurements (winograd against phase, 1
 // thread, 16 x 16 inputs): with h the harmonic mean of ic/g and oc/g and `gain` as prefers counts it (the GEMM
 // rows computed in vain included), winograd takes about (a + b/h) / gain of phase's time, [layout][a, b]
-// (channels-last, channels-first). k4 s2 p1 (F(2,2), gain 1.72 channels-last, 1.58-1.72 channels-first) with
-// groups of 128 -> 128 channels ran 1.41x faster (1.28x channels-first), 128 -> 64 1.33x (1.27x), 64 -> 64 1.26x
-// (1.05-1.09x), 32 -> 32 1.03x (0.90x), 32 -> 16 0.85x; k3 s1 p1 (F(2,3), gain 2.0) with 64 -> 32 1.36-1.44x
-// (1.29x). "auto" takes it for groups where the estimate is at least 1.15x (and the gain is what the layout asks).
-constexpr double kGroupCost[2][2] = {{1.06, 21}, {1.01, 29}};
+// (channels-last, channels-first). k4 s2 p1 (F(2,2), gain 1.72) with groups of 128 -> 128 channels ran 1.41x
+// faster (1.36x channels-first), 128 -> 64 1.33x (1.28x), 64 -> 64 1.26x (1.20x), 32 -> 32 1.03x (0.96x), 32 ->
+// 16 0.85x; k3 s1 p1 (F(2,3), gain 2.0, channels-first 2.18) with 64 -> 32 1.36-1.44x (1.38x). "auto" takes it
+// for groups where the estimate is at least 1.15x (and the gain is what the layout asks).
+constexpr double kGroupCost[2][2] = {{1.06, 21}, {1.09, 22.5}};
 constexpr double kMinGroupSpeedup = 1.15;
 constexpr double kMaxPackedBytes = 16.0 * 1024 * 1024;
 constexpr double kMaxPackedBytesWide = 32.0 * 1024 * 1024;  // with F(6,2) (as phase packs dcgan_g1's 32 MiB)
@@ -332,7 +332,7 @@ std::string prefers(const Problem& p, Direction) {
     const auto& k = kernels::kernel_set().f32;
     const bool cf = call_context().data != Layout::channels_last;
     // Channels-first: chunks of the output channels where a row residue's transformed weights are large (groups:
-    // chunks of whole groups).
+    // a group per chunk, its source channels alone).
     const int sk = seg_of(k, p.g, ocg);
     const int64_t nr = static_cast<int64_t>(k.seg[sk].nr), nnbg = detail::round_up(ocg, nr) / nr, nnb = p.g * nnbg;
     int64_t cw = nnb * nr;
@@ -344,17 +344,15 @@ std::string prefers(const Problem& p, Direction) {
                 if (!h.kk.empty() && !w.kk.empty() && h.Q > 0 && w.Q > 0) row += kAlpha[h.kind] * kAlpha[w.kind];
             most = std::max(most, row);
         }
-        const double bytes =
-            most * static_cast<double>(nd) * static_cast<double>(p.ic / p.g) * static_cast<double>(cw) * sizeof(float);
         if (p.g == 1) {
-            const int64_t ncc = first_chunks(bytes, nnb);
+            const int64_t ncc = first_chunks(most * static_cast<double>(nd) * static_cast<double>(p.ic) *
+                                                 static_cast<double>(cw) * sizeof(float), nnb);
             cw = (nnb + ncc - 1) / ncc * nr;
         } else {
-            const int64_t ncc = first_chunks(bytes, p.g);
-            cw = (p.g + ncc - 1) / ncc * nnbg * nr;
+            cw = nnbg * nr;
         }
     }
-    const Chunks c = plan_chunks(v, rh, rw, p.mb, p.ic, p.oc, 4, cf, nr, static_cast<int64_t>(k.mr),
+    const Chunks c = plan_chunks(v, rh, rw, p.mb, cf ? p.ic / p.g : p.ic, p.oc, 4, cf, nr, static_cast<int64_t>(k.mr),
                                  sk == 0 && k.seg[0].fn_rows_part[0] != nullptr, nd, cw);
     const double gain = wino > 0 ? direct * c.fill / wino : 0;
     const double need = p.rank() == 3 ? kMinGain3d : cf && p.rank() == 2 ? kMinGainFirst2d : kMinGainLast;
@@ -441,7 +439,7 @@ private:
     int64_t mb_ = 0, ic_ = 0, oc_ = 0, icp_ = 0, np_ = 0, nr_ = 0, mr_ = 0, xmax_ = 0, utotal_ = 0;
     // Groups: grp_ of icg_ -> ocg_ channels, each its own nnbg_ panels of nr_ columns (npg_ = nnbg_ * nr_; np_ =
     // grp_ * npg_); sk_: the kernel segment (seg_of).
-    int64_t grp_ = 1, icg_ = 0, ocg_ = 0, npg_ = 0, nnbg_ = 0;
+    int64_t grp_ = 1, icg_ = 0, ocg_ = 0, npg_ = 0, nnbg_ = 0, cig_ = 0;
     int sk_ = 0;
     std::vector<Res> rh_, rw_, rd_;
     std::vector<Phase> ph_;  // [rd][rh][rw]
@@ -471,7 +469,11 @@ WinoPlan<T>::WinoPlan(const Problem& p, const T* wei, const T* bia, const Epilog
     sk_ = seg_of(gemm_, grp_, ocg_);
     nr_ = static_cast<int64_t>(gemm_.seg[sk_].nr);
     mr_ = static_cast<int64_t>(gemm_.mr);
-    icp_ = detail::round_up(ic_, 16);
+    // Channels-first with groups: a chunk of the output channels per group, whose tasks transform and stage only
+    // its group's source channels (cig_ of them; else all). Its tasks' scratch holds one group's columns: more
+    // tiles per task.
+    cig_ = grp_ > 1 && !last_ ? icg_ : ic_;
+    icp_ = detail::round_up(cig_, 16);
     npg_ = detail::round_up(ocg_, nr_);
     nnbg_ = npg_ / nr_;
     np_ = grp_ * npg_;
@@ -570,12 +572,12 @@ WinoPlan<T>::WinoPlan(const Problem& p, const T* wei, const T* bia, const Epilog
             most = std::max(most, bytes);
         }
     // Channels-first: the output channels in chunks of nbc_ panels where those weights are large (first_chunks;
-    // groups: whole groups); channels-last: all of them.
-    const int64_t ncc = last_ ? 1 : first_chunks(static_cast<double>(most), grp_ > 1 ? grp_ : nnb);
-    nbc_ = grp_ > 1 ? (grp_ + ncc - 1) / ncc * nnbg_ : (nnb + ncc - 1) / ncc;
+    // groups: a group per chunk, above); channels-last: all of them.
+    const int64_t ncc = last_ ? 1 : grp_ > 1 ? grp_ : first_chunks(static_cast<double>(most), nnb);
+    nbc_ = (nnb + ncc - 1) / ncc;
     cw_ = nbc_ * nr_;
     const int64_t nchunks = (nnb + nbc_ - 1) / nbc_;
-    const Chunks ch = plan_chunks(v_, rh_, rw_, mb_, ic_, oc_, sizeof(T), !last_, nr_, mr_,
+    const Chunks ch = plan_chunks(v_, rh_, rw_, mb_, cig_, oc_, sizeof(T), !last_, nr_, mr_,
                                   sk_ == 0 && gemm_.seg[0].fn_rows_part[0] != nullptr, nd_, cw_);
     const int64_t nthr = ch.nthr, qchunk = ch.qchunk;
     xt_ = ch.xt;
@@ -744,6 +746,8 @@ void WinoPlan<T>::task(const T* src, T* dst, const Task& tk, const Task* next, S
     const int64_t ch1 = grp_ > 1 ? nb1 / nnbg_ * ocg_ : std::min(oc_, nb1 * nr_);
     const int64_t nch = ch1 - ch0;
     const T* const bias = bias_.data() + ch0;
+    // The source channels transformed: [ci0, ci0 + cig_) (channels-first groups: the chunk's group; else all).
+    const int64_t ci0 = cig_ < ic_ ? nb0 / nnbg_ * icg_ : 0;
     Ahead ahead;
     int64_t ntap[3], nslice[3];
     if (next && !rh_[static_cast<size_t>(next->rh)].kk.empty() && depth_taps(*next, ntap, nslice) > 0) {
@@ -751,12 +755,14 @@ void WinoPlan<T>::task(const T* src, T* dst, const Task& tk, const Task* next, S
         const int64_t r0 = std::max<int64_t>(nb.ih0, 0), r1 = std::min(nb.ih1, Hin), w = nb.iw1 - nb.iw0;
         if (r1 > r0 && w > 0) {  // (the first tap's slice)
             const int64_t sz = static_cast<int64_t>(sizeof(T));
-            if (last_)
+            if (last_) {
                 ahead = {reinterpret_cast<const char*>(src + (((next->n * Din + nslice[0]) * Hin + r0) * Win + nb.iw0) * ic_), 1,
                          0, r1 - r0, Win * ic_ * sz, w * ic_ * sz};
-            else
-                ahead = {reinterpret_cast<const char*>(src + next->n * ic_ * volume + nslice[0] * plane + r0 * Win + nb.iw0), ic_,
-                         volume * sz, r1 - r0, Win * sz, w * sz};
+            } else {
+                const int64_t nci0 = cig_ < ic_ ? next->cc * nbc_ / nnbg_ * icg_ : 0;  // (its source channels)
+                const T* const s0 = src + (next->n * ic_ + nci0) * volume + nslice[0] * plane + r0 * Win + nb.iw0;
+                ahead = {reinterpret_cast<const char*>(s0), cig_, volume * sz, r1 - r0, Win * sz, w * sz};
+            }
             int64_t calls = 0;
             for (size_t b = tk.b0; b < tk.b1; ++b) {
                 const Phase& f = phase(tk, b);
@@ -772,8 +778,8 @@ void WinoPlan<T>::task(const T* src, T* dst, const Task& tk, const Task* next, S
     if (!last_ && !h.kk.empty() && swid > 0)
         for (int sg = 0; sg < nseg; ++sg)
             for (int64_t ih = std::max<int64_t>(ih0, 0); ih < std::min(ih1, Hin); ++ih)
-                gemm_.transpose(src + tk.n * ic_ * volume + slice[sg] * plane + ih * Win + iw0, static_cast<size_t>(volume),
-                                static_cast<size_t>(ic_), static_cast<size_t>(swid),
+                gemm_.transpose(src + (tk.n * ic_ + ci0) * volume + slice[sg] * plane + ih * Win + iw0,
+                                static_cast<size_t>(volume), static_cast<size_t>(cig_), static_cast<size_t>(swid),
                                 ws.sin.data() + sg * sin_ + (ih - ih0) * swid * icp_, static_cast<size_t>(icp_));
     auto source = [&](int sg, int64_t ih, int64_t iw) -> const T* {
         if (ih < 0 || ih >= Hin || iw < 0 || iw >= Win) return zeros_.data();
@@ -821,13 +827,13 @@ void WinoPlan<T>::task(const T* src, T* dst, const Task& tk, const Task* next, S
                     const int64_t r0 = gh * th * mh + h.u, c0 = gw * tw * mw + x.u;
                     T* const vt = ws.v.data() + sg * vtap + tile * icp_;
                     if (r0 >= 0 && r0 + gh * (ah - 1) < Hin && c0 >= 0 && c0 + gw * (aw - 1) < Win) {  // wholly inside: strided
-                        gemm_.wino_in_s(f.kh, f.kw, source(sg, r0, c0), irs, ics, static_cast<size_t>(ic_), vt, ldv);
+                        gemm_.wino_in_s(f.kh, f.kw, source(sg, r0, c0), irs, ics, static_cast<size_t>(cig_), vt, ldv);
                         continue;
                     }
                     for (int64_t i = 0; i < ah; ++i)
                         for (int64_t j = 0; j < aw; ++j)
                             ws.px[static_cast<size_t>(i * aw + j)] = source(sg, r0 + gh * i, c0 + gw * j);
-                    gemm_.wino_in(f.kh, f.kw, ws.px.data(), static_cast<size_t>(ic_), vt, ldv);
+                    gemm_.wino_in(f.kh, f.kw, ws.px.data(), static_cast<size_t>(cig_), vt, ldv);
                 }
         // The products: per xi, M[xi][tile][cw] = sum over the depth taps of V[tap][xi] U[tap][xi] (the task's
         // panels), MR tiles x NR channels per call (a tap per segment).
@@ -838,7 +844,7 @@ void WinoPlan<T>::task(const T* src, T* dst, const Task& tk, const Task* next, S
         for (int64_t xi = 0; xi < f.xi; ++xi)
             for (int64_t nb = nb0; nb < nb1; ++nb) {
                 const T* B = u_.data() + f.uofs + (xi * nnb + nb) * icg_ * nr_;
-                const int64_t a0 = nb / nnbg_ * icg_;  // (its group's source channels)
+                const int64_t a0 = nb / nnbg_ * icg_ - ci0;  // (its group's source channels in V)
                 for (int64_t t0 = 0; t0 < tbp; t0 += mr_) {
                     for (int sg = 0; sg < nseg; ++sg)
                         A[sg] = ws.v.data() + sg * vtap + xi * static_cast<int64_t>(ldv) + t0 * icp_ + a0;
