@@ -161,8 +161,8 @@ bool wide_last(const View2& v, int64_t ic, int64_t oc) {
     return packed_bytes_of(rh, residues(v, 1, true), rd, ic, oc) <= kMaxPackedBytesWide;
 }
 
-// The GEMM's panels: two vectors wide (kernel segment 0), or one (segment 2) for groups whose output channels
-// that pads less (eight groups of 16 channels: 16 columns each instead of 32 on AVX-512).
+// The GEMM's panels: two vectors wide (kernel segment 0), or one (segment 2) where groups' output channels
+// pad less in it (eight groups of 16 channels: 16 columns each instead of 32 on AVX-512).
 template <class T>
 int seg_of(const kernels::Gemm<T>& k, int64_t g, int64_t ocg) {
     if (g == 1 || !k.seg[2].fn_rows) return 0;
