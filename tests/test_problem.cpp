@@ -146,7 +146,7 @@ TEST(Problem, OperationErrors) {
     Options o;
     o.algorithm = "fft";
     EXPECT_ERROR(conv_transpose<float>(p, src.view(), wei.view(), bia.view(), dst.view(), o),
-                 "algorithm='fft' is unknown: choose auto or one of rows, dense, winograd, phase, col2im, conv_grad, gather, matrix, scatter");
+                 "algorithm='fft' is unknown: choose auto or one of rows, dense, winograd, period, phase, col2im, conv_grad, gather, matrix, scatter");
     o.algorithm = "conv_grad";
     const Problem dil = pytorch_problem(1, 1, 1, {4}, {3}, {1}, {0}, {1}, 1, {2});
     Tensor<float> s1(dil.src_shape()), w1(dil.wei_shape()), d1(dil.dst_shape());
@@ -177,19 +177,21 @@ TEST(Problem, OperationErrors) {
     EXPECT_ERROR(conv<float>(dil, s1.view(), w1.view(), {}, d1.view()), "is a transposed convolution; use tconv::conv_transpose");
     // explain_choice names every algorithm with its verdict; the reference takes everything.
     const auto verdicts = explain_choice(dil, Direction::forward);
-    ASSERT_EQ(verdicts.size(), 9u);
+    ASSERT_EQ(verdicts.size(), 10u);
     EXPECT_EQ(verdicts[1].name, "dense");
     EXPECT_EQ(verdicts[1].refusal, "made for inputs of one position (1x1); this one has i[0]=4");
     EXPECT_EQ(verdicts[2].name, "winograd");
     EXPECT_TRUE(verdicts[2].supported());  // capability; auto passes it (one channel: not worth the transforms)
-    EXPECT_EQ(verdicts[5].name, "conv_grad");
-    EXPECT_FALSE(verdicts[5].supported());
+    EXPECT_EQ(verdicts[3].name, "period");
+    EXPECT_EQ(verdicts[3].refusal, "needs dilation 1 (here d[0]=2)");
+    EXPECT_EQ(verdicts[6].name, "conv_grad");
+    EXPECT_FALSE(verdicts[6].supported());
     EXPECT_TRUE(verdicts.back().supported());
     EXPECT_EQ(choose_algorithm(dil, Direction::forward), "rows");  // one output channel: the small-channel path
     EXPECT_EQ(choose_algorithm(dil, Direction::backward_data), "col2im");
     // A matrix too large to build is refused with its size.
     const Problem big = pytorch_problem(1, 64, 64, {64, 64}, {4}, {2}, {1});
-    EXPECT_NE(explain_choice(big, Direction::forward)[7].refusal.find("C would hold up to 268435456 entries"), std::string::npos);
+    EXPECT_NE(explain_choice(big, Direction::forward)[8].refusal.find("C would hold up to 268435456 entries"), std::string::npos);
 }
 
 }  // namespace

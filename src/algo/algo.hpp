@@ -96,6 +96,7 @@ struct Algorithm {
 Algorithm col2im();
 Algorithm dense();
 Algorithm phase();
+Algorithm period();
 Algorithm rows();
 Algorithm conv_grad();
 Algorithm gather();

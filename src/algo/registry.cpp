@@ -27,6 +27,7 @@ const std::vector<Algorithm>& registry() {
         rows(),
         dense(),
         winograd(),
+        period(),
         phase(),
         col2im(),
         conv_grad(),
