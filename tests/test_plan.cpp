@@ -6,6 +6,7 @@
 #include <functional>
 #include <sstream>
 #include <thread>
+#include <tuple>
 
 #include "test_util.hpp"
 
@@ -195,6 +196,38 @@ TEST(Plan, WinogradGroupChunks) {
     }
 }
 
+// period on outputs of 2 MiB or more (streamed stores, from the registers and from C tiles), several blocks of
+// rows and chunks of panels, both layouts, with and without an epilogue (which the direct store leaves to the C
+// tiles), through a prepared plan and the one call: the same as phase's direct sum (small integers: exact), for
+// any thread count.
+TEST(Plan, PeriodStreamedAndThreads) {
+    for (const char* prob : {"mb4_ic5_oc7_i9x9_k32_s16_p8_bias", "mb2_ic6_oc4_i300_k1024_s256_p384_bias"}) {
+        const Problem p = Problem::parse(prob);
+        ASSERT_GE(4.0 * static_cast<double>(elems(p.dst_shape())), 2.0 * 1024 * 1024) << prob;
+        const auto src = small_ints<float>(p.src_shape(), 7), wei = small_ints<float>(p.wei_shape(), 8);
+        const auto bia = small_ints<float>({p.oc}, 9);
+        for (Layout layout : {Layout::channels_first, Layout::channels_last})
+            for (bool relu : {false, true}) {
+                Options o;
+                o.layout = layout;
+                if (relu) o.epilogue.kind = Epilogue::Kind::relu;
+                const auto s = layout == Layout::channels_last ? channels_last(src) : src;
+                const auto ref = forward<float>(p, s, wei, &bia, "phase", o);
+                for (int threads : {1, 2, 3}) {
+                    o.threads = threads;
+                    EXPECT_EQ(forward<float>(p, s, wei, &bia, "period", o).data, ref.data) << prob << " " << threads;
+                    o.algorithm = "period";
+                    const Plan<float> plan(p, wei.view(), bia.view(), o);
+                    // (on a 64-byte boundary, as the benchmarks allocate: the streamed stores need aligned rows)
+                    std::vector<float> buf(ref.data.size() + 16, 12345.0f);
+                    float* const d0 = buf.data() + (16 - reinterpret_cast<uintptr_t>(buf.data()) / 4 % 16) % 16;
+                    plan.run(s.view(), View<float>(d0, data_shape(p.dst_shape(), layout)));
+                    EXPECT_TRUE(std::equal(ref.data.begin(), ref.data.end(), d0)) << prob << " plan, " << threads;
+                }
+            }
+    }
+}
+
 TEST(Plan, Errors) {
     const Problem p = Problem::parse("mb1_ic2_oc3_i4x4_k3_s2_bias");
     Tensor<float> wei(p.wei_shape()), bia(Dims{p.oc}), src(p.src_shape()), dst(p.dst_shape());
@@ -270,9 +303,37 @@ TEST(Plan, OneCallCountsThePacking) {
     }
 }
 
+// auto takes period for large strides whose kernels are a whole number of strides with few channels (rows and
+// phase defer to it), and not for small strides, many channels channels-last, short runs channels-first or
+// fewer than a panel of columns.
+TEST(Plan, AutoTakesPeriodForLargeStrides) {
+    const std::vector<std::tuple<std::string, std::string, std::string>> cases = {
+        // problem, channels-first choice, channels-last choice
+        {"mb1_ic21_oc21_i16x16_k64_s32_p16", "period", "period"},
+        {"mb1_ic1_oc1_i4096_k1024_s256_p384", "period", "period"},
+        {"mb1_ic21_oc21_i64x64_k16_s8_p4", "phase", "period"},
+        {"mb1_ic64_oc64_i64_k1024_s256_p384", "period", "phase"},
+        {"mb1_ic16_oc1_i1024_k64_s32_p16", "rows", "rows"},
+        {"mb16_ic256_oc128_i16x16_k4_s2_p1", "winograd", "winograd"}};
+    for (const auto& [prob, first, last] : cases) {
+        const Problem p = Problem::parse(prob);
+        Tensor<float> wei(p.wei_shape());
+        for (const Layout layout : {Layout::channels_first, Layout::channels_last}) {
+            Options o;
+            o.layout = layout;
+            const Plan<float> plan(p, wei.view(), {}, o);
+            EXPECT_EQ(plan.algorithm(), layout == Layout::channels_first ? first : last)
+                << prob << (layout == Layout::channels_last ? " channels-last" : "");
+        }
+    }
+}
+
+// The suite and the other benchmark files (layers outside the suite, groups, large strides).
 TEST(Plan, ExtraMemoryWithinBudgetOnTheSuite) {
-    std::ifstream in(TCONV_TEST_DATA "/../bench/suite.txt");
-    ASSERT_TRUE(in) << "bench/suite.txt";
+  for (const auto& [file, count] : std::vector<std::pair<std::string, int>>{
+           {"suite.txt", 14}, {"offsuite.txt", 10}, {"groups.txt", 6}, {"strides.txt", 7}}) {
+    std::ifstream in(TCONV_TEST_DATA "/../bench/" + file);
+    ASSERT_TRUE(in) << "bench/" << file;
     std::string line;
     int n = 0;
     while (std::getline(in, line)) {
@@ -293,7 +354,8 @@ TEST(Plan, ExtraMemoryWithinBudgetOnTheSuite) {
         }
         ++n;
     }
-    EXPECT_EQ(n, 14);
+    EXPECT_EQ(n, count) << file;
+  }
 }
 
 }  // namespace

@@ -406,6 +406,7 @@ std::string prefers(const Problem& p, Direction) {
         waste *= static_cast<double>(jc * s) / static_cast<double>(o[a]);
     }
     if (S < 16) return detail::cat("periods of ", S, " outputs per channel (under 16): the phases do as well");
+    if (S * p.oc < 64) return detail::cat("N = ", S * p.oc, " columns (stride periods x output channels) under 64: a panel is partly empty");
     if (p.ic * taps > 1024) return detail::cat("K = ", p.ic * taps, " (ic x taps per period) over 1024");
     if (waste > 1.15)
         return detail::cat("the edge periods would compute ", static_cast<int>(std::lround((waste - 1) * 100)),
@@ -417,6 +418,15 @@ std::string prefers(const Problem& p, Direction) {
     }
     return {};
 }
+
+}  // namespace
+
+std::string period_preferred(const Problem& p, Direction dir) {
+    if (std::string why = supports(p, dir); !why.empty()) return why;
+    return prefers(p, dir);
+}
+
+namespace {
 
 template <class T>
 void forward(const Problem& p, const T* src, const T* wei, const T* bia, T* dst) {

@@ -192,7 +192,11 @@ RowsPlan<T>::RowsPlan(const Problem& p, const T* wei, const T* bia, const Epilog
         nto *= static_cast<int64_t>(std::max<size_t>(m, 1));
     }
     const int64_t span = bmax_ - bmin_;
-    const int64_t per_row = std::max<int64_t>(lanes, kBufferBytes / static_cast<int64_t>(sizeof(T)) / (icg_ * nto + 1) - span);
+    // (Also the staged phase rows, sx x ocg of them, within the same size: a 1-D stride of 256 over 4096 inputs
+    // would otherwise stage 4 MiB per thread.)
+    const int64_t per_row = std::max<int64_t>(
+        lanes, std::min(kBufferBytes / static_cast<int64_t>(sizeof(T)) / (icg_ * nto + 1) - span,
+                        kBufferBytes / static_cast<int64_t>(sizeof(T)) / (p.s[L] * ocg_)));
     qseg_ = std::max<int64_t>(lanes, std::min(per_row, (qmax_ + lanes - 1) / lanes * lanes) / lanes * lanes);
     nseg_ = std::max<int64_t>(1, (qmax_ + qseg_ - 1) / qseg_);
     pitch_ = qseg_ + span;
@@ -708,6 +712,16 @@ std::string supports(const Problem& p, Direction dir) {
     return {};
 }
 
+// Large strides whose kernels are a whole number of strides (period's GEMM over the stride periods has whole
+// panels however few the channels; here each of the many phases is a short row of taps). Measured in-process,
+// 1 thread, period / rows: 1-D k1024 s256 with 1 channel 8-10x, FCN's k64 s32 with 21 -> 3 channels 4x
+// channels-last and 2.1x channels-first, k256 s64 8 -> 2 2.4x and 1.5x, k16 s8 64 -> 3 1.9x channels-last (0.81x
+// channels-first, where period is not preferred: runs of 8 outputs).
+std::string prefers(const Problem& p, Direction dir) {
+    if (period_preferred(p, dir).empty()) return "period computes large strides with whole kernels periods faster";
+    return {};
+}
+
 template <class T>
 void forward(const Problem& p, const T* src, const T* wei, const T* bia, T* dst) {
     const CallContext& ctx = call_context();
@@ -722,6 +736,7 @@ Algorithm rows() {
     a.name = "rows";
     a.summary = "small-channel path (1-4 output channels per group, depthwise): vectors along the output rows of each phase";
     a.supports = supports;
+    a.prefers = prefers;
     a.fused_epilogue = true;
     a.simd = true;
     a.channels_last = true;
