@@ -167,6 +167,8 @@ public:
         const int64_t tiles = (M_ + mr_ - 1) / mr_;
         tpb_ = std::clamp<int64_t>(static_cast<int64_t>(kABlockBytes / (static_cast<double>(K_ * mr_) * sizeof(T))), 1, tiles);
         nblk_ = (tiles + tpb_ - 1) / tpb_;
+        tpb_ = (tiles + nblk_ - 1) / nblk_;  // blocks as even as whole tiles make them (equal tasks for the threads)
+        nblk_ = (tiles + tpb_ - 1) / tpb_;
         const int64_t want = 16;  // (a fixed count: the plan does not depend on the threads)
         nchunk_ = std::clamp<int64_t>((want + nblk_ - 1) / nblk_, 1, npan_);
         ppc_ = (npan_ + nchunk_ - 1) / nchunk_;
