@@ -10,7 +10,10 @@
 // consecutive outputs; channels-first: oc then r, runs of s_last). Unlike the phases (phase.cpp: s GEMMs of oc
 // columns each), the columns are many however few the channels are, so the micro-kernel's panels are whole and
 // the output is written in long runs; the price is the periods at the edges, whose outputs the padding partly
-// crops (17 x 17 periods for FCN's 16 x 16 inputs, 13% more products than the taps that land).
+// crops (17 x 17 periods for FCN's 16 x 16 inputs, 13% more products than the taps that land). Where the last
+// axis (and the one before it) has 2 or 3 taps per period, tiles of periods along it are computed by
+// Winograd's minimal filtering (setup_wino): FCN's k64 s32 with 16 products for 9 periods of 4 taps.
+// docs/algorithms.md has the index math.
 #include <algorithm>
 #include <cmath>
 
@@ -20,6 +23,7 @@
 #include "../parallel/parallel.hpp"
 #include "../util.hpp"
 #include "algo.hpp"
+#include "wino_tables.hpp"
 #include "tconv/error.hpp"
 
 namespace tconv::algo {
@@ -29,6 +33,7 @@ namespace {
 // A task's packed rows of A (M block x K) stay within this (L2, with a panel of B and the C tile).
 constexpr double kABlockBytes = 192.0 * 1024;
 constexpr int64_t kMaxRows = 16;  // rows of a micro-kernel tile
+constexpr int64_t kMaxTile = 16;  // winograd: values (alpha_h x alpha_w) and periods (mh x mw) of a tile
 
 template <class T>
 class PeriodPlan {
@@ -162,10 +167,12 @@ public:
                         for (int64_t r = 0; r < sl; ++r) put(k, (ro * sl + r) * oc_, tb.data() + r * ldt, oc_);
                     }
         });
+        setup_wino(gm);
         // Tasks: (block of rows, chunk of panels). A block's packed A stays in L2; each panel of B is read once
         // per block. Chunks: enough tasks for the threads on small M, else whole rows of panels.
-        const int64_t tiles = (M_ + mr_ - 1) / mr_;
-        tpb_ = std::clamp<int64_t>(static_cast<int64_t>(kABlockBytes / (static_cast<double>(K_ * mr_) * sizeof(T))), 1, tiles);
+        const int64_t grows = wino_ ? MW_ : M_, rowk = wino_ ? alpha_ * KW_ : K_;
+        const int64_t tiles = (grows + mr_ - 1) / mr_;
+        tpb_ = std::clamp<int64_t>(static_cast<int64_t>(kABlockBytes / (static_cast<double>(rowk * mr_) * sizeof(T))), 1, tiles);
         nblk_ = (tiles + tpb_ - 1) / tpb_;
         tpb_ = (tiles + nblk_ - 1) / nblk_;  // blocks as even as whole tiles make them (equal tasks for the threads)
         nblk_ = (tiles + tpb_ - 1) / tpb_;
@@ -182,6 +189,7 @@ public:
     }
 
     void run(const T* src, T* dst) const {
+        if (wino_) return run_wino(src, dst);
         parallel::parallel_for(nblk_ * nchunk_, [&](int64_t b, int64_t e, int) {
             thread_local Scratch ws;
             ws.a.resize(static_cast<size_t>((tpb_ * mr_ + 1) * K_));
@@ -218,7 +226,65 @@ public:
                             continue;
                         }
                         seg_.fn_ind(a, &zero, B, &zero, 1, static_cast<size_t>(K_), ws.c.data(), static_cast<size_t>(nr_), false);
-                        store(ws.c.data(), dst, rw, std::min(mr_, M_ - tile * mr_), n0);
+                        const int64_t rows = std::min(mr_, M_ - tile * mr_);
+                        store(ws.c.data(), dst, rw, rows, n0, rows == mr_ && rw[0].tile_inner);
+                    }
+                }
+            }
+            if (stream_) hwy::FlushStream();
+        });
+    }
+
+    // Winograd along the transformed axes: per block, the transformed values V of its tiles; per panel and group
+    // of MR tiles, one GEMM per point xi (U_xi's panel), then each tile's output transform, straight to the
+    // destination (interior tiles, a panel that is one run, no epilogue) or through C rows and store().
+    void run_wino(const T* src, T* dst) const {
+        const int64_t nxmax = tpb_ * mr_, mhw = mh_ * mw_;
+        parallel::parallel_for(nblk_ * nchunk_, [&](int64_t b, int64_t e, int) {
+            thread_local Scratch ws;
+            ws.a.resize(static_cast<size_t>((alpha_ * nxmax + 1) * KW_));
+            ws.x.resize(static_cast<size_t>(alpha_ * KW_));
+            ws.c.resize(static_cast<size_t>(alpha_ * mr_ * nr_ + nr_));
+            ws.sink.resize(static_cast<size_t>(mhw * nr_ + nr_));
+            ws.rows.resize(static_cast<size_t>(nxmax * mhw));
+            ws.aptr.resize(static_cast<size_t>(alpha_ * nxmax));
+            ws.tin.resize(static_cast<size_t>(nxmax));
+            int64_t packed_blk = -1;
+            for (int64_t task = b; task < e; ++task) {
+                const int64_t blk = task / nchunk_, chunk = task % nchunk_;
+                const int64_t t0 = blk * tpb_, t1 = std::min((MW_ + mr_ - 1) / mr_, t0 + tpb_);
+                if (blk != packed_blk) {
+                    pack_v(src, t0, t1, ws);
+                    packed_blk = blk;
+                }
+                const size_t zero = 0;
+                for (int64_t pn = chunk * ppc_; pn < std::min(npan_, (chunk + 1) * ppc_); ++pn) {
+                    const int64_t n0 = pn * nr_;
+                    const bool whole = direct_ && n0 + nr_ <= N_ && run_end_[static_cast<size_t>(n0)] >= n0 + nr_;
+                    for (int64_t tile = t0; tile < t1; ++tile) {
+                        const int64_t x0 = (tile - t0) * mr_;
+                        for (int64_t xi = 0; xi < alpha_; ++xi)
+                            seg_.fn_ind(ws.aptr.data() + xi * nxmax + x0, &zero, packed_.data() + (xi * npan_ + pn) * KW_ * nr_,
+                                        &zero, 1, static_cast<size_t>(KW_), ws.c.data() + xi * mr_ * nr_,
+                                        static_cast<size_t>(nr_), false);
+                        const int64_t nt = std::min(mr_, MW_ - tile * mr_);
+                        for (int64_t x = 0; x < nt; ++x) {
+                            const Row* const rw = ws.rows.data() + (x0 + x) * mhw;
+                            const bool inner = ws.tin[static_cast<size_t>(x0 + x)] != 0;
+                            T* out[kMaxTile];
+                            if (whole && inner) {
+                                // (an interior tile's periods lie a row and a period apart in the destination)
+                                const int64_t rs = mh_ > 1 ? rw[mw_].base - rw[0].base : 0, cs = mw_ > 1 ? rw[1].base - rw[0].base : 0;
+                                wino_out_s_(kh_, kw_, ws.c.data() + x * nr_, static_cast<size_t>(mr_ * nr_), static_cast<size_t>(nr_),
+                                            bias_.data() + n0, dst + rw[0].base + off_[static_cast<size_t>(n0)],
+                                            static_cast<size_t>(rs), static_cast<size_t>(cs), stream_);
+                                continue;
+                            }
+                            for (int64_t q = 0; q < mhw; ++q) out[q] = ws.sink.data() + q * nr_;
+                            wino_out_(kh_, kw_, ws.c.data() + x * nr_, static_cast<size_t>(mr_ * nr_), static_cast<size_t>(nr_),
+                                      zeros_.data(), out);
+                            store(ws.sink.data(), dst, rw, mhw, n0, inner);
+                        }
                     }
                 }
             }
@@ -227,8 +293,15 @@ public:
     }
 
     detail::HugeVector<T> release() { return std::move(packed_); }
-    size_t packed_bytes() const { return (static_cast<size_t>(npan_ * K_ * nr_) + bias_.size()) * sizeof(T); }
+    size_t packed_bytes() const {
+        return (static_cast<size_t>(wino_ ? alpha_ * npan_ * KW_ * nr_ : npan_ * K_ * nr_) + bias_.size()) * sizeof(T);
+    }
     size_t workspace_bytes() const {
+        if (wino_) {
+            const int64_t nxmax = tpb_ * mr_, mhw = mh_ * mw_;
+            return static_cast<size_t>((alpha_ * nxmax + 1) * KW_ + alpha_ * KW_ + alpha_ * mr_ * nr_ + nr_ + mhw * nr_ + nr_) * sizeof(T) +
+                   static_cast<size_t>(nxmax) * (mhw * sizeof(Row) + alpha_ * sizeof(T*) + 1);
+        }
         return static_cast<size_t>((tpb_ * mr_ + 1) * K_ + mr_ * nr_ + 2 * nr_) * sizeof(T) +
                static_cast<size_t>(tpb_ * mr_) * (sizeof(Row) + sizeof(T*));
     }
@@ -244,10 +317,177 @@ private:
         bool inner = false, tile_inner = false;
     };
     struct Scratch {
-        std::vector<T> a, c, sink;
+        std::vector<T> a, c, sink, x;
         std::vector<Row> rows;
         std::vector<const T*> aptr;
+        std::vector<char> tin;  // winograd: every period of the tile there and interior
     };
+
+    // Winograd's minimal filtering along the last axis and the one before it (where their periods take 2 or 3
+    // taps: F(3,2), F(2,3); one tap: the identity), the taps of any other axis staying in K: a tile of mh x mw
+    // periods is computed from alpha_h x alpha_w transformed values (K' = the other axes' taps x ic each), one
+    // GEMM per point xi with U_xi = (G_h g G_w^T)[xi], and its output transform. The correlation y[i] = sum_t
+    // h[t] x[i + t] takes x[i] = the input at J0 - (T - 1) + i (J0 the tile's first period) and h[t] = the
+    // taps in reverse, h[t] = W[T - 1 - t]. Exact with small integers (G holds halves, B^T and A^T +-1).
+    void setup_wino(const kernels::Gemm<T>& gm) {
+        const int L = rank_ - 1;
+        const auto kind = [](int64_t t) { return t == 1 ? 0 : t == 2 ? 2 : t == 3 ? 3 : -1; };
+        if (!gm.wino_in || !gm.wino_out || !gm.wino_out_s || kind(T_[L]) < 0) return;
+        const int ah = rank_ >= 2 && kind(T_[L - 1]) >= 0 ? L - 1 : -1;
+        kw_ = kind(T_[L]);
+        kh_ = ah >= 0 ? kind(T_[ah]) : 0;
+        if (kw_ == 0 && kh_ == 0) return;
+        wino_ = true;
+        wino_in_ = gm.wino_in;
+        wino_out_ = gm.wino_out;
+        wino_out_s_ = gm.wino_out_s;
+        tr_.assign(rank_, 0);
+        tr_[L] = 1;
+        if (ah >= 0) tr_[ah] = 1;
+        mh_ = wino::kM[kh_], mw_ = wino::kM[kw_];
+        alh_ = wino::kAlpha[kh_], alw_ = wino::kAlpha[kw_];
+        alpha_ = alh_ * alw_;
+        // Per axis: the tile's periods and values (1 and 1 where not transformed), the GEMM rows along it, the
+        // taps in K'.
+        tm_.assign(rank_, 1);
+        tal_.assign(rank_, 1);
+        tkt_.assign(rank_, 1);
+        tc_.resize(rank_);
+        for (int a = 0; a < rank_; ++a) {
+            if (tr_[a]) {
+                tm_[a] = a == L ? mw_ : mh_;
+                tal_[a] = a == L ? alw_ : alh_;
+            } else {
+                tkt_[a] = T_[a];
+            }
+            tc_[a] = (jc_[a] + tm_[a] - 1) / tm_[a];
+        }
+        tc_st_ = detail::row_major_strides(tc_);
+        MW_ = mb_ * detail::prod(tc_);
+        nkt_ = detail::prod(tkt_);
+        KW_ = nkt_ * ic_;
+        const Dims kt_st = detail::row_major_strides(tkt_), t_st = detail::row_major_strides(T_);
+        // Per K' tap combination: its tap per axis (0 on the transformed axes).
+        kt_.resize(static_cast<size_t>(nkt_ * rank_));
+        for (int64_t q = 0; q < nkt_; ++q)
+            for (int a = 0; a < rank_; ++a) kt_[static_cast<size_t>(q * rank_ + a)] = q / kt_st[a] % tkt_[a];
+        // U[xi][panel][k'][NR] from the direct panels: row (t, c) of B for t = (the K' taps, T - 1 - t' on the
+        // transformed axes) times G_h[xi_h][t'_h] G_w[xi_w][t'_w], summed.
+        detail::HugeVector<T> u(static_cast<size_t>(alpha_ * npan_ * KW_ * nr_));
+        const int64_t th = ah >= 0 ? T_[ah] : 1, tw = T_[L];
+        parallel::parallel_for(npan_, [&](int64_t b, int64_t e, int) {
+            for (int64_t pn = b; pn < e; ++pn)
+                for (int64_t q = 0; q < nkt_; ++q)
+                    for (int64_t xi = 0; xi < alpha_; ++xi) {
+                        const int64_t xh = xi / alw_, xw = xi % alw_;
+                        for (int64_t c = 0; c < ic_; ++c) {
+                            T* const d = u.data() + ((xi * npan_ + pn) * KW_ + q * ic_ + c) * nr_;
+                            std::fill(d, d + nr_, T(0));
+                            for (int64_t a1 = 0; a1 < th; ++a1)
+                                for (int64_t a2 = 0; a2 < tw; ++a2) {
+                                    const double g = wino::kG[kh_][xh][a1] * wino::kG[kw_][xw][a2];
+                                    if (g == 0) continue;
+                                    int64_t t = 0;
+                                    for (int a = 0; a < rank_; ++a) {
+                                        const int64_t ta = !tr_[a] ? kt_[static_cast<size_t>(q * rank_ + a)]
+                                                                   : T_[a] - 1 - (a == L ? a2 : a1);
+                                        t += ta * t_st[a];
+                                    }
+                                    const T* const bw = packed_.data() + (pn * K_ + t * ic_ + c) * nr_;
+                                    for (int64_t x = 0; x < nr_; ++x) d[x] += static_cast<T>(g) * bw[x];
+                                }
+                        }
+                    }
+        });
+        packed_ = std::move(u);
+        zeros_.assign(static_cast<size_t>(nr_ + 16), T(0));
+    }
+
+    // The transformed values of tiles t0 .. t1 (GEMM rows): per tile, its alpha values (the input at the tile's
+    // places, K' = (K' tap, channel) each, zeros outside the input), transformed into V[xi][x][k']; the places
+    // of its periods (absent past the last period: nothing stored) and whether all are there and interior.
+    void pack_v(const T* src, int64_t t0, int64_t t1, Scratch& ws) const {
+        const int64_t nx = (t1 - t0) * mr_, nxmax = tpb_ * mr_, mhw = mh_ * mw_;
+        T* const zrow = ws.a.data() + alpha_ * nxmax * KW_;
+        std::fill(zrow, zrow + KW_, T(0));
+        const int64_t per = MW_ / mb_, L = rank_ - 1;
+        const T* px[kMaxTile];
+        for (int64_t x = 0; x < nx; ++x) {
+            const int64_t m = t0 * mr_ + x;
+            Row* const rw = ws.rows.data() + x * mhw;
+            if (m >= MW_) {
+                for (int64_t xi = 0; xi < alpha_; ++xi) ws.aptr[static_cast<size_t>(xi * nxmax + x)] = zrow;
+                for (int64_t q = 0; q < mhw; ++q) rw[q] = Row{};
+                ws.tin[static_cast<size_t>(x)] = 0;
+                continue;
+            }
+            for (int64_t xi = 0; xi < alpha_; ++xi)
+                ws.aptr[static_cast<size_t>(xi * nxmax + x)] = ws.a.data() + (xi * nxmax + x) * KW_;
+            const int64_t img = m / per, r = m % per;
+            int64_t idx[3], j[3];
+            for (int a = 0; a < rank_; ++a) idx[a] = r / tc_st_[a] % tc_[a];
+            // The tile's periods: (i, k) over mh x mw, the last axis fastest.
+            bool all = true;
+            for (int64_t q = 0; q < mhw; ++q) {
+                bool there = true;
+                int64_t e[2] = {q / mw_, q % mw_};
+                int w = 1;
+                for (int a = L; a >= 0; --a) {
+                    const int64_t off = tr_[a] ? e[w--] : 0;
+                    const int64_t jj = idx[a] * tm_[a] + off;
+                    there = there && jj < jc_[a];
+                    j[a] = jj + j0_[a];
+                }
+                if (!there) {
+                    rw[q] = Row{};
+                    all = false;
+                    continue;
+                }
+                period_row(img, j, rw[q]);
+                all = all && rw[q].inner;
+            }
+            ws.tin[static_cast<size_t>(x)] = all;
+            // The tile's values: (vh, vw) over alpha_h x alpha_w.
+            for (int64_t v = 0; v < alpha_; ++v) {
+                const int64_t e[2] = {v / alw_, v % alw_};
+                for (int64_t q = 0; q < nkt_; ++q) {
+                    bool inside = true;
+                    int64_t pos = 0;
+                    int w = 1;
+                    for (int a = L; a >= 0; --a) {
+                        const int64_t ja = idx[a] * tm_[a] + j0_[a];
+                        const int64_t qa = tr_[a] ? ja - (T_[a] - 1) + e[w--] : ja - kt_[static_cast<size_t>(q * rank_ + a)];
+                        inside = inside && qa >= 0 && qa < i_[a];
+                        pos += qa * i_st_[a];
+                    }
+                    T* const d = ws.x.data() + v * KW_ + q * ic_;
+                    if (!inside)
+                        std::fill(d, d + ic_, T(0));
+                    else if (last_)
+                        std::copy(src + (img * isz_ + pos) * ic_, src + (img * isz_ + pos + 1) * ic_, d);
+                    else {
+                        const T* const sp = src + img * ic_ * isz_ + pos;
+                        for (int64_t c = 0; c < ic_; ++c) d[c] = sp[c * isz_];
+                    }
+                }
+                px[v] = ws.x.data() + v * KW_;
+            }
+            wino_in_(kh_, kw_, px, static_cast<size_t>(KW_), ws.a.data() + x * KW_, static_cast<size_t>(nxmax * KW_));
+        }
+    }
+
+    // The place of period j (per axis) of image img.
+    void period_row(int64_t img, const int64_t* j, Row& rw) const {
+        rw.base = img * osz_ * oc_;
+        rw.inner = true;
+        for (int a = 0; a < rank_; ++a) {
+            const int64_t u = s_[a] * j[a] - pb_[a];  // the period's first output (may lie before 0)
+            rw.base += u * o_st_[a] * (last_ ? oc_ : 1);
+            rw.lo[a] = std::max<int64_t>(0, -u);
+            rw.hi[a] = std::min<int64_t>(s_[a], o_[a] - u);
+            rw.inner = rw.inner && rw.lo[a] == 0 && rw.hi[a] == s_[a];
+        }
+    }
 
     // Rows of tiles t0 .. t1: A's rows, a[x][k] (k = t*ic + c: the input at j - t per axis, channel c; zeros
     // outside the input), the kernel's row pointers (rows past M: a row of zeros) and the rows' places.
@@ -268,16 +508,8 @@ private:
             ws.aptr[static_cast<size_t>(x)] = ar;
             const int64_t img = m / per, q = m % per;
             int64_t j[3];
-            rw.base = img * osz_ * oc_;
-            rw.inner = true;
-            for (int a = 0; a < rank_; ++a) {
-                j[a] = q / jc_st_[a] % jc_[a] + j0_[a];
-                const int64_t u = s_[a] * j[a] - pb_[a];  // the period's first output (may lie before 0)
-                rw.base += u * o_st_[a] * (last_ ? oc_ : 1);
-                rw.lo[a] = std::max<int64_t>(0, -u);
-                rw.hi[a] = std::min<int64_t>(s_[a], o_[a] - u);
-                rw.inner = rw.inner && rw.lo[a] == 0 && rw.hi[a] == s_[a];
-            }
+            for (int a = 0; a < rank_; ++a) j[a] = q / jc_st_[a] % jc_[a] + j0_[a];
+            period_row(img, j, rw);
             for (int64_t t = 0; t < ntap_; ++t) {
                 bool inside = true;
                 int64_t pos = 0;
@@ -305,11 +537,11 @@ private:
     }
 
     // C tile (rows rw[0 .. rows), NR columns from n0, row stride NR) plus the bias into the destination: each
-    // run of consecutive destination offsets, less the outputs that the padding crops (periods at the edges).
-    void store(const T* c, T* dst, const Row* rw, int64_t rows, int64_t n0) const {
+    // run of consecutive destination offsets, less the outputs that the padding crops (periods at the edges;
+    // interior: no row has any, and every row is there).
+    void store(const T* c, T* dst, const Row* rw, int64_t rows, int64_t n0, bool interior) const {
         const int64_t n1 = std::min(N_, n0 + nr_);
         T* rowp[kMaxRows];
-        const bool interior = rows == mr_ && rw[0].tile_inner;
         for (int64_t n = n0; n < n1;) {
             const int64_t e = std::min(n1, run_end_[static_cast<size_t>(n)]), len = e - n;
             const T* const cp = c + (n - n0);
@@ -367,6 +599,17 @@ private:
     int64_t isz_ = 0, osz_ = 0, ntap_ = 0, M_ = 0, K_ = 0, N_ = 0, npan_ = 0;
     int64_t tpb_ = 1, nblk_ = 1, nchunk_ = 1, ppc_ = 1, runlen_ = 0;
     bool stream_ = false, direct_ = false, chain_ = false;
+    // winograd (setup_wino): kinds on the axis before the last and on the last, per axis whether transformed, its
+    // periods and values per tile, its taps in K', its GEMM rows; K' tap combinations
+    bool wino_ = false;
+    int kh_ = 0, kw_ = 0;
+    int64_t mh_ = 1, mw_ = 1, alh_ = 1, alw_ = 1, alpha_ = 1, MW_ = 0, KW_ = 0, nkt_ = 1;
+    Dims tr_, tm_, tal_, tkt_, tc_, tc_st_;
+    std::vector<int64_t> kt_;
+    std::vector<T> zeros_;
+    kernels::WinoInFn<T> wino_in_ = nullptr;
+    kernels::WinoOutFn<T> wino_out_ = nullptr;
+    kernels::WinoOutSFn<T> wino_out_s_ = nullptr;
     std::vector<int64_t> res_, off_, run_end_, tap_t_;
     std::vector<T> bias_;
     detail::HugeVector<T> packed_;

@@ -19,24 +19,17 @@
 #include "../parallel/parallel.hpp"
 #include "../util.hpp"
 #include "algo.hpp"
+#include "wino_tables.hpp"
 #include "tconv/error.hpp"
 
 namespace tconv::algo {
 
 namespace {
 
-constexpr int kAlpha[5] = {1, 3, 4, 4, 7};
-constexpr int kM[5] = {1, 2, 3, 2, 6};
-constexpr int kR[5] = {1, 2, 2, 3, 2};
-// G [kind][alpha][r] (the points of winograd-inl.h)
-constexpr double kG[5][7][3] = {
-    {{1}},
-    {{1, 0}, {-1, 1}, {0, 1}},
-    {{1, 0}, {0.5, 0.5}, {0.5, -0.5}, {0, 1}},
-    {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}},
-    {{1.0 / 4, 0}, {1.0 / 6, 1.0 / 6}, {1.0 / 18, -1.0 / 18}, {1.0 / 72, 1.0 / 36}, {1.0 / 120, -1.0 / 60},
-     {32.0 / 45, 16.0 / 45}, {0, 0.5}},
-};
+using wino::kAlpha;
+using wino::kG;
+using wino::kM;
+using wino::kR;
 
 // Below these the transforms cost more than the products they save.
 constexpr int64_t kMinChannels = 32;

@@ -181,17 +181,36 @@ HWY_ATTR void OutT(const T* HWY_RESTRICT m, size_t ldm, size_t n, const T* HWY_R
         for (int i = 0; i < AH; ++i)
 #pragma GCC unroll 8
             for (int j = 0; j < AW; ++j) x[i][j] = hn::LoadU(d, m + (i * AW + j) * ldm + c);
-        OutTile<KH, KW>(d, x, hn::LoadU(d, bias + c), y);
+        // Row by row (the same sums in the same order as OutTile): a row's AW partial sums and MW outputs live at
+        // once, not the whole tile's (kinds 2 x 2 held 16 + 12 + 9 vectors, over the 32 registers of AVX-512).
+        const V b = hn::LoadU(d, bias + c);
 #pragma GCC unroll 8
-        for (int i = 0; i < MH; ++i)
+        for (int i = 0; i < MH; ++i) {
+            V t[8];
+#pragma GCC unroll 8
+            for (int j = 0; j < AW; ++j) {
+                bool first = true;
+                t[j] = hn::Zero(d);
+#pragma GCC unroll 8
+                for (int l = 0; l < AH; ++l) Acc(d, kAT[KH][i][l], x[l][j], t[j], first);
+            }
 #pragma GCC unroll 8
             for (int j = 0; j < MW; ++j) {
+                V sum = b;
+#pragma GCC unroll 8
+                for (int l = 0; l < AW; ++l) {
+                    const float cf = kAT[KW][j][l];
+                    if (cf == 1) sum = hn::Add(sum, t[l]);
+                    else if (cf == -1) sum = hn::Sub(sum, t[l]);
+                    else if (cf != 0) sum = hn::MulAdd(hn::Set(d, static_cast<T>(cf)), t[l], sum);
+                }
                 T* const p = (kStrided ? base + i * rs + j * cs : out[i * MW + j]) + c;
                 if (kStrided && stream && reinterpret_cast<uintptr_t>(p) % (N * sizeof(T)) == 0)
-                    hn::Stream(y[i][j], d, p);
+                    hn::Stream(sum, d, p);
                 else
-                    hn::StoreU(y[i][j], d, p);
+                    hn::StoreU(sum, d, p);
             }
+        }
     }
     if (c < n) {
         HWY_ALIGN T buf[hn::MaxLanes(d)];
