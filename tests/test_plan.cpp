@@ -303,9 +303,9 @@ TEST(Plan, OneCallCountsThePacking) {
     }
 }
 
-// auto takes period for large strides whose kernels are a whole number of strides with few channels (rows and
-// phase defer to it), and not for small strides, many channels channels-last, short runs channels-first or
-// fewer than a panel of columns.
+// auto takes period for large strides whose kernels are a whole number of strides with few channels or Winograd
+// tiles of periods (rows and winograd defer to it), and not for small strides, many channels channels-last
+// without tiles, short runs channels-first or fewer than a panel of columns.
 TEST(Plan, AutoTakesPeriodForLargeStrides) {
     const std::vector<std::tuple<std::string, std::string, std::string>> cases = {
         // problem, channels-first choice, channels-last choice
@@ -314,6 +314,9 @@ TEST(Plan, AutoTakesPeriodForLargeStrides) {
         {"mb1_ic21_oc21_i64x64_k16_s8_p4", "phase", "period"},
         {"mb1_ic64_oc64_i64_k1024_s256_p384", "period", "phase"},
         {"mb1_ic16_oc1_i1024_k64_s32_p16", "rows", "rows"},
+        {"mb1_ic128_oc64_i200_k64_s32_p16", "period", "period"},  // Winograd tiles of periods: also 64 channels
+        {"mb1_ic64_oc64_i32x32_k16_s8_p4", "winograd", "period"},
+        {"mb1_ic512_oc256_i400_k16_s8_p4", "winograd", "winograd"},  // hifigan_up1: periods of 8
         {"mb16_ic256_oc128_i16x16_k4_s2_p1", "winograd", "winograd"}};
     for (const auto& [prob, first, last] : cases) {
         const Problem p = Problem::parse(prob);

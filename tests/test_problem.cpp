@@ -146,7 +146,7 @@ TEST(Problem, OperationErrors) {
     Options o;
     o.algorithm = "fft";
     EXPECT_ERROR(conv_transpose<float>(p, src.view(), wei.view(), bia.view(), dst.view(), o),
-                 "algorithm='fft' is unknown: choose auto or one of rows, dense, winograd, period, phase, col2im, conv_grad, gather, matrix, scatter");
+                 "algorithm='fft' is unknown: choose auto or one of rows, dense, period, winograd, phase, col2im, conv_grad, gather, matrix, scatter");
     o.algorithm = "conv_grad";
     const Problem dil = pytorch_problem(1, 1, 1, {4}, {3}, {1}, {0}, {1}, 1, {2});
     Tensor<float> s1(dil.src_shape()), w1(dil.wei_shape()), d1(dil.dst_shape());
@@ -180,10 +180,10 @@ TEST(Problem, OperationErrors) {
     ASSERT_EQ(verdicts.size(), 10u);
     EXPECT_EQ(verdicts[1].name, "dense");
     EXPECT_EQ(verdicts[1].refusal, "made for inputs of one position (1x1); this one has i[0]=4");
-    EXPECT_EQ(verdicts[2].name, "winograd");
-    EXPECT_TRUE(verdicts[2].supported());  // capability; auto passes it (one channel: not worth the transforms)
-    EXPECT_EQ(verdicts[3].name, "period");
-    EXPECT_EQ(verdicts[3].refusal, "needs dilation 1 (here d[0]=2)");
+    EXPECT_EQ(verdicts[2].name, "period");
+    EXPECT_EQ(verdicts[2].refusal, "needs dilation 1 (here d[0]=2)");
+    EXPECT_EQ(verdicts[3].name, "winograd");
+    EXPECT_TRUE(verdicts[3].supported());  // capability; auto passes it (one channel: not worth the transforms)
     EXPECT_EQ(verdicts[6].name, "conv_grad");
     EXPECT_FALSE(verdicts[6].supported());
     EXPECT_TRUE(verdicts.back().supported());

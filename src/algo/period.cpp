@@ -633,12 +633,15 @@ std::string supports(const Problem& p, Direction dir) {
     return {};
 }
 
-// auto's choice between period and phase (winograd, before both, takes what it prefers first). Measured
-// in-process, 1 thread, AVX-512 (period / phase): FCN's k64 s32 p16 on 16 x 16 inputs of 21 channels 1.5x
-// channels-last and 1.9x channels-first, k16 s8 p4 on 64 x 64 of 21 (fcn8s_up8) 1.22x channels-last but 0.88x
-// channels-first, 1-D k1024 s256 with 16 channels 1.4x and 3.0x, with 64 channels 1.03x and 1.38x; with small
-// strides or many channels the phases' own panels are whole and period only adds its edge periods (k4 s2 p1,
-// 256 -> 128 on 16 x 16: 0.87x and 0.68x; k8 s4 p2, 256 -> 128: 0.92x and 0.77x; unet_up2 level channels-last).
+// auto's choice of period, ahead of winograd and phase. Measured in-process, 1 thread, AVX-512, with the direct
+// periods (period / phase): FCN's k64 s32 p16 on 16 x 16 inputs of 21 channels 1.5x channels-last and 1.9x
+// channels-first, k16 s8 p4 on 64 x 64 of 21 (fcn8s_up8) 1.22x channels-last but 0.88x channels-first, 1-D k1024
+// s256 with 16 channels 1.4x and 3.0x, with 64 channels 1.03x and 1.38x; with small strides or many channels the
+// phases' own panels are whole and period only adds its edge periods (k4 s2 p1, 256 -> 128 on 16 x 16: 0.87x and
+// 0.68x; k8 s4 p2, 256 -> 128: 0.92x and 0.77x; unet_up2 level channels-last). With the Winograd tiles (2 or 3
+// taps per period along the last axis), against winograd's phases: 1-D k64 s32 128 -> 64 1.14x channels-last and
+// 1.46x channels-first, 2-D k16 s8 64 -> 64 1.05x channels-last (0.79x channels-first, runs of 8: winograd keeps
+// it), hifigan_up1 (k16 s8, periods of 8: F(6,2) per phase keeps it) 0.90x.
 std::string prefers(const Problem& p, Direction) {
     const int rank = p.rank();
     const Dims o = p.o();
@@ -650,6 +653,8 @@ std::string prefers(const Problem& p, Direction) {
         taps *= p.k[a] / s;
         waste *= static_cast<double>(jc * s) / static_cast<double>(o[a]);
     }
+    const int64_t tl = p.k[rank - 1] / p.s[rank - 1];
+    const bool tiles = tl == 2 || tl == 3;  // the Winograd tiles along the last axis (setup_wino)
     if (S < 16) return detail::cat("periods of ", S, " outputs per channel (under 16): the phases do as well");
     if (S * p.oc < 64) return detail::cat("N = ", S * p.oc, " columns (stride periods x output channels) under 64: a panel is partly empty");
     if (p.ic * taps > 1024) return detail::cat("K = ", p.ic * taps, " (ic x taps per period) over 1024");
@@ -657,7 +662,8 @@ std::string prefers(const Problem& p, Direction) {
         return detail::cat("the edge periods would compute ", static_cast<int>(std::lround((waste - 1) * 100)),
                            "% more outputs than the layer has (over 15%)");
     if (call_context().data == Layout::channels_last) {
-        if (p.oc > 32) return detail::cat("channels-last with ", p.oc, " output channels (over 32): the phases' panels are whole");
+        if (p.oc > 32 && !tiles)
+            return detail::cat("channels-last with ", p.oc, " output channels (over 32) and no Winograd tiles: the phases' panels are whole");
     } else if (p.s[rank - 1] < 16) {
         return detail::cat("channels-first with runs of ", p.s[rank - 1], " outputs (a stride under 16 along the last axis)");
     }

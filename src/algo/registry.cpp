@@ -26,8 +26,8 @@ const std::vector<Algorithm>& registry() {
     static const std::vector<Algorithm> table = {
         rows(),
         dense(),
-        winograd(),
         period(),
+        winograd(),
         phase(),
         col2im(),
         conv_grad(),
