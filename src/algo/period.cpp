@@ -39,10 +39,11 @@ template <class T>
 class PeriodPlan {
 public:
     // `storage` is reused for the packed weights when its capacity suffices (the one-call path keeps one).
+    // spare: the Winograd tiles' direct panels, from which U is computed (the one-call path keeps one too).
     PeriodPlan(const Problem& p, const T* wei, const T* bia, const Epilogue& epi, const std::string& target, Layout layout,
-               detail::HugeVector<T> storage = {})
+               detail::HugeVector<T> storage = {}, detail::HugeVector<T> spare = {})
         : rank_(p.rank()), mb_(p.mb), ic_(p.ic), oc_(p.oc), epi_(epi), last_(layout == Layout::channels_last),
-          packed_(std::move(storage)) {
+          packed_(std::move(storage)), spare_(std::move(spare)) {
         const auto& ks = kernels::kernel_set(target);
         target_ = ks.target;
         const kernels::Gemm<T>& gm = [&]() -> const kernels::Gemm<T>& {
@@ -127,11 +128,14 @@ public:
         // Per (c, t) and residue of the outer axes, the weights of every output channel along the last axis' s
         // residues are an oc x s_last block (rows a kernel apart): channels-first, each row is a run of s_last
         // columns; channels-last, the block is transposed in registers (columns r*oc + oc) and its rows copied.
-        // (Every element is written below: the panels' columns past N as zeros.)
-        if (packed_.size() < static_cast<size_t>(npan_ * K_ * nr_)) packed_.resize(static_cast<size_t>(npan_ * K_ * nr_));
+        // (Every element is written below: the panels' columns past N as zeros.) With the Winograd tiles, these
+        // direct panels go to the spare buffer and U_xi is computed from them (setup_wino).
+        setup_wino(gm);
+        detail::HugeVector<T>& bp = wino_ ? spare_ : packed_;
+        if (bp.size() < static_cast<size_t>(npan_ * K_ * nr_)) bp.resize(static_cast<size_t>(npan_ * K_ * nr_));
         if (N_ % nr_ != 0)
             for (int64_t k = 0; k < K_; ++k) {
-                T* const d = packed_.data() + ((npan_ - 1) * K_ + k) * nr_;
+                T* const d = bp.data() + ((npan_ - 1) * K_ + k) * nr_;
                 std::fill(d + N_ % nr_, d + nr_, T(0));
             }
         const int64_t sl = s_[rank_ - 1], nouter = ssz / sl;
@@ -149,7 +153,7 @@ public:
             const auto put = [&](int64_t k, int64_t n, const T* v, int64_t len) {
                 while (len > 0) {
                     const int64_t pn = n / nr_, x = n % nr_, l = std::min(len, nr_ - x);
-                    std::copy(v, v + l, packed_.data() + (pn * K_ + k) * nr_ + x);
+                    std::copy(v, v + l, bp.data() + (pn * K_ + k) * nr_ + x);
                     n += l, v += l, len -= l;
                 }
             };
@@ -167,7 +171,7 @@ public:
                         for (int64_t r = 0; r < sl; ++r) put(k, (ro * sl + r) * oc_, tb.data() + r * ldt, oc_);
                     }
         });
-        setup_wino(gm);
+        if (wino_) pack_u();
         // Tasks: (block of rows, chunk of panels). A block's packed A stays in L2; each panel of B is read once
         // per block. Chunks: enough tasks for the threads on small M, else whole rows of panels.
         const int64_t grows = wino_ ? MW_ : M_, rowk = wino_ ? alpha_ * KW_ : K_;
@@ -293,6 +297,7 @@ public:
     }
 
     detail::HugeVector<T> release() { return std::move(packed_); }
+    detail::HugeVector<T> release_spare() { return std::move(spare_); }
     size_t packed_bytes() const {
         return (static_cast<size_t>(wino_ ? alpha_ * npan_ * KW_ * nr_ : npan_ * K_ * nr_) + bias_.size()) * sizeof(T);
     }
@@ -332,7 +337,7 @@ private:
     void setup_wino(const kernels::Gemm<T>& gm) {
         const int L = rank_ - 1;
         const auto kind = [](int64_t t) { return t == 1 ? 0 : t == 2 ? 2 : t == 3 ? 3 : -1; };
-        if (!gm.wino_in || !gm.wino_out || !gm.wino_out_s || kind(T_[L]) < 0) return;
+        if (!gm.wino_in || !gm.wino_out || !gm.wino_out_s || !gm.combine || kind(T_[L]) < 0) return;
         const int ah = rank_ >= 2 && kind(T_[L - 1]) >= 0 ? L - 1 : -1;
         kw_ = kind(T_[L]);
         kh_ = ah >= 0 ? kind(T_[ah]) : 0;
@@ -341,6 +346,7 @@ private:
         wino_in_ = gm.wino_in;
         wino_out_ = gm.wino_out;
         wino_out_s_ = gm.wino_out_s;
+        combine_ = gm.combine;
         tr_.assign(rank_, 0);
         tr_[L] = 1;
         if (ah >= 0) tr_[ah] = 1;
@@ -366,41 +372,60 @@ private:
         MW_ = mb_ * detail::prod(tc_);
         nkt_ = detail::prod(tkt_);
         KW_ = nkt_ * ic_;
-        const Dims kt_st = detail::row_major_strides(tkt_), t_st = detail::row_major_strides(T_);
+        const Dims kt_st = detail::row_major_strides(tkt_);
         // Per K' tap combination: its tap per axis (0 on the transformed axes).
         kt_.resize(static_cast<size_t>(nkt_ * rank_));
         for (int64_t q = 0; q < nkt_; ++q)
             for (int a = 0; a < rank_; ++a) kt_[static_cast<size_t>(q * rank_ + a)] = q / kt_st[a] % tkt_[a];
-        // U[xi][panel][k'][NR] from the direct panels: row (t, c) of B for t = (the K' taps, T - 1 - t' on the
-        // transformed axes) times G_h[xi_h][t'_h] G_w[xi_w][t'_w], summed.
-        detail::HugeVector<T> u(static_cast<size_t>(alpha_ * npan_ * KW_ * nr_));
-        const int64_t th = ah >= 0 ? T_[ah] : 1, tw = T_[L];
-        parallel::parallel_for(npan_, [&](int64_t b, int64_t e, int) {
-            for (int64_t pn = b; pn < e; ++pn)
-                for (int64_t q = 0; q < nkt_; ++q)
-                    for (int64_t xi = 0; xi < alpha_; ++xi) {
-                        const int64_t xh = xi / alw_, xw = xi % alw_;
-                        for (int64_t c = 0; c < ic_; ++c) {
-                            T* const d = u.data() + ((xi * npan_ + pn) * KW_ + q * ic_ + c) * nr_;
-                            std::fill(d, d + nr_, T(0));
-                            for (int64_t a1 = 0; a1 < th; ++a1)
-                                for (int64_t a2 = 0; a2 < tw; ++a2) {
-                                    const double g = wino::kG[kh_][xh][a1] * wino::kG[kw_][xw][a2];
-                                    if (g == 0) continue;
-                                    int64_t t = 0;
-                                    for (int a = 0; a < rank_; ++a) {
-                                        const int64_t ta = !tr_[a] ? kt_[static_cast<size_t>(q * rank_ + a)]
-                                                                   : T_[a] - 1 - (a == L ? a2 : a1);
-                                        t += ta * t_st[a];
-                                    }
-                                    const T* const bw = packed_.data() + (pn * K_ + t * ic_ + c) * nr_;
-                                    for (int64_t x = 0; x < nr_; ++x) d[x] += static_cast<T>(g) * bw[x];
-                                }
-                        }
-                    }
-        });
-        packed_ = std::move(u);
         zeros_.assign(static_cast<size_t>(nr_ + 16), T(0));
+    }
+
+    // U[xi][panel][k'][NR] from the direct panels (spare_): row (t, c) of B for t = (the K' taps, T - 1 - t' on
+    // the transformed axes) times G_h[xi_h][t'_h] G_w[xi_w][t'_w], summed; per (xi, K' tap) a list of terms.
+    void pack_u() {
+        const int L = rank_ - 1;
+        const int ah = rank_ >= 2 && tr_[L - 1] ? L - 1 : -1;
+        const Dims t_st = detail::row_major_strides(T_);
+        const int64_t th = ah >= 0 ? T_[ah] : 1, tw = T_[L];
+        std::vector<std::vector<std::pair<int64_t, T>>> terms(static_cast<size_t>(alpha_ * nkt_));
+        for (int64_t xi = 0; xi < alpha_; ++xi)
+            for (int64_t q = 0; q < nkt_; ++q)
+                for (int64_t a1 = 0; a1 < th; ++a1)
+                    for (int64_t a2 = 0; a2 < tw; ++a2) {
+                        const double g = wino::kG[kh_][xi / alw_][a1] * wino::kG[kw_][xi % alw_][a2];
+                        if (g == 0) continue;
+                        int64_t t = 0;
+                        for (int a = 0; a < rank_; ++a)
+                            t += (!tr_[a] ? kt_[static_cast<size_t>(q * rank_ + a)] : T_[a] - 1 - (a == L ? a2 : a1)) * t_st[a];
+                        terms[static_cast<size_t>(xi * nkt_ + q)].emplace_back(t, static_cast<T>(g));
+                    }
+        // The terms as the combine kernel takes them: per row o = xi * nkt + q, its terms' offsets from the source
+        // channel's row of t = 0 and coefficients. Per (panel, channel), one call writes the alpha x nkt rows
+        // (streamed where U is larger than the caches: no read of its lines).
+        std::vector<int64_t> widx;
+        std::vector<T> coef;
+        std::vector<uint32_t> start(1, 0);
+        for (const auto& tl : terms) {
+            for (const auto& [t, g] : tl) widx.push_back(t * ic_ * nr_), coef.push_back(g);
+            start.push_back(static_cast<uint32_t>(widx.size()));
+        }
+        const size_t need = static_cast<size_t>(alpha_ * npan_ * KW_ * nr_);
+        if (packed_.size() < need) packed_.resize(need);
+        const bool stream = static_cast<double>(need) * sizeof(T) >= detail::kStreamBytes && (nr_ * sizeof(T)) % 64 == 0 &&
+                            reinterpret_cast<uintptr_t>(packed_.data()) % 64 == 0;
+        const int64_t nrows = alpha_ * nkt_;
+        parallel::parallel_for(npan_, [&](int64_t b, int64_t e, int) {
+            std::vector<int64_t> dofs(static_cast<size_t>(nrows));
+            for (int64_t pn = b; pn < e; ++pn)
+                for (int64_t c = 0; c < ic_; ++c) {
+                    for (int64_t o = 0; o < nrows; ++o)
+                        dofs[static_cast<size_t>(o)] = ((o / nkt_ * npan_ + pn) * KW_ + o % nkt_ * ic_ + c) * nr_;
+                    combine_(spare_.data() + (pn * K_ + c) * nr_, widx.data(), coef.data(), start.data(),
+                             static_cast<size_t>(nrows), static_cast<size_t>(nr_), packed_.data(), dofs.data(),
+                             static_cast<size_t>(nr_), 0, stream);
+                }
+            if (stream) hwy::FlushStream();
+        });
     }
 
     // The transformed values of tiles t0 .. t1 (GEMM rows): per tile, its alpha values (the input at the tile's
@@ -610,9 +635,10 @@ private:
     kernels::WinoInFn<T> wino_in_ = nullptr;
     kernels::WinoOutFn<T> wino_out_ = nullptr;
     kernels::WinoOutSFn<T> wino_out_s_ = nullptr;
+    kernels::CombineFn<T> combine_ = nullptr;
     std::vector<int64_t> res_, off_, run_end_, tap_t_;
     std::vector<T> bias_;
-    detail::HugeVector<T> packed_;
+    detail::HugeVector<T> packed_, spare_;
 };
 
 std::string supports(const Problem& p, Direction dir) {
@@ -682,11 +708,13 @@ namespace {
 template <class T>
 void forward(const Problem& p, const T* src, const T* wei, const T* bia, T* dst) {
     // (The packed weights go into a buffer kept per thread: no page faults after the first call.)
-    thread_local detail::HugeVector<T> storage;
+    thread_local detail::HugeVector<T> storage, spare;
     const CallContext& ctx = call_context();
-    PeriodPlan<T> plan(p, wei, bia, ctx.epilogue ? *ctx.epilogue : Epilogue{}, ctx.simd, ctx.layout, std::move(storage));
+    PeriodPlan<T> plan(p, wei, bia, ctx.epilogue ? *ctx.epilogue : Epilogue{}, ctx.simd, ctx.layout, std::move(storage),
+                       std::move(spare));
     plan.run(src, dst);
     storage = plan.release();
+    spare = plan.release_spare();
 }
 
 }  // namespace
