@@ -311,7 +311,7 @@ TEST(Plan, AutoTakesPeriodForLargeStrides) {
         // problem, channels-first choice, channels-last choice
         {"mb1_ic21_oc21_i16x16_k64_s32_p16", "period", "period"},
         {"mb1_ic1_oc1_i4096_k1024_s256_p384", "period", "period"},
-        {"mb1_ic21_oc21_i64x64_k16_s8_p4", "phase", "period"},
+        {"mb1_ic21_oc21_i64x64_k16_s8_p4", "period", "period"},  // runs of 8: winograd passes (21 channels)
         {"mb1_ic64_oc64_i64_k1024_s256_p384", "period", "phase"},
         {"mb1_ic16_oc1_i1024_k64_s32_p16", "rows", "rows"},
         {"mb1_ic128_oc64_i200_k64_s32_p16", "period", "period"},  // Winograd tiles of periods: also 64 channels

@@ -108,6 +108,8 @@ const std::vector<Algorithm>& registry();
 
 // Empty when period supports the problem and auto would take it over phase (rows defers to it: large strides).
 std::string period_preferred(const Problem& p, Direction dir);
+// Empty when winograd supports the problem and auto would take it (period defers to it on short runs).
+std::string winograd_preferred(const Problem& p, Direction dir);
 
 // What an operation passes to the driver it calls beyond the tensors (set by ops.cpp for the duration of
 // the call, on the calling thread).

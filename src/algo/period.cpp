@@ -561,12 +561,46 @@ private:
         }
     }
 
+    template <int kLen>
+    void store_short(const T* c, T* dst, const Row* rw, int64_t rows, int64_t n0) const {
+        int64_t start[kMaxRows + 1], nch = 0;
+        const int64_t step = s_[rank_ - 1] * (last_ ? oc_ : 1);
+        for (int64_t x = 0; x < rows; ++x)
+            if (x == 0 || rw[x].base != rw[x - 1].base + step) start[nch++] = x;
+        start[nch] = rows;
+        for (int64_t q = 0; q < nr_ / kLen; ++q) {
+            const int64_t n = n0 + q * kLen, off = off_[static_cast<size_t>(n)];
+            const T* const bp = bias_.data() + n;
+            T b[kLen];
+            for (int i = 0; i < kLen; ++i) b[i] = bp[i];
+            for (int64_t h = 0; h < nch; ++h) {
+                T* d = dst + rw[start[h]].base + off;
+                for (int64_t y = start[h]; y < start[h + 1]; ++y, d += kLen) {
+                    const T* const cp = c + y * nr_ + q * kLen;
+                    for (int i = 0; i < kLen; ++i) d[i] = cp[i] + b[i];
+                }
+                if (epi_.kind != Epilogue::Kind::none)
+                    apply_epilogue(epi_, dst + rw[start[h]].base + off, (start[h + 1] - start[h]) * kLen);
+            }
+        }
+    }
+
     // C tile (rows rw[0 .. rows), NR columns from n0, row stride NR) plus the bias into the destination: each
     // run of consecutive destination offsets, less the outputs that the padding crops (periods at the edges;
     // interior: no row has any, and every row is there).
     void store(const T* c, T* dst, const Row* rw, int64_t rows, int64_t n0, bool interior) const {
         const int64_t n1 = std::min(N_, n0 + nr_);
         T* rowp[kMaxRows];
+        // Short runs that divide the panel (channels-first, a last stride of 8, 4 or 2): every run whole, its
+        // chains of consecutive periods found once for the tile, the copies unrolled for the run's length.
+        if (interior && chain_ && runlen_ < 16 && nr_ % runlen_ == 0 && n0 % runlen_ == 0 && n1 - n0 == nr_) {
+            switch (runlen_) {
+                case 8: return store_short<8>(c, dst, rw, rows, n0);
+                case 4: return store_short<4>(c, dst, rw, rows, n0);
+                case 2: return store_short<2>(c, dst, rw, rows, n0);
+                default: break;
+            }
+        }
         for (int64_t n = n0; n < n1;) {
             const int64_t e = std::min(n1, run_end_[static_cast<size_t>(n)]), len = e - n;
             const T* const cp = c + (n - n0);
@@ -667,7 +701,9 @@ std::string supports(const Problem& p, Direction dir) {
 // 0.68x; k8 s4 p2, 256 -> 128: 0.92x and 0.77x; unet_up2 level channels-last). With the Winograd tiles (2 or 3
 // taps per period along the last axis), against winograd's phases: 1-D k64 s32 128 -> 64 1.14x channels-last and
 // 1.46x channels-first, 2-D k16 s8 64 -> 64 1.05x channels-last (0.79x channels-first, runs of 8: winograd keeps
-// it), hifigan_up1 (k16 s8, periods of 8: F(6,2) per phase keeps it) 0.90x.
+// it), hifigan_up1 (k16 s8, periods of 8: F(6,2) per phase keeps it) 0.90x. Channels-first runs of 8 outputs
+// (a last stride of 8) with the tiles, where winograd does not take the layer: k16 s8 p4 with 21 channels
+// (fcn8s_up8) 1.04-1.09x phase, with 32 channels 1.07x (there winograd, 1.03x period, keeps it), 16 -> 8 0.97x.
 std::string prefers(const Problem& p, Direction) {
     const int rank = p.rank();
     const Dims o = p.o();
@@ -690,8 +726,9 @@ std::string prefers(const Problem& p, Direction) {
     if (call_context().data == Layout::channels_last) {
         if (p.oc > 32 && !tiles)
             return detail::cat("channels-last with ", p.oc, " output channels (over 32) and no Winograd tiles: the phases' panels are whole");
-    } else if (p.s[rank - 1] < 16) {
-        return detail::cat("channels-first with runs of ", p.s[rank - 1], " outputs (a stride under 16 along the last axis)");
+    } else if (p.s[rank - 1] < 8 || (p.s[rank - 1] < 16 && !(tiles && !winograd_preferred(p, Direction::forward).empty()))) {
+        return detail::cat("channels-first with runs of ", p.s[rank - 1], " outputs (a stride under 16 along the last axis",
+                           p.s[rank - 1] >= 8 ? ", where winograd takes the layer or no Winograd tile applies)" : ")");
     }
     return {};
 }

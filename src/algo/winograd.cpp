@@ -916,6 +916,11 @@ void forward(const Problem& p, const T* src, const T* wei, const T* bia, T* dst)
 
 }  // namespace
 
+std::string winograd_preferred(const Problem& p, Direction dir) {
+    if (std::string why = supports(p, dir); !why.empty()) return why;
+    return prefers(p, dir);
+}
+
 Algorithm winograd() {
     Algorithm a;
     a.name = "winograd";
