@@ -53,7 +53,9 @@ public:
         seg_ = gm.seg[3].fn ? gm.seg[3] : gm.seg[0];
         mr_ = seg_.mr ? static_cast<int64_t>(seg_.mr) : static_cast<int64_t>(gm.mr);
         nr_ = static_cast<int64_t>(seg_.nr);
-        if (mr_ > kMaxRows) throw Error(detail::cat("internal: period's tiles hold up to ", kMaxRows, " rows (kernel set ", target_, ": ", mr_, ")"));
+        if (mr_ > kMaxRows)
+            throw Error(detail::cat("internal: period's tiles hold up to ", kMaxRows, " rows (kernel set ", target_, ": ",
+                                    mr_, ")"));
         bias_store_ = gm.bias_store;
         i_ = p.i;
         o_ = p.o();
@@ -160,7 +162,8 @@ public:
             for (int64_t c = b; c < e; ++c)
                 for (int64_t t = 0; t < tsz; ++t)
                     for (int64_t ro = 0; ro < nouter; ++ro) {
-                        const T* const w = wei + c * oc_ * ksz + tap_k[static_cast<size_t>(t)] + outer_k[static_cast<size_t>(ro)];
+                        const T* const w =
+                            wei + c * oc_ * ksz + tap_k[static_cast<size_t>(t)] + outer_k[static_cast<size_t>(ro)];
                         const int64_t k = t * ic_ + c;
                         if (!last_) {
                             for (int64_t j = 0; j < oc_; ++j) put(k, j * ssz + ro * sl, w + j * ksz, sl);
@@ -176,7 +179,8 @@ public:
         // per block. Chunks: enough tasks for the threads on small M, else whole rows of panels.
         const int64_t grows = wino_ ? MW_ : M_, rowk = wino_ ? alpha_ * KW_ : K_;
         const int64_t tiles = (grows + mr_ - 1) / mr_;
-        tpb_ = std::clamp<int64_t>(static_cast<int64_t>(kABlockBytes / (static_cast<double>(rowk * mr_) * sizeof(T))), 1, tiles);
+        tpb_ = std::clamp<int64_t>(
+            static_cast<int64_t>(kABlockBytes / (static_cast<double>(rowk * mr_) * sizeof(T))), 1, tiles);
         nblk_ = (tiles + tpb_ - 1) / tpb_;
         tpb_ = (tiles + nblk_ - 1) / nblk_;  // blocks as even as whole tiles make them (equal tasks for the threads)
         nblk_ = (tiles + tpb_ - 1) / tpb_;
@@ -229,7 +233,8 @@ public:
                             seg_.fn_direct(a, &zero, B, &zero, 1, static_cast<size_t>(K_), d, 0, bias_.data() + n0, aligned);
                             continue;
                         }
-                        seg_.fn_ind(a, &zero, B, &zero, 1, static_cast<size_t>(K_), ws.c.data(), static_cast<size_t>(nr_), false);
+                        seg_.fn_ind(a, &zero, B, &zero, 1, static_cast<size_t>(K_), ws.c.data(), static_cast<size_t>(nr_),
+                                    false);
                         const int64_t rows = std::min(mr_, M_ - tile * mr_);
                         store(ws.c.data(), dst, rw, rows, n0, rows == mr_ && rw[0].tile_inner);
                     }
@@ -278,15 +283,17 @@ public:
                             T* out[kMaxTile];
                             if (whole && inner) {
                                 // (an interior tile's periods lie a row and a period apart in the destination)
-                                const int64_t rs = mh_ > 1 ? rw[mw_].base - rw[0].base : 0, cs = mw_ > 1 ? rw[1].base - rw[0].base : 0;
-                                wino_out_s_(kh_, kw_, ws.c.data() + x * nr_, static_cast<size_t>(mr_ * nr_), static_cast<size_t>(nr_),
-                                            bias_.data() + n0, dst + rw[0].base + off_[static_cast<size_t>(n0)],
-                                            static_cast<size_t>(rs), static_cast<size_t>(cs), stream_);
+                                const int64_t rs = mh_ > 1 ? rw[mw_].base - rw[0].base : 0;
+                                const int64_t cs = mw_ > 1 ? rw[1].base - rw[0].base : 0;
+                                wino_out_s_(kh_, kw_, ws.c.data() + x * nr_, static_cast<size_t>(mr_ * nr_),
+                                            static_cast<size_t>(nr_), bias_.data() + n0,
+                                            dst + rw[0].base + off_[static_cast<size_t>(n0)], static_cast<size_t>(rs),
+                                            static_cast<size_t>(cs), stream_);
                                 continue;
                             }
                             for (int64_t q = 0; q < mhw; ++q) out[q] = ws.sink.data() + q * nr_;
-                            wino_out_(kh_, kw_, ws.c.data() + x * nr_, static_cast<size_t>(mr_ * nr_), static_cast<size_t>(nr_),
-                                      zeros_.data(), out);
+                            wino_out_(kh_, kw_, ws.c.data() + x * nr_, static_cast<size_t>(mr_ * nr_),
+                                      static_cast<size_t>(nr_), zeros_.data(), out);
                             store(ws.sink.data(), dst, rw, mhw, n0, inner);
                         }
                     }
@@ -304,7 +311,8 @@ public:
     size_t workspace_bytes() const {
         if (wino_) {
             const int64_t nxmax = tpb_ * mr_, mhw = mh_ * mw_;
-            return static_cast<size_t>((alpha_ * nxmax + 1) * KW_ + alpha_ * KW_ + alpha_ * mr_ * nr_ + nr_ + mhw * nr_ + nr_) * sizeof(T) +
+            return static_cast<size_t>((alpha_ * nxmax + 1) * KW_ + alpha_ * KW_ + alpha_ * mr_ * nr_ + nr_ + mhw * nr_ + nr_) *
+                       sizeof(T) +
                    static_cast<size_t>(nxmax) * (mhw * sizeof(Row) + alpha_ * sizeof(T*) + 1);
         }
         return static_cast<size_t>((tpb_ * mr_ + 1) * K_ + mr_ * nr_ + 2 * nr_) * sizeof(T) +
@@ -621,7 +629,8 @@ private:
                 }
             } else if (interior) {
                 for (int64_t x = 0; x < rows; ++x) rowp[x] = dst + rw[x].base + off_[static_cast<size_t>(n)];
-                bias_store_(cp, static_cast<size_t>(nr_), bp, static_cast<size_t>(len), rowp, static_cast<size_t>(rows), stream_);
+                bias_store_(cp, static_cast<size_t>(nr_), bp, static_cast<size_t>(len), rowp, static_cast<size_t>(rows),
+                            stream_);
                 if (epi_.kind != Epilogue::Kind::none)
                     for (int64_t x = 0; x < rows; ++x) apply_epilogue(epi_, rowp[x], len);
             } else {
@@ -684,11 +693,13 @@ std::string supports(const Problem& p, Direction dir) {
     for (int a = 0; a < rank; ++a) {
         if (p.d[a] != 1) return detail::cat("needs dilation 1 (here d[", a, "]=", p.d[a], ")");
         if (p.k[a] % p.s[a] != 0)
-            return detail::cat("needs kernels a whole number of strides long (here k[", a, "]=", p.k[a], ", s[", a, "]=", p.s[a], ")");
+            return detail::cat("needs kernels a whole number of strides long (here k[", a, "]=", p.k[a], ", s[", a,
+                               "]=", p.s[a], ")");
         if (p.pb[a] < 0) return detail::cat("needs padding >= 0 at the start (here pb[", a, "]=", p.pb[a], ")");
         // The output may not reach past the last period (output padding beyond the kernel's reach).
         if (p.pb[a] + o[a] > p.s[a] * (p.i[a] - 1) + p.k[a])
-            return detail::cat("the output along axis ", a, " reaches past the last tap (pe - op = ", p.pe[a] - p.op[a], " < 0)");
+            return detail::cat("the output along axis ", a, " reaches past the last tap (pe - op = ", p.pe[a] - p.op[a],
+                               " < 0)");
     }
     return {};
 }
@@ -718,14 +729,16 @@ std::string prefers(const Problem& p, Direction) {
     const int64_t tl = p.k[rank - 1] / p.s[rank - 1];
     const bool tiles = tl == 2 || tl == 3;  // the Winograd tiles along the last axis (setup_wino)
     if (S < 16) return detail::cat("periods of ", S, " outputs per channel (under 16): the phases do as well");
-    if (S * p.oc < 64) return detail::cat("N = ", S * p.oc, " columns (stride periods x output channels) under 64: a panel is partly empty");
+    if (S * p.oc < 64)
+        return detail::cat("N = ", S * p.oc, " columns (stride periods x output channels) under 64: a panel is partly empty");
     if (p.ic * taps > 1024) return detail::cat("K = ", p.ic * taps, " (ic x taps per period) over 1024");
     if (waste > 1.15)
         return detail::cat("the edge periods would compute ", static_cast<int>(std::lround((waste - 1) * 100)),
                            "% more outputs than the layer has (over 15%)");
     if (call_context().data == Layout::channels_last) {
         if (p.oc > 32 && !tiles)
-            return detail::cat("channels-last with ", p.oc, " output channels (over 32) and no Winograd tiles: the phases' panels are whole");
+            return detail::cat("channels-last with ", p.oc,
+                               " output channels (over 32) and no Winograd tiles: the phases' panels are whole");
     } else if (p.s[rank - 1] < 8 || (p.s[rank - 1] < 16 && !(tiles && !winograd_preferred(p, Direction::forward).empty()))) {
         return detail::cat("channels-first with runs of ", p.s[rank - 1], " outputs (a stride under 16 along the last axis",
                            p.s[rank - 1] >= 8 ? ", where winograd takes the layer or no Winograd tile applies)" : ")");
