@@ -361,16 +361,14 @@ private:
         mh_ = wino::kM[kh_], mw_ = wino::kM[kw_];
         alh_ = wino::kAlpha[kh_], alw_ = wino::kAlpha[kw_];
         alpha_ = alh_ * alw_;
-        // Per axis: the tile's periods and values (1 and 1 where not transformed), the GEMM rows along it, the
+        // Per axis: the tile's periods (1 where not transformed), the GEMM rows along it, the
         // taps in K'.
         tm_.assign(rank_, 1);
-        tal_.assign(rank_, 1);
         tkt_.assign(rank_, 1);
         tc_.resize(rank_);
         for (int a = 0; a < rank_; ++a) {
             if (tr_[a]) {
                 tm_[a] = a == L ? mw_ : mh_;
-                tal_[a] = a == L ? alw_ : alh_;
             } else {
                 tkt_[a] = T_[a];
             }
@@ -668,11 +666,12 @@ private:
     int64_t tpb_ = 1, nblk_ = 1, nchunk_ = 1, ppc_ = 1, runlen_ = 0;
     bool stream_ = false, direct_ = false, chain_ = false;
     // winograd (setup_wino): kinds on the axis before the last and on the last, per axis whether transformed, its
-    // periods and values per tile, its taps in K', its GEMM rows; K' tap combinations
+    // periods per tile, its taps in K', its GEMM rows; the tile's periods and values (mh, mw, alpha); K' tap
+    // combinations
     bool wino_ = false;
     int kh_ = 0, kw_ = 0;
     int64_t mh_ = 1, mw_ = 1, alh_ = 1, alw_ = 1, alpha_ = 1, MW_ = 0, KW_ = 0, nkt_ = 1;
-    Dims tr_, tm_, tal_, tkt_, tc_, tc_st_;
+    Dims tr_, tm_, tkt_, tc_, tc_st_;
     std::vector<int64_t> kt_;
     std::vector<T> zeros_;
     kernels::WinoInFn<T> wino_in_ = nullptr;
