@@ -194,5 +194,29 @@ TEST(Problem, OperationErrors) {
     EXPECT_NE(explain_choice(big, Direction::forward)[8].refusal.find("C would hold up to 268435456 entries"), std::string::npos);
 }
 
+// period's refusals name the parameter, its value and the rule; asked by name, it refuses with them.
+TEST(Problem, PeriodRefusals) {
+    const std::vector<std::pair<std::string, std::string>> cases = {
+        {"mb1_ic1_oc1_i4_k3_s2", "needs kernels a whole number of strides long (here k[0]=3, s[0]=2)"},
+        {"mb1_g2_ic2_oc2_i4_k4_s2", "made for one group; this layer has g=2"},
+        {"mb1_ic1_oc2_i2x2x2x2_k2_s2", "ranks 1 to 3 only (here 4)"},
+        {"mb1_ic1_oc1_i4_k4_s2_op1", "the output along axis 0 reaches past the last tap (pe - op = -1 < 0)"},
+        {"mb1_ic1_oc1_i4x5_k4x3_s2x1_d1x2", "needs dilation 1 (here d[1]=2)"}};
+    for (const auto& [prob, why] : cases) {
+        const Problem p = Problem::parse(prob);
+        const auto verdicts = explain_choice(p, Direction::forward);
+        ASSERT_EQ(verdicts[2].name, "period");
+        EXPECT_EQ(verdicts[2].refusal, why) << prob;
+        Options o;
+        o.algorithm = "period";
+        Tensor<float> src(p.src_shape()), wei(p.wei_shape()), dst(p.dst_shape());
+        EXPECT_ERROR(conv_transpose<float>(p, src.view(), wei.view(), {}, dst.view(), o),
+                     "algorithm 'period' refuses " + p.str() + " (forward): " + why);
+    }
+    // The gradients: not implemented (the operation names the direction).
+    const Problem ok = Problem::parse("mb1_ic2_oc2_i4_k4_s2");
+    EXPECT_EQ(explain_choice(ok, Direction::backward_data)[2].refusal, "does not implement backward_data");
+}
+
 }  // namespace
 }  // namespace tconv::test
