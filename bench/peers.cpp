@@ -1,5 +1,5 @@
 // Peer comparison in one run: tconv (a prepared Plan for channels-first data and one for channels-last data,
-// and the one-call function) against oneDNN's
+// and the one-call function, with its kept plan of the weights and without: packing on every call) against oneDNN's
 // deconvolution (its own blocked layouts, timed without and with the reorders from and to plain NCHW) and
 // XNNPACK's NHWC deconvolution, on the suite of bench/suite.txt, at 1 and 2 threads, plus the machine's
 // measured FMA ceiling and copy bandwidth. PyTorch is timed by bench/torch_peer.py through the Python package. Every timed result is checked against tconv's
@@ -323,9 +323,10 @@ int main(int argc, char** argv) {
         omp_set_num_threads(nt);
         const double ceil = nt == 1 ? ceil1 : ceil2;
         std::printf("### %d thread%s\n\n", nt, nt > 1 ? "s" : "");
-        std::printf("| case | GFLOP | tconv plan | tconv one-call | tconv plan NHWC | oneDNN | oneDNN+reorders | XNNPACK (NHWC) | "
-                    "plan / best peer | NHWC plan / best peer | %% of ceiling | algorithm (NHWC) | packed MiB | scratch KiB/thread |\n");
-        std::printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+        std::printf("| case | GFLOP | tconv plan | tconv one-call | one-call, no reuse | tconv plan NHWC | oneDNN | oneDNN+reorders | "
+                    "XNNPACK (NHWC) | plan / best peer | NHWC plan / best peer | %% of ceiling | algorithm (NHWC) | packed MiB | "
+                    "scratch KiB/thread |\n");
+        std::printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
         for (const auto& c : cases) {
             const Problem& p = c.p;
             std::mt19937 rng(1);
@@ -348,9 +349,17 @@ int main(int argc, char** argv) {
             tconv::convert_layout<float>({src.data(), p.src_shape()}, tconv::Layout::channels_first, {lsrc.data(), ls},
                                          lopt.layout);
             auto run_lplan = [&] { lplan.run({lsrc.data(), ls}, {ldst.data(), ld}); };
+            // The one-call function: with the same weights every call, its kept plan (Options::reuse_weights,
+            // each call digesting the weights); without reuse, packing them on every call (as when they change).
             auto run_call = [&] {
                 tconv::conv_transpose<float>(p, {src.data(), p.src_shape()}, {wei.data(), p.wei_shape()}, nob,
                                              {dst2.data(), p.dst_shape()}, opt);
+            };
+            tconv::Options fresh = opt;
+            fresh.reuse_weights = false;
+            auto run_fresh = [&] {
+                tconv::conv_transpose<float>(p, {src.data(), p.src_shape()}, {wei.data(), p.wei_shape()}, nob,
+                                             {dst2.data(), p.dst_shape()}, fresh);
             };
             // Reference for the checks: col2im (itself conformance-tested against scatter).
             tconv::Options ro;
@@ -358,6 +367,8 @@ int main(int argc, char** argv) {
             tconv::conv_transpose<float>(p, {src.data(), p.src_shape()}, {wei.data(), p.wei_shape()}, nob,
                                          {ref.data(), p.dst_shape()}, ro);
             run_plan();
+            run_fresh();
+            const double fresh_err = max_rel_diff(dst2.data(), ref.data(), ref.size());
             run_call();
             run_lplan();
             tconv::convert_layout<float>({ldst.data(), ld}, lopt.layout, {ldst_first.data(), p.dst_shape()},
@@ -366,10 +377,11 @@ int main(int argc, char** argv) {
             dn.run();
             std::vector<std::pair<const char*, double>> errs = {{"tconv plan", max_rel_diff(dst.data(), ref.data(), ref.size())},
                                                                 {"tconv one-call", max_rel_diff(dst2.data(), ref.data(), ref.size())},
+                                                                {"tconv one-call without reuse", fresh_err},
                                                                 {"tconv plan NHWC", max_rel_diff(ldst_first.data(), ref.data(), ref.size())},
                                                                 {"oneDNN", max_rel_diff(dn.result(), ref.data(), ref.size())}};
             std::vector<std::function<void()>> fns = {run_plan, run_call, [&] { dn.run(); }, [&] { dn.run_with_reorders(); },
-                                                      run_lplan};
+                                                      run_lplan, run_fresh};
             std::vector<std::function<void()>> settle;
 #ifdef TCONV_HAVE_XNNPACK
             Xnn xn(p, src, wei, nt);
@@ -395,12 +407,12 @@ int main(int argc, char** argv) {
             const auto t = time_alternating(fns, min_time, settle);
             const double g = gflop(p);
             double best = std::min(t[2], t[3]);
-            if (xok) best = std::min(best, t[5]);
+            if (xok) best = std::min(best, t[6]);
             char xs[32] = "n/a";
-            if (xok) std::snprintf(xs, sizeof xs, "%.1f", g / t[5]);
+            if (xok) std::snprintf(xs, sizeof xs, "%.1f", g / t[6]);
             else if (have_xnn) std::snprintf(xs, sizeof xs, "n/a (3-D)");
-            std::printf("| %s | %.3f | %.1f | %.1f | %.1f | %.1f | %.1f | %s | %.2f | %.2f | %.0f%% | %s (%s) | %.2f | %.0f |\n",
-                        c.name.c_str(), g, g / t[0], g / t[1], g / t[4], g / t[2], g / t[3], xs, best / t[0], best / t[4],
+            std::printf("| %s | %.3f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %s | %.2f | %.2f | %.0f%% | %s (%s) | %.2f | %.0f |\n",
+                        c.name.c_str(), g, g / t[0], g / t[1], g / t[5], g / t[4], g / t[2], g / t[3], xs, best / t[0], best / t[4],
                         100.0 * g / std::min(t[0], t[4]) / ceil, plan.algorithm().c_str(), lplan.algorithm().c_str(),
                         plan.packed_bytes() / 1048576.0, plan.workspace_bytes() / 1024.0);
             std::fflush(stdout);

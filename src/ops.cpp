@@ -9,6 +9,7 @@
 #include <algorithm>
 
 #include "algo/algo.hpp"
+#include "kernels/digest.hpp"
 #include "parallel/parallel.hpp"
 #include <cmath>
 #include <algorithm>
@@ -166,6 +167,137 @@ bool has_epilogue(const Options& opt) { return opt.epilogue.kind != Epilogue::Ki
 
 bool last(const Options& opt) { return opt.layout == Layout::channels_last; }
 
+// The one-call forward's kept plans (Options::reuse_weights): per thread, the prepared plans (packed weights)
+// of the last layers it ran, each with the digest of the weights and bias it was built from. A call whose
+// layer (problem, algorithm, layout, SIMD target, epilogue) and digest match one of them runs it instead of
+// packing the weights again; the digest reads the weights once (at about memory speed), where packing reads
+// them and writes and reads back the packed copy. A layer whose weights (at the same address) changed on two
+// calls in a row, as in training, runs the driver's own one-call path, without a digest, for its next 16
+// calls, then is digested again.
+template <class T>
+class WeightCache {
+public:
+    struct Key {
+        const algo::Algorithm* a = nullptr;
+        Problem p;
+        Layout layout = Layout::channels_first;
+        std::string simd;
+        Epilogue epi;  // (kind none when there is none)
+        bool operator==(const Key& o) const {
+            return a == o.a && layout == o.layout && epi.kind == o.epi.kind &&
+                   (epi.kind == Epilogue::Kind::none ||
+                    (epi.alpha == o.epi.alpha && epi.lo == o.epi.lo && epi.hi == o.epi.hi)) &&
+                   simd == o.simd && p == o.p;
+        }
+    };
+    static constexpr size_t kEntries = 8;                   // plans kept per thread
+    static constexpr size_t kBytes = size_t(256) << 20;     // their packed bytes, in all
+    static constexpr size_t kRecords = 32;                  // layers (by weight address) whose misses are counted
+    static constexpr int kSkip = 16;
+
+    static WeightCache& mine() {
+        thread_local WeightCache c;
+        return c;
+    }
+
+    // Runs the layer through a kept plan, or through one it prepares and keeps; false when the caller should
+    // run the driver's one-call path (a layer whose weights keep changing).
+    bool run(const Key& k, const T* wei, const T* bia, const T* src, T* dst) {
+        ++clock_;
+        Record& r = record(k, wei);
+        if (r.skip > 0) {
+            if (--r.skip == 0) r.misses = 0;
+            ++stats_.skipped;
+            return false;
+        }
+        const size_t wbytes = static_cast<size_t>(k.p.wei_elems()) * sizeof(T);
+        if (wbytes > kBytes / 4) {  // (too large to keep with others: packed as without reuse)
+            ++stats_.skipped;
+            return false;
+        }
+        const kernels::Digest dw = kernels::digest(wei, wbytes);
+        const kernels::Digest db = bia ? kernels::digest(bia, static_cast<size_t>(k.p.oc) * sizeof(T)) : kernels::Digest{};
+        for (Entry& e : entries_)
+            if (e.dw == dw && e.db == db && e.key == k) {
+                e.used = clock_;
+                r.misses = 0;
+                ++stats_.hits;
+                e.plan->run(src, dst);
+                return true;
+            }
+        if (++r.misses >= 2) {
+            r.skip = kSkip;
+            std::erase_if(entries_, [&](const Entry& e) { return e.key == k; });
+            ++stats_.skipped;
+            return false;
+        }
+        ++stats_.misses;
+        std::unique_ptr<algo::Prepared<T>> plan = k.a->template kernels<T>().prepare(k.p, wei, bia, k.epi, k.simd, k.layout);
+        const size_t bytes = plan->packed_bytes();
+        if (bytes > kBytes) {  // (run once, not kept)
+            plan->run(src, dst);
+            return true;
+        }
+        size_t total = bytes;
+        for (const Entry& e : entries_) total += e.bytes;
+        while (!entries_.empty() && (entries_.size() >= kEntries || total > kBytes)) {
+            const auto lru = std::min_element(entries_.begin(), entries_.end(),
+                                              [](const Entry& x, const Entry& y) { return x.used < y.used; });
+            total -= lru->bytes;
+            entries_.erase(lru);
+        }
+        entries_.push_back(Entry{k, dw, db, std::move(plan), clock_, bytes});
+        entries_.back().plan->run(src, dst);
+        return true;
+    }
+
+    void clear() {
+        entries_.clear();
+        records_.clear();
+        stats_ = {};
+    }
+
+    WeightCacheStats stats() const {
+        WeightCacheStats r = stats_;
+        r.plans = entries_.size();
+        for (const Entry& e : entries_) r.bytes += e.bytes;
+        return r;
+    }
+
+private:
+    struct Entry {
+        Key key;
+        kernels::Digest dw, db;
+        std::unique_ptr<algo::Prepared<T>> plan;
+        uint64_t used = 0;
+        size_t bytes = 0;
+    };
+    struct Record {
+        Key key;
+        const T* wei = nullptr;
+        int misses = 0, skip = 0;
+        uint64_t used = 0;
+    };
+
+    Record& record(const Key& k, const T* wei) {
+        for (Record& r : records_)
+            if (r.wei == wei && r.key == k) {
+                r.used = clock_;
+                return r;
+            }
+        if (records_.size() >= kRecords)
+            records_.erase(std::min_element(records_.begin(), records_.end(),
+                                            [](const Record& x, const Record& y) { return x.used < y.used; }));
+        records_.push_back(Record{k, wei, 0, 0, clock_});
+        return records_.back();
+    }
+
+    std::vector<Entry> entries_;
+    std::vector<Record> records_;
+    uint64_t clock_ = 0;
+    WeightCacheStats stats_;
+};
+
 // The drivers run on the transposed problem t. Channels-last data goes straight to a driver that handles
 // it (Algorithm::channels_last, every direction); otherwise it is copied channels-first around the call.
 template <class T>
@@ -175,16 +307,26 @@ void run_forward(const Problem& t, const T* src, const T* wei, const T* bia, T* 
     Scope scope(opt, epi);
     algo::call_context().one_call = true;
     const algo::Algorithm& a = algo::find(t, Direction::forward, opt.algorithm, opt.log);
-    if (last(opt) && !a.channels_last) {
+    const bool convert = last(opt) && !a.channels_last;
+    // A driver's one-call path, or the kept plan of the layer (as Plan prepares it).
+    const auto go = [&](const T* s, T* d) {
+        if (opt.reuse_weights && a.template kernels<T>().prepare) {
+            const typename WeightCache<T>::Key k{&a, t, convert ? Layout::channels_first : opt.layout, opt.simd,
+                                                 epi ? *epi : Epilogue{}};
+            if (WeightCache<T>::mine().run(k, wei, bia, s, d)) return;
+        }
+        a.template kernels<T>().fwd(t, s, wei, bia, d);
+    };
+    if (convert) {
         const FirstCopy<T> s(t.src_shape(), src);
         FirstCopy<T> d(t.dst_shape());
-        a.template kernels<T>().fwd(t, s.data.data(), wei, bia, d.data.data());
+        go(s.data.data(), d.data.data());
         if (epi && !a.fused_epilogue) apply_epilogue(*epi, d.data.data(), detail::prod(t.dst_shape()));
         d.store(dst);
         return;
     }
     algo::call_context().layout = opt.layout;
-    a.template kernels<T>().fwd(t, src, wei, bia, dst);
+    go(src, dst);
     if (epi && !a.fused_epilogue) apply_epilogue(*epi, dst, detail::prod(t.dst_shape()));
 }
 template <class T>
@@ -390,6 +532,16 @@ size_t Plan<T>::workspace_bytes() const { return impl_->prepared ? impl_->prepar
 
 template class Plan<float>;
 template class Plan<double>;
+
+void clear_weight_cache() {
+    WeightCache<float>::mine().clear();
+    WeightCache<double>::mine().clear();
+}
+
+WeightCacheStats weight_cache_stats() {
+    const WeightCacheStats f = WeightCache<float>::mine().stats(), d = WeightCache<double>::mine().stats();
+    return {f.plans + d.plans, f.bytes + d.bytes, f.hits + d.hits, f.misses + d.misses, f.skipped + d.skipped};
+}
 
 #define TCONV_INSTANTIATE(T)                                                                                       \
     template void conv_transpose<T>(const Problem&, View<const T>, View<const T>, View<const T>, View<T>,          \

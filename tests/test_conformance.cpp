@@ -87,14 +87,18 @@ void check_case(const Case& c) {
                                   std::to_string(seed) + " --algorithm " + name + " --check --direction " +
                                   std::string(direction_name(c.dir)) + " --dtype " + dt;
         // Both data layouts; SIMD algorithms: every target here, at 1, 2 and 3 threads (results never depend
-        // on either).
+        // on either). The forward's one-call paths: the driver's own (packing on every call) without
+        // Options::reuse_weights and at 1 thread; with it, at 2 threads a plan prepared and kept for the call
+        // (as Plan prepares it), at 3 threads that kept plan run again (the same weights).
         std::vector<Options> variants(1);
+        variants[0].reuse_weights = false;
         if (simd(name))
             for (const auto& target : simd_targets())
                 for (int threads : {1, 2, 3}) {
                     Options o;
                     o.simd = target;
                     o.threads = threads;
+                    o.reuse_weights = threads != 1;
                     variants.push_back(o);
                 }
         for (auto o : variants) {

@@ -42,7 +42,28 @@ struct Options {
     std::string simd;                // phase engine's SIMD target ("AVX3", "AVX2", "EMU128"...); empty: the best
     Epilogue epilogue;               // forward only
     Layout layout = Layout::channels_first;  // of src, dst, diff_src, diff_dst
+    // The one-call forward (conv_transpose, and conv's backward_data) keeps, per thread, the packed weights of
+    // the last layers it ran (up to 8 plans, 256 MiB; weights up to 64 MiB), each with a 128-bit digest of the
+    // weights and bias it packed, and reuses them while the digest of the weights given is unchanged (reading
+    // the weights once instead of packing them). Weights that change at the same address on two calls in a row
+    // (training) are packed on every call and digested only every 17th call. false: pack on every call, keep
+    // nothing.
+    bool reuse_weights = true;
 };
+
+// What the one-call forward keeps on the calling thread (Options::reuse_weights) and how its calls went since
+// the thread's first call or clear_weight_cache().
+struct WeightCacheStats {
+    size_t plans = 0;      // layers kept (prepared plans)
+    size_t bytes = 0;      // their packed weights
+    uint64_t hits = 0;     // calls that ran a kept plan (the weights' digest unchanged)
+    uint64_t misses = 0;   // calls that prepared a plan (and kept it, where it fits)
+    uint64_t skipped = 0;  // calls packed as without reuse: weights that keep changing, or over 64 MiB
+};
+WeightCacheStats weight_cache_stats();
+
+// Frees the packed weights that the one-call forward keeps on the calling thread and zeroes its counts.
+void clear_weight_cache();
 
 // Applies an epilogue to n values in place.
 template <class T>
