@@ -296,6 +296,13 @@ PYBIND11_MODULE(_tconv, m) {
     m.def("backward", &backward, py::arg("problem"), py::arg("grad_output"), py::arg("input"), py::arg("weight"),
           py::arg("algorithm") = "auto", py::arg("threads") = 0, py::arg("channels_last") = false,
           py::arg("want_input") = true, py::arg("want_weights") = true);
+    m.def("clear_weight_cache", &tconv::clear_weight_cache);
+    m.def("weight_cache_stats", [] {
+        const tconv::WeightCacheStats s = tconv::weight_cache_stats();
+        py::dict d;
+        d["plans"] = s.plans, d["bytes"] = s.bytes, d["hits"] = s.hits, d["misses"] = s.misses, d["skipped"] = s.skipped;
+        return d;
+    });
     m.def("algorithms", [] {
         std::vector<std::pair<std::string, std::string>> r;
         for (const auto& a : tconv::algorithms()) r.emplace_back(a.name, a.summary);

@@ -169,6 +169,18 @@ def conv_backward(grad_output, input, weight, stride=1, padding=0, dilation=1, g
                      channels_last, output_mask)
 
 
+def weight_cache_stats():
+    """What conv_transpose keeps on the calling thread: {plans, bytes, hits, misses, skipped}. It keeps the packed
+    weights of the last layers it ran and reuses them while a digest of the weights given is unchanged (weights
+    changed in place are packed again); see the README."""
+    return _tconv.weight_cache_stats()
+
+
+def clear_weight_cache():
+    """Frees the packed weights that conv_transpose keeps on the calling thread and zeroes its counts."""
+    _tconv.clear_weight_cache()
+
+
 def algorithms():
     """[(name, summary)] of every registered algorithm, in the order `auto` tries them."""
     return _tconv.algorithms()

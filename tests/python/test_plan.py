@@ -100,3 +100,23 @@ def test_threads_for_gradients_and_conv():
 def test_errors(make, msg):
     with pytest.raises(ValueError, match=msg.replace("(", r"\(").replace(")", r"\)")):
         make()
+
+
+def test_one_call_keeps_and_follows_the_weights():
+    """conv_transpose keeps its packed weights between calls and reuses them only while they are unchanged:
+    weights changed in place give the new result."""
+    xs, ws, kw = LAYERS[2]
+    rng = np.random.default_rng(3)
+    x, w = rng.standard_normal(xs).astype(np.float32), rng.standard_normal(ws).astype(np.float32)
+    tconv.clear_weight_cache()
+    first = tconv.conv_transpose(x, w, None, threads=1, **kw)
+    assert np.array_equal(tconv.conv_transpose(x, w, None, threads=1, **kw), first)
+    s = tconv.weight_cache_stats()
+    assert (s["plans"], s["misses"], s["hits"]) == (1, 1, 1) and s["bytes"] > 0
+    w[0, 0, 1, 2] += 1.0
+    got = tconv.conv_transpose(x, w, None, threads=1, **kw)
+    np.testing.assert_allclose(got, torch_ref(x, w, None, kw), rtol=1e-4, atol=1e-4)
+    assert not np.array_equal(got, first)
+    assert tconv.weight_cache_stats()["hits"] == 1
+    tconv.clear_weight_cache()
+    assert tconv.weight_cache_stats() == dict(plans=0, bytes=0, hits=0, misses=0, skipped=0)
