@@ -305,14 +305,17 @@ void run_forward(const Problem& t, const T* src, const T* wei, const T* bia, T* 
                  bool epilogue = false) {
     const Epilogue* epi = epilogue && has_epilogue(opt) ? &opt.epilogue : nullptr;
     Scope scope(opt, epi);
-    algo::call_context().one_call = true;
+    // (With reuse, a layer called again with its weights unchanged runs its kept plan: auto chooses as for a
+    // plan. Without, it counts the packing that every call then does.)
+    algo::call_context().one_call = !opt.reuse_weights;
     const algo::Algorithm& a = algo::find(t, Direction::forward, opt.algorithm, opt.log);
     const bool convert = last(opt) && !a.channels_last;
     // A driver's one-call path, or the kept plan of the layer (as Plan prepares it).
     const auto go = [&](const T* s, T* d) {
-        if (opt.reuse_weights && a.template kernels<T>().prepare) {
-            const typename WeightCache<T>::Key k{&a, t, convert ? Layout::channels_first : opt.layout, opt.simd,
-                                                 epi ? *epi : Epilogue{}};
+        const Layout layout = convert ? Layout::channels_first : opt.layout;
+        if (opt.reuse_weights && a.template kernels<T>().prepare &&
+            !(a.one_call_in_place && a.one_call_in_place(t, layout, sizeof(T)))) {
+            const typename WeightCache<T>::Key k{&a, t, layout, opt.simd, epi ? *epi : Epilogue{}};
             if (WeightCache<T>::mine().run(k, wei, bia, s, d)) return;
         }
         a.template kernels<T>().fwd(t, s, wei, bia, d);

@@ -283,7 +283,8 @@ TEST(Plan, AutoTakesWinogradByLayoutAndRank) {
 // phase, while a plan takes winograd; channels-last (1.42x fewer products) both take winograd.
 TEST(Plan, OneCallCountsThePacking) {
     // 14 MiB of transformed weights (F(6,2)): on 400 inputs the products saved outweigh their packing, on 100
-    // they do not, and the one-call function leaves the layer to phase; a plan takes winograd for both.
+    // they do not, and the one-call function without reuse_weights leaves the layer to phase; a plan takes
+    // winograd for both, and so does the one-call function that keeps its plans (the default).
     for (const char* prob : {"mb1_ic256_oc256_i400_k16_s8_p4", "mb1_ic256_oc256_i100_k16_s8_p4"}) {
         const Problem p = Problem::parse(prob);
         const bool many = p.i[0] == 400;
@@ -297,8 +298,14 @@ TEST(Plan, OneCallCountsThePacking) {
             Tensor<float> dst(data_shape(p.dst_shape(), layout));
             Tensor<float> s(data_shape(p.src_shape(), layout));
             conv_transpose<float>(p, s.view(), wei.view(), {}, dst.view(), o);
-            EXPECT_NE(log.str().find(many ? "using winograd" : "using phase"), std::string::npos) << log.str();
-            if (!many) EXPECT_NE(log.str().find("one call: packing 14 MiB of transformed weights"), std::string::npos) << log.str();
+            EXPECT_NE(log.str().find("using winograd"), std::string::npos) << log.str();
+            std::ostringstream log2;
+            o.log = &log2;
+            o.reuse_weights = false;
+            conv_transpose<float>(p, s.view(), wei.view(), {}, dst.view(), o);
+            EXPECT_NE(log2.str().find(many ? "using winograd" : "using phase"), std::string::npos) << log2.str();
+            if (!many)
+                EXPECT_NE(log2.str().find("one call: packing 14 MiB of transformed weights"), std::string::npos) << log2.str();
         }
     }
 }

@@ -205,6 +205,24 @@ TEST(WeightCache, BoundedOptionalAndPerThread) {
     EXPECT_EQ(weight_cache_stats().plans, 0u) << "the other thread's plans are its own";
 }
 
+// dense reads weights larger than L2 in place channels-first (its one-call costs what its plan's run costs):
+// nothing kept there; channels-last (it moves them a chunk at a time) the plan is kept.
+TEST(WeightCache, NotWhereTheOneCallReadsTheWeightsInPlace) {
+    const Problem p = Problem::parse("mb2_ic64_oc320_i1x1_k4_bias");  // 1.25 MiB of weights
+    const auto wei = small_ints<float>(p.wei_shape(), 50), bia = small_ints<float>({p.oc}, 51);
+    ASSERT_EQ(choose_algorithm(p, Direction::forward), "dense");
+    for (Layout layout : {Layout::channels_first, Layout::channels_last}) {
+        clear_weight_cache();
+        Options o;
+        o.layout = layout;
+        for (int i = 0; i < 3; ++i)
+            expect_call(p, small_ints<float>(data_shape(p.src_shape(), layout), 52 + i), wei, &bia, o, "dense");
+        const WeightCacheStats s = weight_cache_stats();
+        EXPECT_EQ(s.plans, layout == Layout::channels_last ? 1u : 0u);
+        EXPECT_EQ(s.hits, layout == Layout::channels_last ? 2u : 0u);
+    }
+}
+
 // The regular convolution's data gradient runs the transposed forward: kept and followed too.
 TEST(WeightCache, ConvBackwardData) {
     clear_weight_cache();

@@ -85,6 +85,10 @@ struct Algorithm {
     // Optional: empty when "auto" should take it for a problem it supports; otherwise why not (speed, not
     // capability: requested by name, it still runs). It may read call_context().data (the caller's layout).
     std::string (*prefers)(const Problem& p, Direction dir) = nullptr;
+    // Optional: true when the driver's one-call forward packs nothing up front for this layer (it reads the
+    // weights in place, costing what its plan's run costs): the one-call function then keeps no plan of it
+    // (Options::reuse_weights would only add a digest of the weights). elem: sizeof the data type.
+    bool (*one_call_in_place)(const Problem& p, Layout layout, size_t elem) = nullptr;
 
     template <class T>
     const Kernels<T>& kernels() const {
@@ -118,7 +122,7 @@ struct CallContext {
     const Epilogue* epilogue = nullptr;
     Layout layout = Layout::channels_first;  // channels_last only reaches drivers with Algorithm::channels_last
     Layout data = Layout::channels_first;    // the caller's layout (for Algorithm::prefers, which runs before)
-    bool one_call = false;                   // the one-call function (prefers may count a plan's preparation)
+    bool one_call = false;  // the one-call function without reuse_weights (prefers may count a plan's preparation)
 };
 CallContext& call_context();
 const Algorithm& find(const Problem& p, Direction dir, std::string_view requested, std::ostream* log);

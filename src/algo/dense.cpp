@@ -381,13 +381,23 @@ std::string supports(const Problem& p, Direction dir) {
 // thread (no page faults after the first), as a plan does. (Measured, AVX-512, 1 thread, one-call: dcgan_z
 // 1.5 -> 1.15 ms lazy; 512 KiB of weights over 256 images, or 512 input channels over 64 images: packing
 // 10-15% faster.)
+bool lazy_one_call(const Problem& p, Layout layout, size_t elem) {
+    const double wbytes = static_cast<double>(p.wei_elems()) * static_cast<double>(elem);
+    return layout == Layout::channels_last || (wbytes >= detail::kL2Bytes && p.ic >= 16 && (p.ic <= 256 || p.mb <= 16));
+}
+
+// Channels-first, the lazy one-call path costs what a plan's run costs: a kept plan would only add the digest
+// of the weights (Algorithm::one_call_in_place; measured, 1 thread: dcgan_z 0.93x its plan with the kept plan,
+// 1.04x lazy). Channels-last it moves the weights a chunk at a time (z_odd 0.84x its plan; kept, 0.94x).
+bool in_place(const Problem& p, Layout layout, size_t elem) {
+    return layout == Layout::channels_first && lazy_one_call(p, layout, elem);
+}
+
 template <class T>
 void forward(const Problem& p, const T* src, const T* wei, const T* bia, T* dst) {
     thread_local std::vector<T> storage;
     const CallContext& ctx = call_context();
-    const double wbytes = static_cast<double>(p.wei_elems()) * sizeof(T);
-    const bool lazy = ctx.layout == Layout::channels_last ||
-                      (wbytes >= detail::kL2Bytes && p.ic >= 16 && (p.ic <= 256 || p.mb <= 16));
+    const bool lazy = lazy_one_call(p, ctx.layout, sizeof(T));
     DensePlan<T> plan(p, wei, bia, ctx.epilogue ? *ctx.epilogue : Epilogue{}, ctx.simd, ctx.layout, lazy,
                       lazy ? std::vector<T>{} : std::move(storage));
     plan.run(src, dst);
@@ -407,6 +417,7 @@ Algorithm dense() {
     a.channels_last = true;
     a.f32.fwd = forward<float>;
     a.f64.fwd = forward<double>;
+    a.one_call_in_place = in_place;
     a.f32.prepare = prepare_plan<float, DensePlan<float>>;
     a.f64.prepare = prepare_plan<double, DensePlan<double>>;
     return a;

@@ -360,7 +360,8 @@ std::string prefers(const Problem& p, Direction) {
             return detail::cat("groups of ", p.ic / p.g, " -> ", ocg, " channels: the transforms cost about what the ",
                                "products save (about ", est, "x, < ", kMinGroupSpeedup, "x)");
     }
-    // The one-call function packs the transformed weights on every call (with their transforms, about 6 GB/s of
+    // The one-call function without Options::reuse_weights packs the transformed weights on every call (with
+    // their transforms, about 6 GB/s of
     // them, taken for every kind: 1-D F(6,2) measured 10-12 GB/s since the rows are combined in registers, 2-D
     // with up to 9 terms a row about 4, the plan's set-up included): where that costs more than the time the
     // products saved take (at about 50 GMAC/s; channels-first in 2-D and 3-D, whose staging costs about a fifth
