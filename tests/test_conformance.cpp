@@ -102,7 +102,9 @@ void check_case(const Case& c) {
                     variants.push_back(o);
                 }
         for (auto o : variants) {
-            const std::string how = o.simd.empty() ? "" : " --simd " + o.simd + " --threads " + std::to_string(o.threads);
+            // (The CLI's single call prepares a plan: the drivers' own one-call path is named apart.)
+            const std::string how = (o.simd.empty() ? "" : " --simd " + o.simd + " --threads " + std::to_string(o.threads)) +
+                                    (c.dir == Direction::forward && !o.reuse_weights ? " [the driver's one-call path]" : "");
             Options l = o;
             l.layout = Layout::channels_last;
             const std::string lhow = how + " --layout channels_last";
